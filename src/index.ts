@@ -1,0 +1,4 @@
+// The public API of beamstate. Everything a user may import is listed here, and nothing else.
+export { BeamstateError, isBeamstateError } from './errors.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
