@@ -1,0 +1,93 @@
+import { RingBuffer } from './ring-buffer.js';
+
+/** What the scheduler needs from an actor. @internal */
+export interface Runnable {
+  /** True while the actor sits in the run queue (or is being run). */
+  scheduled: boolean;
+  /** Handles up to `budget` messages; returns how many items it processed (at least 1 for bookkeeping). */
+  run(budget: number): number;
+  /** True when the actor has work it can do now. */
+  runnable(): boolean;
+}
+
+export interface SchedulerOptions {
+  /** Messages one actor handles before the next runnable actor gets its turn. Default 64. */
+  readonly throughput?: number;
+  /** Milliseconds of continuous work after which the scheduler yields to timers and I/O. Default 4. */
+  readonly sliceMs?: number;
+}
+
+export const schedulerDefaults = { throughput: 64, sliceMs: 4 } as const;
+
+/**
+ * One run queue for the whole system. Work is drained in a microtask as soon as it appears (low
+ * latency), but after `sliceMs` of continuous work (counted across microtask drains too, since
+ * promise chains can keep the microtask queue busy forever) the scheduler continues in a
+ * `setImmediate` instead, so timers, I/O and other tasks get the event loop: a flooded actor
+ * cannot starve them. JavaScript cannot pre-empt a handler, so one slow handler still blocks.
+ * @internal
+ */
+export class Scheduler {
+  private readonly queue = new RingBuffer<Runnable>(1024);
+  /** A drain is scheduled (as a microtask or an immediate) or running. */
+  private pending = false;
+  /** When the current event-loop turn's work began; 0 when no turn is open. */
+  private turnStart = 0;
+  private readonly throughput: number;
+  private readonly sliceMs: number;
+  private readonly drainFn = (): void => this.drain();
+  private readonly endTurn = (): void => {
+    this.turnStart = 0;
+  };
+
+  constructor(options: SchedulerOptions = {}) {
+    this.throughput = options.throughput ?? schedulerDefaults.throughput;
+    this.sliceMs = options.sliceMs ?? schedulerDefaults.sliceMs;
+  }
+
+  enqueue(actor: Runnable): void {
+    actor.scheduled = true;
+    this.queue.push(actor);
+    if (!this.pending) {
+      this.pending = true;
+      if (this.turnStart === 0) {
+        this.turnStart = performance.now();
+        setImmediate(this.endTurn);
+        queueMicrotask(this.drainFn);
+      } else if (performance.now() - this.turnStart >= this.sliceMs) {
+        setImmediate(this.drainFn);
+      } else {
+        queueMicrotask(this.drainFn);
+      }
+    }
+  }
+
+  /** True when no actor is waiting to run. */
+  get idle(): boolean {
+    return !this.pending && this.queue.length === 0;
+  }
+
+  private drain(): void {
+    const q = this.queue;
+    const budget = this.throughput;
+    if (this.turnStart === 0) {
+      this.turnStart = performance.now();
+      setImmediate(this.endTurn);
+    }
+    let sinceCheck = 0;
+    while (q.length > 0) {
+      const actor = q.shift() as Runnable;
+      sinceCheck += actor.run(budget);
+      if (actor.runnable()) q.push(actor);
+      else actor.scheduled = false;
+      if (sinceCheck >= budget) {
+        sinceCheck = 0;
+        if (performance.now() - this.turnStart >= this.sliceMs) {
+          setImmediate(this.drainFn);
+          return;
+        }
+      }
+    }
+    this.pending = false;
+  }
+}
