@@ -1,0 +1,48 @@
+import type { EventToAppend } from './journal.js';
+import type { Serializer } from './serializer.js';
+import { encodeValue } from './serializer.js';
+import { PersistenceArgumentError } from './errors.js';
+import { checkMetadata, checkTypeName } from './validation.js';
+
+/**
+ * An append's events, validated and encoded, ready for any backend. Encoding happens in the
+ * caller's call to `append`, so a value the serializer rejects fails that append alone, before it
+ * can join a batch, and the batch writer only moves bytes.
+ */
+export interface EncodedEvents {
+  readonly count: number;
+  readonly types: string[];
+  readonly payloads: Uint8Array[];
+  /** `null` where an event has no metadata. */
+  readonly metadata: (Uint8Array | null)[];
+  /** Total bytes of payloads and metadata, for the batch-size bound. */
+  readonly bytes: number;
+}
+
+export function encodeEvents(serializer: Serializer, events: readonly EventToAppend[]): EncodedEvents {
+  if (!Array.isArray(events)) throw new PersistenceArgumentError('events', 'must be an array');
+  const count = events.length;
+  if (count === 0) throw new PersistenceArgumentError('events', 'must contain at least one event');
+  const types = new Array<string>(count);
+  const payloads = new Array<Uint8Array>(count);
+  const metadata = new Array<Uint8Array | null>(count);
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const event = events[i] as EventToAppend | undefined;
+    if (typeof event !== 'object' || event === null) {
+      throw new PersistenceArgumentError(`events[${i}]`, 'must be an object with a payload');
+    }
+    types[i] = event.type === undefined ? '' : checkTypeName(event.type, `events[${i}].type`);
+    const payload = encodeValue(serializer, event.payload, `events[${i}].payload`);
+    payloads[i] = payload;
+    bytes += payload.byteLength;
+    if (event.metadata === undefined) {
+      metadata[i] = null;
+    } else {
+      const meta = encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`);
+      metadata[i] = meta;
+      bytes += meta.byteLength;
+    }
+  }
+  return { count, types, payloads, metadata, bytes };
+}

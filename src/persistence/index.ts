@@ -1,0 +1,39 @@
+// The public API of beamstate's persistence layer; everything else in this folder is internal.
+export { createStore } from './store.js';
+export type { Store } from './store.js';
+export { STORE_DEFAULTS } from './options.js';
+export type {
+  StoreOptions,
+  StoreKind,
+  CommonStoreOptions,
+  SqlStoreOptions,
+  PostgresStoreOptions,
+  PGliteStoreOptions,
+  MemoryStoreOptions,
+  GroupCommitSettings,
+} from './options.js';
+export type {
+  Journal,
+  EventToAppend,
+  PersistentEvent,
+  AppendResult,
+  ReplayOptions,
+  ReplayResult,
+  OrderingQuery,
+  JournalStats,
+} from './journal.js';
+export type { SnapshotStore, Snapshot, SnapshotCriteria, SnapshotMetadata, SaveSnapshotOptions } from './snapshot-store.js';
+export type { DurableStateStore, DurableStateRecord, UpsertStateOptions, UpsertStateResult } from './durable-state-store.js';
+export type { Serializer } from './serializer.js';
+export { msgpackSerializer } from './serializer.js';
+export {
+  JournalConflictError,
+  DurableStateConflictError,
+  StoreUnavailableError,
+  AppendOutcomeUnknownError,
+  StoreQueryError,
+  StoreClosedError,
+  PersistenceArgumentError,
+  SerializationError,
+  MigrationError,
+} from './errors.js';

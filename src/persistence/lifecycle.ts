@@ -1,0 +1,18 @@
+import { StoreClosedError } from './errors.js';
+
+/** @internal Shared by a store's parts: once closed, every call is refused with `StoreClosedError`. */
+export class Lifecycle {
+  #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  check(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

@@ -1,0 +1,63 @@
+import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
+import type { Serializer } from '../serializer.js';
+import { decodeValue, encodeValue } from '../serializer.js';
+import { DurableStateConflictError } from '../errors.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { checkNonNegativeInt, checkPersistenceId, checkTypeName } from '../validation.js';
+
+interface StoredState {
+  readonly revision: number;
+  readonly type: string;
+  readonly payload: Uint8Array;
+  readonly timestamp: number;
+}
+
+/** The in-memory durable-state store: a map from id to its current encoded value. */
+export class MemoryDurableStateStore implements DurableStateStore {
+  readonly #serializer: Serializer;
+  readonly #lifecycle: Lifecycle;
+  readonly #ids = new Map<string, StoredState>();
+
+  constructor(serializer: Serializer, lifecycle: Lifecycle) {
+    this.#serializer = serializer;
+    this.#lifecycle = lifecycle;
+  }
+
+  async get(persistenceId: string): Promise<DurableStateRecord | undefined> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const s = this.#ids.get(persistenceId);
+    if (s === undefined) return undefined;
+    return {
+      persistenceId,
+      revision: s.revision,
+      type: s.type,
+      value: decodeValue(this.#serializer, s.payload, s.type, `durable state ${persistenceId}`),
+      timestamp: s.timestamp,
+    };
+  }
+
+  async upsert(persistenceId: string, expectedRevision: number, value: unknown, options?: UpsertStateOptions): Promise<UpsertStateResult> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(expectedRevision, 'expectedRevision');
+    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
+    const payload = encodeValue(this.#serializer, value, `durable state ${persistenceId}`);
+    const current = this.#ids.get(persistenceId)?.revision ?? 0;
+    if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
+    const timestamp = Date.now();
+    this.#ids.set(persistenceId, { revision: expectedRevision + 1, type, payload, timestamp });
+    return { revision: expectedRevision + 1, timestamp };
+  }
+
+  async delete(persistenceId: string, expectedRevision?: number): Promise<boolean> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    if (expectedRevision !== undefined) {
+      checkNonNegativeInt(expectedRevision, 'expectedRevision');
+      const current = this.#ids.get(persistenceId)?.revision ?? 0;
+      if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
+    }
+    return this.#ids.delete(persistenceId);
+  }
+}

@@ -1,0 +1,102 @@
+import type { SaveSnapshotOptions, Snapshot, SnapshotCriteria, SnapshotMetadata, SnapshotStore } from '../snapshot-store.js';
+import type { Serializer } from '../serializer.js';
+import { decodeValue, encodeValue } from '../serializer.js';
+import type { Lifecycle } from '../lifecycle.js';
+import {
+  checkMetadata,
+  checkNonNegativeInt,
+  checkPersistenceId,
+  checkTypeName,
+  criteriaBounds,
+  matchesCriteria,
+} from '../validation.js';
+
+interface StoredSnapshot {
+  readonly sequenceNr: number;
+  readonly timestamp: number;
+  readonly type: string;
+  readonly payload: Uint8Array;
+  readonly metadata: Uint8Array | null;
+}
+
+/** The in-memory snapshot store: per id, snapshots kept sorted by sequence number. */
+export class MemorySnapshotStore implements SnapshotStore {
+  readonly #serializer: Serializer;
+  readonly #lifecycle: Lifecycle;
+  readonly #ids = new Map<string, StoredSnapshot[]>();
+
+  constructor(serializer: Serializer, lifecycle: Lifecycle) {
+    this.#serializer = serializer;
+    this.#lifecycle = lifecycle;
+  }
+
+  async save(persistenceId: string, sequenceNr: number, snapshot: unknown, options?: SaveSnapshotOptions): Promise<SnapshotMetadata> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(sequenceNr, 'sequenceNr');
+    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
+    const timestamp = options?.timestamp === undefined ? Date.now() : checkNonNegativeInt(options.timestamp, 'options.timestamp');
+    const payload = encodeValue(this.#serializer, snapshot, 'snapshot');
+    const metadata =
+      options?.metadata === undefined
+        ? null
+        : encodeValue(this.#serializer, checkMetadata(options.metadata, 'options.metadata'), 'snapshot metadata');
+    let list = this.#ids.get(persistenceId);
+    if (list === undefined) {
+      list = [];
+      this.#ids.set(persistenceId, list);
+    }
+    const stored: StoredSnapshot = { sequenceNr, timestamp, type, payload, metadata };
+    const at = list.findIndex((s) => s.sequenceNr >= sequenceNr);
+    if (at === -1) list.push(stored);
+    else if ((list[at] as StoredSnapshot).sequenceNr === sequenceNr) list[at] = stored;
+    else list.splice(at, 0, stored);
+    return { persistenceId, sequenceNr, timestamp };
+  }
+
+  async loadLatest(persistenceId: string, criteria?: SnapshotCriteria): Promise<Snapshot | undefined> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const c = criteriaBounds(criteria);
+    const list = this.#ids.get(persistenceId) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = list[i] as StoredSnapshot;
+      if (!matchesCriteria(c, s.sequenceNr, s.timestamp)) continue;
+      const what = `snapshot ${persistenceId}#${s.sequenceNr}`;
+      return {
+        persistenceId,
+        sequenceNr: s.sequenceNr,
+        timestamp: s.timestamp,
+        type: s.type,
+        snapshot: decodeValue(this.#serializer, s.payload, s.type, what),
+        metadata:
+          s.metadata === null
+            ? undefined
+            : (decodeValue(this.#serializer, s.metadata, '', `metadata of ${what}`) as Record<string, unknown>),
+      };
+    }
+    return undefined;
+  }
+
+  async delete(persistenceId: string, criteria: SnapshotCriteria): Promise<number> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const c = criteriaBounds(criteria);
+    const list = this.#ids.get(persistenceId);
+    if (list === undefined) return 0;
+    const kept = list.filter((s) => !matchesCriteria(c, s.sequenceNr, s.timestamp));
+    this.#ids.set(persistenceId, kept);
+    return list.length - kept.length;
+  }
+
+  async keepLast(persistenceId: string, count: number): Promise<number> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(count, 'count');
+    const list = this.#ids.get(persistenceId);
+    if (list === undefined || list.length <= count) return 0;
+    const removed = list.length - count;
+    list.splice(0, removed);
+    return removed;
+  }
+}

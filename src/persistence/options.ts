@@ -1,0 +1,93 @@
+import type { Pool } from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Logger } from '../logger.js';
+import type { Serializer } from './serializer.js';
+
+/** Options every backend accepts. */
+export interface CommonStoreOptions {
+  /** Encodes payloads, snapshots, state and metadata. Default: `msgpackSerializer()`. */
+  readonly serializer?: Serializer;
+  /** A pino-shaped logger. Default: silent. */
+  readonly logger?: Logger;
+}
+
+/** Group-commit bounds (PostgreSQL and PGlite). */
+export interface GroupCommitSettings {
+  /** Most events per batch. Default 1000. */
+  readonly maxBatchEvents?: number;
+  /** Most payload + metadata bytes per batch. Default 4 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Batches running at once, each on its own connection. Default 2 on PostgreSQL; always 1 on PGlite. */
+  readonly maxBatchesInFlight?: number;
+}
+
+/** Options of the SQL backends. */
+export interface SqlStoreOptions extends CommonStoreOptions {
+  /** Schema holding the tables; created if missing. Default `'public'`. */
+  readonly schema?: string;
+  /** Prefix of every table name. Default `'beamstate_'`. */
+  readonly tablePrefix?: string;
+  /**
+   * Run pending migrations when the store is created. Default `true`. With `false` the store
+   * checks that the schema is up to date and fails with `MIGRATION_FAILED` if not.
+   */
+  readonly migrate?: boolean;
+  readonly groupCommit?: GroupCommitSettings;
+  /** Events fetched per query during a replay. Default 5000. */
+  readonly replayChunkSize?: number;
+}
+
+/** PostgreSQL through `pg`: pass exactly one of `connectionString` and `pool`. */
+export interface PostgresStoreOptions extends SqlStoreOptions {
+  readonly kind: 'postgres';
+  /** e.g. `postgres://user@host:5432/db`. The store creates (and closes) its own pool. */
+  readonly connectionString?: string;
+  /** A pool you own: the store uses it and does not end it on close. */
+  readonly pool?: Pool;
+  /** Connections in the store's own pool. Default 10. Ignored with `pool`. */
+  readonly poolSize?: number;
+  /** How long to wait for a new connection before failing with `STORE_UNAVAILABLE`. Default 10000 ms. Ignored with `pool`. */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * After a connection is lost during a commit, how long to keep trying to read back whether it
+   * committed before failing with `APPEND_OUTCOME_UNKNOWN`. Default 30000 ms.
+   */
+  readonly outcomeResolutionTimeoutMs?: number;
+}
+
+/** Embedded PostgreSQL (PGlite), in this process, in a data folder. */
+export interface PGliteStoreOptions extends SqlStoreOptions {
+  readonly kind: 'pglite';
+  /** The data folder; `'memory://'` keeps everything in memory. Default `'.beamstate/pglite'`. */
+  readonly dataDir?: string;
+  /** A PGlite instance you own (then `dataDir` is ignored and close() leaves it open). */
+  readonly db?: PGlite;
+}
+
+/** Plain JavaScript maps: for tests and throwaway systems. Nothing survives the process. */
+export interface MemoryStoreOptions extends CommonStoreOptions {
+  readonly kind: 'memory';
+}
+
+export type StoreOptions = PostgresStoreOptions | PGliteStoreOptions | MemoryStoreOptions;
+
+export type StoreKind = StoreOptions['kind'];
+
+/**
+ * Every default in one place. `createStore()` with no options is an embedded PGlite store in
+ * `.beamstate/pglite` under the working directory.
+ */
+export const STORE_DEFAULTS = Object.freeze({
+  kind: 'pglite' as StoreKind,
+  dataDir: '.beamstate/pglite',
+  schema: 'public',
+  tablePrefix: 'beamstate_',
+  migrate: true,
+  poolSize: 10,
+  connectionTimeoutMs: 10_000,
+  outcomeResolutionTimeoutMs: 30_000,
+  replayChunkSize: 5_000,
+  maxBatchEvents: 1_000,
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxBatchesInFlight: 2,
+});

@@ -1,0 +1,124 @@
+import type { Logger } from '../../logger.js';
+import { MigrationError } from '../errors.js';
+import type { SqlDriver, SqlQuery } from './driver.js';
+import type { Tables } from './tables.js';
+import { hash } from './tables.js';
+import { BeamstateError } from '../../errors.js';
+
+/**
+ * Versioned schema migrations, run by the library itself when a store is created. Each version
+ * runs once per schema + prefix, recorded in the `migrations` table; all pending versions run in
+ * one transaction under an advisory lock, so two processes starting at once cannot both apply
+ * one, and a failed migration leaves nothing half done.
+ *
+ * Migrations are append-only: a released version is never edited, a change is a new version.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: (t: Tables) => readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'journal, journal metadata, snapshots, durable state',
+    statements: (t) => [
+      // Events. The primary key serves replay; `ordering` is the global position (for tailing
+      // across ids later); `batch_id` identifies the commit, so an interrupted commit can be
+      // read back. Timestamps are milliseconds since the epoch, as the API returns them.
+      `CREATE TABLE ${t.journal} (
+        ordering bigint GENERATED ALWAYS AS IDENTITY,
+        persistence_id text NOT NULL,
+        sequence_nr bigint NOT NULL,
+        event_type text NOT NULL,
+        payload bytea NOT NULL,
+        metadata bytea,
+        written_at bigint NOT NULL,
+        batch_id uuid NOT NULL,
+        PRIMARY KEY (persistence_id, sequence_nr)
+      )`,
+      `CREATE UNIQUE INDEX "${t.journalName}_ordering_idx" ON ${t.journal} (ordering)`,
+      // One row per id: the highest sequence number, advanced by compare-and-set in the append
+      // statement. It survives deleteTo. Updates do not touch an index, so with free space on
+      // the page (fillfactor) they are HOT updates.
+      `CREATE TABLE ${t.journalMeta} (
+        persistence_id text PRIMARY KEY,
+        highest_sequence_nr bigint NOT NULL
+      ) WITH (fillfactor = 80)`,
+      `CREATE TABLE ${t.snapshots} (
+        persistence_id text NOT NULL,
+        sequence_nr bigint NOT NULL,
+        created_at bigint NOT NULL,
+        snapshot_type text NOT NULL,
+        payload bytea NOT NULL,
+        metadata bytea,
+        PRIMARY KEY (persistence_id, sequence_nr)
+      )`,
+      `CREATE TABLE ${t.durableState} (
+        persistence_id text PRIMARY KEY,
+        revision bigint NOT NULL,
+        state_type text NOT NULL,
+        payload bytea NOT NULL,
+        updated_at bigint NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** The schema version this library needs. */
+export const LATEST_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
+
+// Advisory-lock key: a constant class ('beam') and a 32-bit hash of the schema. Per schema, not
+// per prefix, because two prefixes may race to create the same schema.
+const LOCK_CLASS = 0x6265616d;
+
+export interface MigrationResult {
+  /** Versions applied by this call (empty when the schema was already up to date). */
+  readonly applied: readonly number[];
+}
+
+/** Brings the schema up to `LATEST_VERSION`. Idempotent; safe to run from several processes at once. */
+export async function migrate(driver: SqlDriver, t: Tables, logger: Logger): Promise<MigrationResult> {
+  try {
+    return await driver.transaction((query) => migrateIn(query, t, logger));
+  } catch (err) {
+    if (err instanceof BeamstateError && err.code !== 'STORE_QUERY_FAILED') throw err;
+    throw new MigrationError(
+      `could not migrate schema "${t.schema}" (prefix "${t.prefix}"): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+async function migrateIn(query: SqlQuery, t: Tables, logger: Logger): Promise<MigrationResult> {
+  await query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, Number.parseInt(hash(t.schema), 16) | 0]);
+  // Checked first because CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database
+  // even when the schema exists.
+  const schemaExists = await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema]);
+  if (schemaExists.rows.length === 0) await query(`CREATE SCHEMA "${t.schema}"`);
+  await query(
+    `CREATE TABLE IF NOT EXISTS ${t.migrations} (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`,
+  );
+  const done = new Set((await query(`SELECT version FROM ${t.migrations}`)).rows.map((r) => Number(r[0])));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    logger.info({ version: m.version, name: m.name, schema: t.schema, prefix: t.prefix }, 'applying migration');
+    for (const statement of m.statements(t)) await query(statement);
+    await query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+    applied.push(m.version);
+  }
+  const newest = Math.max(0, ...done);
+  if (newest > LATEST_VERSION) {
+    logger.warn(
+      { schemaVersion: newest, libraryVersion: LATEST_VERSION, schema: t.schema, prefix: t.prefix },
+      'the schema is newer than this version of beamstate knows',
+    );
+  }
+  return { applied };
+}

@@ -1,0 +1,193 @@
+import pg from 'pg';
+import type { Pool, PoolClient, QueryArrayConfig } from 'pg';
+import type { Logger } from '../../logger.js';
+import type { SqlDriver, SqlQuery, SqlResult } from './driver.js';
+import { WriteOutcomeUnknown } from './driver.js';
+import { isConnectionError, toStoreError } from './pg-errors.js';
+import { StoreUnavailableError } from '../errors.js';
+
+const INT8_OID = 20;
+
+// int8 as a JS number: sequence numbers, orderings and timestamps stay below 2^53, and numbers
+// are what the API returns. Set per query, so a pool the user passes in keeps its own parsers.
+const parseInt8 = (value: string): number => Number(value);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface PgDriverOptions {
+  readonly pool: Pool;
+  /** Whether `close()` ends the pool (true when the store created it). */
+  readonly ownsPool: boolean;
+  readonly logger: Logger;
+  /** How long to keep trying to read back a write whose commit was interrupted. */
+  readonly outcomeResolutionTimeoutMs: number;
+}
+
+/** @internal `SqlDriver` over a `pg` pool. */
+export class PgDriver implements SqlDriver {
+  readonly kind = 'postgres' as const;
+  readonly #pool: Pool;
+  readonly #ownsPool: boolean;
+  readonly #logger: Logger;
+  readonly #resolutionTimeoutMs: number;
+  readonly #onPoolError: (err: Error) => void;
+
+  constructor(options: PgDriverOptions) {
+    this.#pool = options.pool;
+    this.#ownsPool = options.ownsPool;
+    this.#logger = options.logger;
+    this.#resolutionTimeoutMs = options.outcomeResolutionTimeoutMs;
+    // An idle client whose server goes away makes the pool emit 'error'; with no listener that
+    // would crash the process. The pool drops the client and reconnects on the next checkout.
+    this.#onPoolError = (err) => this.#logger.warn({ err }, 'idle database connection lost');
+    this.#pool.on('error', this.#onPoolError);
+  }
+
+  async query(text: string, values: readonly unknown[] = [], name?: string): Promise<SqlResult> {
+    try {
+      const result = await this.#pool.query(config(text, values, name));
+      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+    } catch (err) {
+      throw toStoreError(err, 'query failed');
+    }
+  }
+
+  async write<T>(
+    text: string,
+    values: readonly unknown[],
+    name: string,
+    readBack: (query: SqlQuery) => Promise<T>,
+  ): Promise<{ lost: false; result: SqlResult } | { lost: true; value: T; cause: unknown }> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      // Nothing was sent: a definite failure.
+      throw toStoreError(err, 'could not connect');
+    }
+    const backendPid = processIdOf(client);
+    try {
+      const result = await client.query(config(text, values, name));
+      client.release();
+      return { lost: false, result: { rows: result.rows, rowCount: result.rowCount ?? 0 } };
+    } catch (err) {
+      if (!isConnectionError(err)) {
+        // A statement error on a live connection: the statement's transaction rolled back.
+        client.release();
+        throw toStoreError(err, 'write failed');
+      }
+      // The statement may or may not have committed. Destroy the client, then find out.
+      client.release(err instanceof Error ? err : true);
+      this.#logger.warn({ err, backendPid }, 'connection lost during a write; reading back its outcome');
+      const value = await this.#resolve(backendPid, readBack, err);
+      return { lost: true, value, cause: err };
+    }
+  }
+
+  async transaction<T>(fn: (query: SqlQuery) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw toStoreError(err, 'could not connect');
+    }
+    const query: SqlQuery = async (text, values = []) => {
+      try {
+        const r = await client.query(config(text, values, undefined));
+        return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+      } catch (err) {
+        throw toStoreError(err, 'query failed');
+      }
+    };
+    try {
+      await query('BEGIN');
+      const value = await fn(query);
+      await query('COMMIT');
+      client.release();
+      return value;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch (rollbackErr) {
+        client.release(rollbackErr instanceof Error ? rollbackErr : true);
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#pool.off('error', this.#onPoolError);
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  /**
+   * Settles a write interrupted by a lost connection. The old session might still be running
+   * (a lost socket does not stop a backend that is waiting for a lock), so first make sure it is
+   * over: ask the server to terminate it and wait until it is gone or idle. Only then is the
+   * read-back final. Retries, with backoff, until the server answers or the time is up.
+   */
+  async #resolve<T>(backendPid: number | undefined, readBack: (query: SqlQuery) => Promise<T>, cause: unknown): Promise<T> {
+    const deadline = Date.now() + this.#resolutionTimeoutMs;
+    let lastError: unknown = cause;
+    for (let attempt = 0; ; attempt++) {
+      let client: PoolClient | undefined;
+      try {
+        client = await this.#pool.connect();
+        const c = client;
+        const query: SqlQuery = async (text, values = []) => {
+          const r = await c.query(config(text, values, undefined));
+          return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+        };
+        if (backendPid !== undefined) await this.#awaitSessionOver(query, backendPid, deadline);
+        const value = await readBack(query);
+        client.release();
+        this.#logger.info({ backendPid, attempts: attempt + 1 }, 'outcome of an interrupted write read back');
+        return value;
+      } catch (err) {
+        client?.release(err instanceof Error ? err : true);
+        lastError = err;
+        if (!isConnectionError(err) && !(err instanceof StoreUnavailableError)) {
+          // The read-back itself is broken (e.g. the tables were dropped): no answer will come.
+          throw new WriteOutcomeUnknown(err);
+        }
+      }
+      if (Date.now() >= deadline) throw new WriteOutcomeUnknown(lastError);
+      await delay(Math.min(1000, 25 * 2 ** Math.min(attempt, 6)));
+    }
+  }
+
+  async #awaitSessionOver(query: SqlQuery, backendPid: number, deadline: number): Promise<void> {
+    // The pid could in theory have been reused by an unrelated session by now; terminating that
+    // one would only cost it its connection, while trusting a live old session could misreport.
+    try {
+      await query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1', [backendPid]);
+    } catch (err) {
+      if (isConnectionError(err)) throw err;
+      // Not allowed to terminate it: waiting below still gives the right answer, only slower.
+    }
+    for (let i = 0; ; i++) {
+      const r = await query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state IS DISTINCT FROM 'idle'", [backendPid]);
+      if (r.rows.length === 0) return;
+      if (Date.now() >= deadline) throw new StoreUnavailableError(`session ${backendPid} did not end in time`);
+      await delay(Math.min(200, 5 * 2 ** Math.min(i, 6)));
+    }
+  }
+}
+
+function config(text: string, values: readonly unknown[], name: string | undefined): QueryArrayConfig {
+  const c: QueryArrayConfig = { text, values: values as unknown[], rowMode: 'array', types };
+  if (name !== undefined) c.name = name;
+  return c;
+}
+
+function processIdOf(client: PoolClient): number | undefined {
+  const pid = (client as unknown as { processID?: unknown }).processID;
+  return typeof pid === 'number' ? pid : undefined;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  AppendResult,
+  EventToAppend,
+  Journal,
+  JournalStats,
+  OrderingQuery,
+  PersistentEvent,
+  ReplayOptions,
+  ReplayResult,
+} from '../journal.js';
+import type { Serializer } from '../serializer.js';
+import { decodeValue } from '../serializer.js';
+import { encodeEvents } from '../encoded-events.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { BatchOutcome, GroupCommitOptions, PendingAppend } from '../group-commit.js';
+import { GroupCommitWriter } from '../group-commit.js';
+import { AppendOutcomeUnknownError, JournalConflictError, StoreQueryError } from '../errors.js';
+import { checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
+import type { SqlDriver, SqlResult } from './driver.js';
+import { WriteOutcomeUnknown } from './driver.js';
+import type { Tables } from './tables.js';
+import { appendParams, appendStatement, interpretReadBack, readBackBatch } from './append-batch.js';
+
+export interface SqlJournalOptions {
+  readonly driver: SqlDriver;
+  readonly tables: Tables;
+  readonly serializer: Serializer;
+  readonly lifecycle: Lifecycle;
+  readonly groupCommit: GroupCommitOptions;
+  /** Rows fetched per replay query. */
+  readonly replayChunkSize: number;
+}
+
+const EVENT_COLUMNS = 'sequence_nr, ordering, event_type, payload, metadata, written_at';
+
+/** @internal The journal on PostgreSQL or PGlite, with appends through the group-commit writer. */
+export class SqlJournal implements Journal {
+  readonly #driver: SqlDriver;
+  readonly #t: Tables;
+  readonly #serializer: Serializer;
+  readonly #lifecycle: Lifecycle;
+  readonly #writer: GroupCommitWriter;
+  readonly #chunk: number;
+  readonly #sql: {
+    readonly append: string;
+    readonly replay: string;
+    readonly highest: string;
+    readonly deleteTo: string;
+    readonly byOrdering: string;
+  };
+  readonly #names: { readonly append: string; readonly replay: string; readonly highest: string };
+
+  constructor(options: SqlJournalOptions) {
+    this.#driver = options.driver;
+    this.#t = options.tables;
+    this.#serializer = options.serializer;
+    this.#lifecycle = options.lifecycle;
+    this.#chunk = options.replayChunkSize;
+    this.#writer = new GroupCommitWriter((batch) => this.#runBatch(batch), options.groupCommit);
+    const t = this.#t;
+    this.#sql = {
+      append: appendStatement(t),
+      replay: `SELECT ${EVENT_COLUMNS} FROM ${t.journal}
+        WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3
+        ORDER BY sequence_nr LIMIT $4`,
+      highest: `SELECT highest_sequence_nr FROM ${t.journalMeta} WHERE persistence_id = $1`,
+      deleteTo: `DELETE FROM ${t.journal} WHERE persistence_id = $1 AND sequence_nr <= $2`,
+      byOrdering: `SELECT persistence_id, ${EVENT_COLUMNS} FROM ${t.journal}
+        WHERE ordering > $1 ORDER BY ordering LIMIT $2`,
+    };
+    // Prepared-statement names are per connection and per text: the tag keeps stores on other
+    // schemas or prefixes that share a pool from colliding.
+    this.#names = { append: `bs_${t.tag}_append`, replay: `bs_${t.tag}_replay`, highest: `bs_${t.tag}_highest` };
+  }
+
+  async append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
+    return this.#writer.submit(persistenceId, expectedSequenceNr, encodeEvents(this.#serializer, events));
+  }
+
+  async replay(persistenceId: string, options: ReplayOptions, onEvent: (event: PersistentEvent) => void): Promise<ReplayResult> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const { from, to, max } = replayBounds(options);
+    let count = 0;
+    let lastSequenceNr = 0;
+    if (max === 0 || from > to) return { count, lastSequenceNr };
+    const fetch = (fromNr: number, limit: number): Promise<SqlResult> =>
+      this.#driver.query(this.#sql.replay, [persistenceId, fromNr, to, limit], this.#names.replay);
+    let limit = Math.min(this.#chunk, max);
+    let pending: Promise<SqlResult> | undefined = fetch(from, limit);
+    while (pending !== undefined) {
+      const { rows } = await pending;
+      pending = undefined;
+      const n = rows.length;
+      if (n === 0) break;
+      const nextFrom = Number((rows[n - 1] as unknown[])[0]) + 1;
+      const remaining = max - count - n;
+      // Ask for the next chunk before decoding this one, so the database works while we decode.
+      if (n === limit && remaining > 0 && nextFrom <= to) {
+        limit = Math.min(this.#chunk, remaining);
+        pending = fetch(nextFrom, limit);
+        pending.catch(() => {}); // observed below; if onEvent throws first it must not go unhandled
+      }
+      for (let i = 0; i < n; i++) {
+        const event = this.#decodeRow(persistenceId, rows[i] as unknown[], 0);
+        onEvent(event);
+        lastSequenceNr = event.sequenceNr;
+      }
+      count += n;
+    }
+    return { count, lastSequenceNr };
+  }
+
+  async read(persistenceId: string, options?: ReplayOptions): Promise<PersistentEvent[]> {
+    const out: PersistentEvent[] = [];
+    await this.replay(persistenceId, options ?? {}, (e) => out.push(e));
+    return out;
+  }
+
+  async highestSequenceNr(persistenceId: string): Promise<number> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const r = await this.#driver.query(this.#sql.highest, [persistenceId], this.#names.highest);
+    const row = r.rows[0];
+    return row === undefined ? 0 : Number(row[0]);
+  }
+
+  async deleteTo(persistenceId: string, toSequenceNr: number): Promise<void> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(toSequenceNr, 'toSequenceNr');
+    await this.#driver.query(this.#sql.deleteTo, [persistenceId, toSequenceNr]);
+  }
+
+  async readByOrdering(query?: OrderingQuery): Promise<PersistentEvent[]> {
+    this.#lifecycle.check();
+    const after = query?.afterOrdering === undefined ? 0 : checkNonNegativeInt(query.afterOrdering, 'query.afterOrdering');
+    const max = query?.max === undefined ? 1000 : checkPositiveInt(query.max, 'query.max');
+    const r = await this.#driver.query(this.#sql.byOrdering, [after, max]);
+    return r.rows.map((row) => this.#decodeRow(row[0] as string, row, 1));
+  }
+
+  stats(): JournalStats {
+    return this.#writer.stats();
+  }
+
+  /** Waits for queued and running appends to settle (used by close). */
+  drain(): Promise<void> {
+    return this.#writer.drain();
+  }
+
+  #decodeRow(persistenceId: string, row: unknown[], at: number): PersistentEvent {
+    const sequenceNr = Number(row[at]);
+    const type = row[at + 2] as string;
+    const metadata = row[at + 4] as Uint8Array | null;
+    const what = `event ${persistenceId}#${sequenceNr}`;
+    return {
+      persistenceId,
+      sequenceNr,
+      ordering: Number(row[at + 1]),
+      type,
+      payload: decodeValue(this.#serializer, row[at + 3] as Uint8Array, type, what),
+      metadata:
+        metadata === null ? undefined : (decodeValue(this.#serializer, metadata, '', `metadata of ${what}`) as Record<string, unknown>),
+      timestamp: Number(row[at + 5]),
+    };
+  }
+
+  async #runBatch(batch: readonly PendingAppend[]): Promise<BatchOutcome> {
+    const timestamp = Date.now();
+    try {
+      return await this.#runOnce(batch, timestamp);
+    } catch (err) {
+      // The database rejected the statement itself (nothing was written). Rather than fail every
+      // append for what may be one bad value, run each append on its own.
+      if (!(err instanceof StoreQueryError) || batch.length === 1) throw err;
+      const failed = new Map<number, Error>();
+      await Promise.all(
+        batch.map(async (p, i) => {
+          try {
+            const one = await this.#runOnce([p], timestamp);
+            const f = one.failed?.get(0);
+            if (f !== undefined) failed.set(i, f);
+          } catch (e) {
+            failed.set(i, e instanceof Error ? e : new Error(String(e)));
+          }
+        }),
+      );
+      return { timestamp, failed };
+    }
+  }
+
+  async #runOnce(batch: readonly PendingAppend[], timestamp: number): Promise<BatchOutcome> {
+    const batchId = randomUUID();
+    let out;
+    try {
+      out = await this.#driver.write(this.#sql.append, appendParams(batch, timestamp, batchId), this.#names.append, (query) =>
+        readBackBatch(query, this.#t, batch, batchId),
+      );
+    } catch (err) {
+      if (!(err instanceof WriteOutcomeUnknown)) throw err;
+      const failed = new Map<number, Error>();
+      for (let i = 0; i < batch.length; i++) {
+        failed.set(i, new AppendOutcomeUnknownError((batch[i] as PendingAppend).persistenceId, { cause: err.cause }));
+      }
+      return { timestamp, failed };
+    }
+    if (out.lost) return { timestamp, failed: interpretReadBack(batch, out.value, out.cause) };
+    const rows = out.result.rows;
+    if (rows.length === 0) return { timestamp, failed: undefined };
+    const failed = new Map<number, Error>();
+    for (const row of rows) {
+      const i = Number(row[0]) - 1;
+      const p = batch[i] as PendingAppend;
+      failed.set(i, new JournalConflictError(p.persistenceId, p.expected));
+    }
+    return { timestamp, failed };
+  }
+}

@@ -1,0 +1,99 @@
+import type { SaveSnapshotOptions, Snapshot, SnapshotCriteria, SnapshotMetadata, SnapshotStore } from '../snapshot-store.js';
+import type { Serializer } from '../serializer.js';
+import { decodeValue, encodeValue } from '../serializer.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { checkMetadata, checkNonNegativeInt, checkPersistenceId, checkTypeName, criteriaBounds } from '../validation.js';
+import type { SqlDriver } from './driver.js';
+import type { Tables } from './tables.js';
+
+const CRITERIA = 'persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5';
+
+/** @internal The snapshot store on PostgreSQL or PGlite. */
+export class SqlSnapshotStore implements SnapshotStore {
+  readonly #driver: SqlDriver;
+  readonly #t: Tables;
+  readonly #serializer: Serializer;
+  readonly #lifecycle: Lifecycle;
+
+  constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle) {
+    this.#driver = driver;
+    this.#t = t;
+    this.#serializer = serializer;
+    this.#lifecycle = lifecycle;
+  }
+
+  async save(persistenceId: string, sequenceNr: number, snapshot: unknown, options?: SaveSnapshotOptions): Promise<SnapshotMetadata> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(sequenceNr, 'sequenceNr');
+    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
+    const timestamp = options?.timestamp === undefined ? Date.now() : checkNonNegativeInt(options.timestamp, 'options.timestamp');
+    const payload = encodeValue(this.#serializer, snapshot, 'snapshot');
+    const metadata =
+      options?.metadata === undefined
+        ? null
+        : encodeValue(this.#serializer, checkMetadata(options.metadata, 'options.metadata'), 'snapshot metadata');
+    await this.#driver.query(
+      `INSERT INTO ${this.#t.snapshots} (persistence_id, sequence_nr, created_at, snapshot_type, payload, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (persistence_id, sequence_nr) DO UPDATE
+       SET created_at = EXCLUDED.created_at, snapshot_type = EXCLUDED.snapshot_type,
+           payload = EXCLUDED.payload, metadata = EXCLUDED.metadata`,
+      [persistenceId, sequenceNr, timestamp, type, payload, metadata],
+    );
+    return { persistenceId, sequenceNr, timestamp };
+  }
+
+  async loadLatest(persistenceId: string, criteria?: SnapshotCriteria): Promise<Snapshot | undefined> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const c = criteriaBounds(criteria);
+    const r = await this.#driver.query(
+      `SELECT sequence_nr, created_at, snapshot_type, payload, metadata FROM ${this.#t.snapshots}
+       WHERE ${CRITERIA} ORDER BY sequence_nr DESC LIMIT 1`,
+      [persistenceId, c.minSequenceNr, c.maxSequenceNr, c.minTimestamp, c.maxTimestamp],
+    );
+    const row = r.rows[0];
+    if (row === undefined) return undefined;
+    const sequenceNr = Number(row[0]);
+    const type = row[2] as string;
+    const metadata = row[4] as Uint8Array | null;
+    const what = `snapshot ${persistenceId}#${sequenceNr}`;
+    return {
+      persistenceId,
+      sequenceNr,
+      timestamp: Number(row[1]),
+      type,
+      snapshot: decodeValue(this.#serializer, row[3] as Uint8Array, type, what),
+      metadata:
+        metadata === null ? undefined : (decodeValue(this.#serializer, metadata, '', `metadata of ${what}`) as Record<string, unknown>),
+    };
+  }
+
+  async delete(persistenceId: string, criteria: SnapshotCriteria): Promise<number> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    const c = criteriaBounds(criteria);
+    const r = await this.#driver.query(`DELETE FROM ${this.#t.snapshots} WHERE ${CRITERIA}`, [
+      persistenceId,
+      c.minSequenceNr,
+      c.maxSequenceNr,
+      c.minTimestamp,
+      c.maxTimestamp,
+    ]);
+    return r.rowCount;
+  }
+
+  async keepLast(persistenceId: string, count: number): Promise<number> {
+    this.#lifecycle.check();
+    checkPersistenceId(persistenceId);
+    checkNonNegativeInt(count, 'count');
+    const r = await this.#driver.query(
+      `DELETE FROM ${this.#t.snapshots} WHERE persistence_id = $1 AND sequence_nr NOT IN (
+         SELECT sequence_nr FROM ${this.#t.snapshots} WHERE persistence_id = $1 ORDER BY sequence_nr DESC LIMIT $2
+       )`,
+      [persistenceId, count],
+    );
+    return r.rowCount;
+  }
+}
