@@ -4,7 +4,7 @@ import type { Context } from './context.js';
 import { ASK, DOWN, DownEnvelope, EXIT, Envelope, ExitEnvelope, TIMER, type TimerEnvelope } from './envelope.js';
 import { ActorCrashError, ActorExitedError, InvalidOptionError, MailboxFullError, NoProcError, StashOverflowError } from './errors.js';
 import { type ExitReason, formatReason, isNormalExit } from './exit-reason.js';
-import { Mailbox } from './mailbox.js';
+import { Mailbox, UNBOUNDED } from './mailbox.js';
 import { type ActorRef, type AskOptions, IGNORE, type MonitorRef } from './ref.js';
 import { RingBuffer } from './ring-buffer.js';
 import type { Runnable } from './scheduler.js';
@@ -51,7 +51,8 @@ class Extras {
   owed: Set<Ask> | null = null;
   timers: ActorTimers | null = null;
   stash: RingBuffer<unknown> | null = null;
-  stashCapacity = 0;
+  /** -1: the system's default. */
+  stashCapacity = -1;
   abort: AbortController | null = null;
   exitWaiters: ((reason: ExitReason) => void)[] | null = null;
   startWaiters: ((outcome: StartOutcome) => void)[] | null = null;
@@ -585,7 +586,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     const item = this.current;
     if (item === undefined) throw new InvalidOptionError('stash', 'stash() may only be called while handling a message');
     const stash = (ext.stash ??= new RingBuffer(8));
-    if (stash.length >= ext.stashCapacity) throw new StashOverflowError(this, ext.stashCapacity);
+    const capacity = ext.stashCapacity < 0 ? this.system.stashCapacity : ext.stashCapacity;
+    if (stash.length >= capacity) throw new StashOverflowError(this, capacity);
     stash.push(item);
     // A stashed ask is not owed: it will be handled (and answered) again after unstashing.
     if (item === this.currentAsk) this.currentAsk = null;
@@ -673,8 +675,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
 const emptySet: ReadonlySet<Actor> = new Set();
 
 /** Validates and applies spawn options that shape the cell. @internal */
-export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefined, defaultStash: number): void {
-  actor.setStashCapacity(defaultStash);
+export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefined): void {
   if (options === undefined) return;
   if (options.trapExit !== undefined) actor.trapExit = options.trapExit === true;
   if (options.stashCapacity !== undefined) {
@@ -685,8 +686,8 @@ export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefine
   const mb = options.mailbox;
   if (mb !== undefined) {
     const cap = mb.capacity ?? Infinity;
-    if (cap !== Infinity && (!Number.isInteger(cap) || cap < 1)) {
-      throw new InvalidOptionError('mailbox.capacity', `must be an integer >= 1, got ${String(cap)}`);
+    if (cap !== Infinity && (!Number.isInteger(cap) || cap < 1 || cap >= UNBOUNDED)) {
+      throw new InvalidOptionError('mailbox.capacity', `must be an integer from 1 to ${UNBOUNDED - 1}, got ${String(cap)}`);
     }
     const overflow = mb.overflow ?? 'drop-newest';
     if (overflow !== 'drop-newest' && overflow !== 'drop-oldest' && overflow !== 'fail') {

@@ -9,6 +9,14 @@ import { RingBuffer } from './ring-buffer.js';
  * @internal
  */
 export class Mailbox extends RingBuffer<unknown> {
-  capacity = Infinity;
+  /** A small integer, not Infinity: V8 would box a double in every mailbox. */
+  capacity = UNBOUNDED;
   overflow: OverflowPolicy = 'drop-newest';
+
+  constructor() {
+    super(4);
+  }
 }
+
+/** "No bound": the largest small integer, so the capacity check stays one integer compare. */
+export const UNBOUNDED = 0x7fffffff;

@@ -65,7 +65,7 @@ export class ActorSystem implements AsyncDisposable {
   /** @internal */ readonly askTimeout: number;
   /** @internal 0 reference, 1 freeze, 2 clone. */
   readonly messagePassing: 0 | 1 | 2;
-  private readonly stashCapacity: number;
+  /** @internal */ readonly stashCapacity: number;
   private readonly shutdownTimeout: number;
   private nextId = 1;
   private monitorSeq = 0;
@@ -216,7 +216,7 @@ export class ActorSystem implements AsyncDisposable {
       throw new InvalidOptionError('name', `must be a non-empty string, got ${String(name)}`);
     }
     const actor = new Actor(this, behavior as Behavior<unknown, unknown, unknown>, this.nextId++, name, parent);
-    applySpawnOptions(actor, options, this.stashCapacity);
+    applySpawnOptions(actor, options);
     if (name !== undefined && !this.registry.register(name, actor)) throw new NameTakenError(name);
     this.attach(actor);
     if (link && parent !== null) parent.link(actor);
