@@ -60,26 +60,21 @@ export class PgDriver implements SqlDriver {
     name: string,
     readBack: (query: SqlQuery) => Promise<T>,
   ): Promise<{ lost: false; result: SqlResult } | { lost: true; value: T; cause: unknown }> {
-    let client: PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      // Nothing was sent: a definite failure.
-      throw toStoreError(err, 'could not connect');
-    }
+    // Nothing is sent if this fails: a definite failure.
+    const client = await this.#checkout();
     const backendPid = processIdOf(client);
     try {
       const result = await client.query(config(text, values, name));
-      client.release();
+      release(client);
       return { lost: false, result: { rows: result.rows, rowCount: result.rowCount ?? 0 } };
     } catch (err) {
       if (!isConnectionError(err)) {
         // A statement error on a live connection: the statement's transaction rolled back.
-        client.release();
+        release(client);
         throw toStoreError(err, 'write failed');
       }
       // The statement may or may not have committed. Destroy the client, then find out.
-      client.release(err instanceof Error ? err : true);
+      release(client, err);
       this.#logger.warn({ err, backendPid }, 'connection lost during a write; reading back its outcome');
       const value = await this.#resolve(backendPid, readBack, err);
       return { lost: true, value, cause: err };
@@ -87,12 +82,7 @@ export class PgDriver implements SqlDriver {
   }
 
   async transaction<T>(fn: (query: SqlQuery) => Promise<T>): Promise<T> {
-    let client: PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw toStoreError(err, 'could not connect');
-    }
+    const client = await this.#checkout();
     const query: SqlQuery = async (text, values = []) => {
       try {
         const r = await client.query(config(text, values, undefined));
@@ -105,14 +95,14 @@ export class PgDriver implements SqlDriver {
       await query('BEGIN');
       const value = await fn(query);
       await query('COMMIT');
-      client.release();
+      release(client);
       return value;
     } catch (err) {
       try {
         await client.query('ROLLBACK');
-        client.release();
+        release(client);
       } catch (rollbackErr) {
-        client.release(rollbackErr instanceof Error ? rollbackErr : true);
+        release(client, rollbackErr);
       }
       throw err;
     }
@@ -135,7 +125,7 @@ export class PgDriver implements SqlDriver {
     for (let attempt = 0; ; attempt++) {
       let client: PoolClient | undefined;
       try {
-        client = await this.#pool.connect();
+        client = await this.#checkout();
         const c = client;
         const query: SqlQuery = async (text, values = []) => {
           const r = await c.query(config(text, values, undefined));
@@ -143,11 +133,11 @@ export class PgDriver implements SqlDriver {
         };
         if (backendPid !== undefined) await this.#awaitSessionOver(query, backendPid, deadline);
         const value = await readBack(query);
-        client.release();
+        release(client);
         this.#logger.info({ backendPid, attempts: attempt + 1 }, 'outcome of an interrupted write read back');
         return value;
       } catch (err) {
-        client?.release(err instanceof Error ? err : true);
+        if (client !== undefined) release(client, err);
         lastError = err;
         if (!isConnectionError(err) && !(err instanceof StoreUnavailableError)) {
           // The read-back itself is broken (e.g. the tables were dropped): no answer will come.
@@ -157,6 +147,23 @@ export class PgDriver implements SqlDriver {
       if (Date.now() >= deadline) throw new WriteOutcomeUnknown(lastError);
       await delay(Math.min(1000, 25 * 2 ** Math.min(attempt, 6)));
     }
+  }
+
+  /**
+   * Checks a client out of the pool. While it is checked out the pool does not listen for its
+   * errors, and a session ended between two messages (a FATAL right after a result) would be an
+   * unhandled 'error' event that crashes the process; the listener here absorbs it (the next use
+   * of the client fails, and it is then destroyed on release).
+   */
+  async #checkout(): Promise<PoolClient> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw toStoreError(err, 'could not connect');
+    }
+    client.on('error', absorb);
+    return client;
   }
 
   async #awaitSessionOver(query: SqlQuery, backendPid: number, deadline: number): Promise<void> {
@@ -175,6 +182,15 @@ export class PgDriver implements SqlDriver {
       await delay(Math.min(200, 5 * 2 ** Math.min(i, 6)));
     }
   }
+}
+
+const absorb = (): void => {};
+
+/** Returns a client to the pool; with an error, the pool destroys it instead of reusing it. */
+function release(client: PoolClient, err?: unknown): void {
+  client.off('error', absorb);
+  if (err === undefined) client.release();
+  else client.release(err instanceof Error ? err : true);
 }
 
 function config(text: string, values: readonly unknown[], name: string | undefined): QueryArrayConfig {
