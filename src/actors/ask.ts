@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.js';
+import { type Clock, keepAlive, type TimerHandle } from './clock.js';
 import { ASK, Envelope } from './envelope.js';
 import { AskAbortedError, AskTimeoutError } from './errors.js';
 import type { ReplyTo } from './ref.js';
@@ -98,6 +98,9 @@ export class Ask extends Envelope implements ReplyTo {
  * All pending asks with the same timeout, in deadline order. Because the clock is monotonic and
  * the timeout is the same, appending keeps the list sorted, so one clock timer per bucket (armed
  * for the head) is enough: no timer is created per ask, and settling an ask is an O(1) unlink.
+ * The timer may outlive the asks it was armed for (it then finds nothing due and re-arms only if
+ * asks remain); it keeps the process alive only while the bucket holds pending asks, as an
+ * awaited `gen_server:call` would, without making a finished program wait for it.
  * @internal
  */
 export class TimeoutBucket {
@@ -115,10 +118,14 @@ export class TimeoutBucket {
     ask.deadline = this.clock.now() + this.timeout;
     ask.bucket = this;
     ask.prev = this.tail;
-    if (this.tail === null) this.head = ask;
-    else this.tail.next = ask;
+    if (this.tail === null) {
+      this.head = ask;
+      if (this.timer === null) this.timer = this.clock.setTimeout(this.fire, this.timeout);
+      else keepAlive(this.timer, true);
+    } else {
+      this.tail.next = ask;
+    }
     this.tail = ask;
-    if (this.timer === null) this.timer = this.clock.setTimeout(this.fire, this.timeout);
   }
 
   remove(ask: Ask): void {
@@ -129,6 +136,7 @@ export class TimeoutBucket {
     else next.prev = prev;
     ask.prev = ask.next = null;
     ask.bucket = null;
+    if (this.head === null && this.timer !== null) keepAlive(this.timer, false);
   }
 
   /** Cancels the bucket's timer (when the system stops). */

@@ -14,13 +14,15 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `performance.now()` and Node's timers. Timers are unref'd so they never keep a process alive. */
+/**
+ * The real clock: `performance.now()` and Node's timers. As with Node's own timers, a pending
+ * timer keeps the process alive (an actor's interval, a supervisor's backoff); stop the system
+ * to let the process exit.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(callback, ms) {
-    const t = setTimeout(callback, ms);
-    t.unref();
-    return t;
+    return setTimeout(callback, ms);
   },
   clearTimeout(handle) {
     clearTimeout(handle as ReturnType<typeof setTimeout>);
@@ -110,5 +112,18 @@ export class ManualClock implements Clock {
       if (best === undefined || t.due < best.due || (t.due === best.due && t.seq < best.seq)) best = t;
     }
     return best;
+  }
+}
+
+/**
+ * Makes a timer handle keep the process alive or not, when it is a Node timer (a `ManualClock`
+ * handle has nothing to do with the process and is left alone).
+ * @internal
+ */
+export function keepAlive(handle: TimerHandle, alive: boolean): void {
+  const h = handle as { ref?: () => void; unref?: () => void };
+  if (typeof h.ref === 'function' && typeof h.unref === 'function') {
+    if (alive) h.ref();
+    else h.unref();
   }
 }
