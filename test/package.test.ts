@@ -1,0 +1,110 @@
+// The library as users get it: `npm pack`, installed into a scratch project, imported from plain
+// ESM and typechecked from TypeScript against the shipped declarations. A library that only
+// works from its own src/ is not a library.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+let project = '';
+let packedFiles: string[] = [];
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'beamstate-consumer-'));
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', project], { cwd: root, maxBuffer: 16 << 20 });
+  const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
+  packedFiles = info.files.map((f) => f.path);
+  const installed = join(project, 'node_modules', 'beamstate');
+  await mkdir(installed, { recursive: true });
+  await run('tar', ['-xzf', join(project, info.filename), '-C', installed, '--strip-components=1']);
+  // Dependencies come from this checkout's node_modules (no network needed), linked the way a
+  // package manager would install them beside the package.
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  for (const dep of [...Object.keys(pkg.dependencies), '@types/node', '@types/ws', '@types/pg']) {
+    const target = join(project, 'node_modules', dep);
+    await mkdir(dirname(target), { recursive: true });
+    await symlink(join(root, 'node_modules', dep), target, 'dir');
+  }
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
+}, 180_000);
+
+afterAll(async () => {
+  if (project !== '') await rm(project, { recursive: true, force: true });
+});
+
+describe('the packed library', () => {
+  it('ships the build, its types and the docs, and not the sources of tests or benchmarks', () => {
+    expect(packedFiles).toContain('dist/index.js');
+    expect(packedFiles).toContain('dist/index.d.ts');
+    expect(packedFiles).toContain('README.md');
+    expect(packedFiles).toContain('package.json');
+    expect(packedFiles.some((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('src/'))).toBe(false);
+  });
+
+  it('works from plain ESM', async () => {
+    await writeFile(
+      join(project, 'consumer.mjs'),
+      `import { createActorSystem, isBeamstateError } from 'beamstate';
+const system = createActorSystem();
+const ref = system.spawn({ init: () => 40, receive(n, m, ctx) { ctx.reply(n + m); return n; } });
+const answer = await ref.ask(2);
+await system.stop();
+const err = await ref.ask(1).catch((e) => e);
+console.log(JSON.stringify({ answer, dead: isBeamstateError(err, 'NOPROC') }));
+`,
+    );
+    const { stdout } = await run(process.execPath, ['consumer.mjs'], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual({ answer: 42, dead: true });
+  });
+
+  it('typechecks a strict TypeScript consumer against the shipped types, and rejects a wrong one', async () => {
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          verbatimModuleSyntax: true,
+          lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+          types: ['node'],
+          noEmit: true,
+        },
+        include: ['consumer.ts'],
+      }),
+    );
+    const good = `import { createActorSystem, type Behavior, type ActorRef } from 'beamstate';
+type Msg = { type: 'add'; n: number } | { type: 'get' };
+const counter: Behavior<Msg, number, number> = {
+  init: () => 0,
+  receive(n, msg, ctx) {
+    if (msg.type === 'add') return n + msg.n;
+    ctx.reply(n);
+    return n;
+  },
+};
+await using system = createActorSystem();
+const ref: ActorRef<Msg, number> = system.spawn(counter);
+const total: number = await ref.ask({ type: 'get' });
+console.log(total);
+`;
+    await writeFile(join(project, 'consumer.ts'), good);
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [tsc, '-p', project]);
+    // The types are real: a message of the wrong shape is a compile error.
+    await writeFile(join(project, 'consumer.ts'), good.replace("ref.ask({ type: 'get' })", "ref.ask({ type: 'mul' })"));
+    const failed = await run(process.execPath, [tsc, '-p', project]).then(
+      () => '',
+      (e: { stdout: string }) => e.stdout,
+    );
+    expect(failed).toMatch(/consumer\.ts.*error TS/);
+  });
+});
