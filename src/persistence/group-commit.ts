@@ -9,7 +9,9 @@ import { JournalConflictError } from './errors.js';
  * - A lone writer is not delayed: when a batch slot is free, the queue is flushed in a microtask
  *   (so appends issued in the same tick share a batch), never after a timer.
  * - While `maxBatchesInFlight` batches are running, new appends wait in the queue; when a batch
- *   finishes, the next one takes everything waiting, up to the size bounds.
+ *   finishes, the next one takes everything waiting, up to the size bounds. When several slots
+ *   are free at once, what is waiting is spread evenly over them: two half batches on two
+ *   connections finish sooner than one full batch on one.
  * - At most one append per persistence id is in flight at a time, so the compare-and-set on an
  *   id never races with this process's own next append for it; later appends for a busy id
  *   stay queued, in order.
@@ -50,6 +52,8 @@ export class GroupCommitWriter {
   readonly #maxBytes: number;
   readonly #maxInFlight: number;
   #queue: PendingAppend[] = [];
+  /** Events in `#queue`. */
+  #queuedEvents = 0;
   /** Ids with an append in a running batch. */
   readonly #busy = new Set<string>();
   #inFlight = 0;
@@ -71,6 +75,7 @@ export class GroupCommitWriter {
   submit(persistenceId: string, expected: number, events: EncodedEvents): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.#queue.push({ persistenceId, expected, events, resolve, reject });
+      this.#queuedEvents += events.count;
       if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
         this.#scheduled = true;
         queueMicrotask(this.#flush);
@@ -97,14 +102,15 @@ export class GroupCommitWriter {
   readonly #flush = (): void => {
     this.#scheduled = false;
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
-      const batch = this.#take();
+      const share = Math.ceil(this.#queuedEvents / (this.#maxInFlight - this.#inFlight));
+      const batch = this.#take(Math.min(this.#maxEvents, share));
       if (batch.length === 0) break; // everything queued is for ids already in flight
       void this.#execute(batch);
     }
   };
 
   /** Takes the next batch off the queue, oldest first, within the bounds. */
-  #take(): PendingAppend[] {
+  #take(maxEvents: number): PendingAppend[] {
     const queue = this.#queue;
     const batch: PendingAppend[] = [];
     let skipped: PendingAppend[] | undefined;
@@ -117,12 +123,13 @@ export class GroupCommitWriter {
         (skipped ??= []).push(p);
         continue;
       }
-      if (batch.length > 0 && (events + p.events.count > this.#maxEvents || bytes + p.events.bytes > this.#maxBytes)) break;
+      if (batch.length > 0 && (events + p.events.count > maxEvents || bytes + p.events.bytes > this.#maxBytes)) break;
       batch.push(p);
       this.#busy.add(p.persistenceId);
       events += p.events.count;
       bytes += p.events.bytes;
     }
+    this.#queuedEvents -= events;
     if (skipped === undefined) this.#queue = i === queue.length ? [] : queue.slice(i);
     else this.#queue = i === queue.length ? skipped : skipped.concat(queue.slice(i));
     return batch;

@@ -132,14 +132,25 @@ describe('group-commit writer', () => {
     const all = [writer.submit('x', 0, events()), writer.submit('y', 0, events()), writer.submit('x', 1, events()), writer.submit('x', 2, events())];
     await microtasks();
     // Free slots are not used for x's later appends while x is in flight.
-    expect(calls.map(ids)).toEqual([['x', 'y']]);
+    expect(calls.map(ids)).toEqual([['x'], ['y']]);
     calls[0]?.finish();
     await microtasks();
-    expect(calls[1]?.batch.map((p) => [p.persistenceId, p.expected])).toEqual([['x', 1]]);
-    calls[1]?.finish();
-    await microtasks();
-    expect(calls[2]?.batch.map((p) => [p.persistenceId, p.expected])).toEqual([['x', 2]]);
+    expect(calls[2]?.batch.map((p) => [p.persistenceId, p.expected])).toEqual([['x', 1]]);
     calls[2]?.finish();
+    await microtasks();
+    expect(calls[3]?.batch.map((p) => [p.persistenceId, p.expected])).toEqual([['x', 2]]);
+    calls[3]?.finish();
+    calls[1]?.finish();
+    await Promise.all(all);
+  });
+
+  it('spreads what is waiting evenly over the free batch slots', async () => {
+    const { run, calls } = controlledRunner();
+    const writer = new GroupCommitWriter(run, { maxBatchEvents: 100, maxBatchBytes: 1 << 20, maxBatchesInFlight: 2 });
+    const all = Array.from({ length: 10 }, (_, i) => writer.submit(`id-${i}`, 0, events()));
+    await microtasks();
+    expect(calls.map((c) => c.batch.length)).toEqual([5, 5]);
+    for (const c of calls) c.finish();
     await Promise.all(all);
   });
 

@@ -100,12 +100,17 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
       }
     }
   }
+  // With one event per append (the usual case) the per-event ids and sequence numbers are the
+  // per-append ids and highests: reuse those literals instead of building them twice.
+  const ids = textArrayLiteral(appendIds);
+  const highests = intArrayLiteral(highest);
+  const single = eventCount === n;
   return [
-    textArrayLiteral(appendIds),
+    ids,
     intArrayLiteral(expected),
-    intArrayLiteral(highest),
-    textArrayLiteral(eventIds),
-    intArrayLiteral(seqs),
+    highests,
+    single ? ids : textArrayLiteral(eventIds),
+    single ? highests : intArrayLiteral(seqs),
     textArrayLiteral(types),
     intArrayLiteral(offsets),
     intArrayLiteral(lengths),

@@ -74,11 +74,19 @@ export class SqlJournal implements Journal {
     this.#names = { append: `bs_${t.tag}_append`, replay: `bs_${t.tag}_replay`, highest: `bs_${t.tag}_highest` };
   }
 
-  async append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult> {
-    this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
-    checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
-    return this.#writer.submit(persistenceId, expectedSequenceNr, encodeEvents(this.#serializer, events));
+  // Not `async`: on the hot path the writer's promise is returned as is, without another
+  // promise wrapped around it (and the extra microtask hops that costs).
+  append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult> {
+    let encoded;
+    try {
+      this.#lifecycle.check();
+      checkPersistenceId(persistenceId);
+      checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
+      encoded = encodeEvents(this.#serializer, events);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#writer.submit(persistenceId, expectedSequenceNr, encoded);
   }
 
   async replay(persistenceId: string, options: ReplayOptions, onEvent: (event: PersistentEvent) => void): Promise<ReplayResult> {
