@@ -270,6 +270,8 @@ describe('group commit on the database', () => {
   });
 
   it('fails a conflicting append alone while the rest of its batch commits', async () => {
+    // One batch slot, so that all 30 appends (issued in one tick) share one batch.
+    const store = await db.openStore({ groupCommit: { maxBatchesInFlight: 1 } });
     const pids = Array.from({ length: 30 }, () => freshId('mixed'));
     const stale = pids[13] as string;
     await store.journal.append(stale, 0, [{ payload: 'already there' }]);
