@@ -3,3 +3,4 @@ export { BeamstateError, isBeamstateError } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export * from './actors/index.js';
+export * from './persistence/index.js';
