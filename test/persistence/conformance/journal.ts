@@ -261,6 +261,22 @@ export function journalContract(store: () => Store): void {
       }
     });
 
+    it('accepts any non-empty persistence id and event type: quotes, backslashes, commas, braces, unicode', async () => {
+      const odd = ['with "quotes"', 'back\\slash\\', 'comma,brace{}', 'NULL', ' spaced ', 'ünïcödé ✓', "it's", '"'].map(
+        (s) => `${freshId('odd')}:${s}`,
+      );
+      // Issued together, so on SQL backends they travel in one batch statement.
+      await Promise.all(odd.map((pid, i) => store().journal.append(pid, 0, [{ payload: i, type: pid }, { payload: -i - 1 }])));
+      for (const [i, pid] of odd.entries()) {
+        const events = await store().journal.read(pid);
+        expect(events.map((e) => [e.persistenceId, e.type, e.payload])).toEqual([
+          [pid, pid, i],
+          [pid, '', -i - 1],
+        ]);
+        expect(await store().journal.highestSequenceNr(pid)).toBe(2);
+      }
+    });
+
     it('keeps pipelined appends to one id in order', async () => {
       const pid = freshId('pipe');
       // Issued without waiting: each expects the previous one to have been written first.
