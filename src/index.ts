@@ -4,3 +4,4 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export * from './actors/index.js';
 export * from './persistence/index.js';
+export * from './entities/index.js';

@@ -46,6 +46,11 @@ export class RingBuffer<T> {
     return this.length === 0 ? undefined : this.buf[this.head];
   }
 
+  /** The item `i` places from the front (0 is the oldest), without removing it. */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.length ? undefined : this.buf[(this.head + i) & this.mask];
+  }
+
   /** Removes everything, handing each item to `fn` oldest first. */
   drain(fn: (item: T) => void): void {
     while (this.length > 0) fn(this.shift() as T);

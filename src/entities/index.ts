@@ -1,0 +1,31 @@
+// The public API of entities.
+export { eventSourcedEntity, valueEntity, statelessFunction, EntityType, EventSourcedEntity, ValueEntity, StatelessFunction, entityDefaults } from './definition.js';
+export type {
+  EntitySettings,
+  EntityRefs,
+  HandlerContext,
+  EventSourcedContext,
+  ValueContext,
+  StatelessContext,
+  EventHandlers,
+} from './definition.js';
+export { EffectBuilder } from './effect.js';
+export type { Effect, BaseEffects, Failure, HandlerResult } from './effect.js';
+export type { EntityRef, CommandSpec, CommandSpecs, CommandArgs } from './entity-ref.js';
+export { EntityRuntime } from './runtime.js';
+export type { EntityRuntimeOptions, SubscribeOptions } from './runtime.js';
+export type { EntityUpdate, Subscription } from './subscriptions.js';
+export type { StandardSchemaV1, ValidationIssue } from './standard-schema.js';
+export {
+  CommandFailedError,
+  InvalidCommandError,
+  UnknownCommandError,
+  UnknownEntityTypeError,
+  InvalidEntityIdError,
+  PoisonCommandError,
+  EntityConflictError,
+  PersistFailedError,
+  RecoveryFailedError,
+  EntityStoppedError,
+  InvalidDefinitionError,
+} from './errors.js';

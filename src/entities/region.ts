@@ -1,0 +1,366 @@
+import type { Actor } from '../actors/actor.js';
+import type { Behavior } from '../actors/behavior.js';
+import type { TimerHandle } from '../actors/clock.js';
+import type { Context } from '../actors/context.js';
+import { type ExitReason, isNormalExit } from '../actors/exit-reason.js';
+import { IGNORE, type Ignore } from '../actors/ref.js';
+import { type EntitySettings, entityDefaults, type EntityType, type EventSourcedEntity } from './definition.js';
+import { type EntityCell, EventSourcedCell, StatelessCell, ValueCell } from './entity-cell.js';
+import { EntityStoppedError, RecoveryFailedError } from './errors.js';
+import type { Pending } from './pending.js';
+import type { EntityRuntime } from './runtime.js';
+import { Slot } from './slot.js';
+
+/** Messages an entity actor understands. @internal */
+const WAKE = Symbol('wake');
+const PASSIVATE_IDLE = Symbol('passivate:idle');
+const PASSIVATE_LRU = Symbol('passivate:lru');
+const PASSIVATE_REQUESTED = Symbol('passivate:requested');
+type EntityMsg = typeof WAKE | typeof PASSIVATE_IDLE | typeof PASSIVATE_LRU | typeof PASSIVATE_REQUESTED;
+
+/** Settings with every default filled in. @internal */
+export interface ResolvedSettings {
+  readonly snapshotEvery: number;
+  readonly snapshotKeep: number;
+  readonly idleTimeoutMs: number;
+  readonly maxCommandAttempts: number;
+  readonly maxBatchSize: number;
+  readonly backoff: { readonly minMs: number; readonly maxMs: number; readonly randomFactor: number };
+  readonly poolSize: number;
+}
+
+export function resolveSettings(...layers: EntitySettings[]): ResolvedSettings {
+  const merged = Object.assign({}, entityDefaults, ...layers) as ResolvedSettings;
+  const backoff = Object.assign({}, entityDefaults.backoff, ...layers.map((l) => l.backoff ?? {}));
+  return { ...merged, backoff };
+}
+
+/**
+ * Everything about one entity type in one runtime: its live entities by id, their queues, the
+ * least-recently-used list that drives idle passivation and the global cap, and the actors that
+ * serve them.
+ *
+ * Exactly one activation per entity: the id's slot is found or created synchronously when a
+ * command arrives (JavaScript runs one thing at a time, so a burst of first commands finds the
+ * slot the first one made), and a new incarnation waits for the previous one to be gone before
+ * it reads the store.
+ * @internal
+ */
+export class Region {
+  readonly slots = new Map<string, Slot>();
+  private lruHead: Slot | null = null;
+  private lruTail: Slot | null = null;
+  private idleTimer: TimerHandle | null = null;
+  private readonly sweep = (): void => this.sweepIdle();
+  /** Incarnations that are stopping, by persistence id: the next one waits for them. */
+  private readonly stopping = new Map<string, Promise<void>>();
+  /** For stateless pools: which worker gets the next command. */
+  private nextWorker = 0;
+
+  constructor(
+    readonly runtime: EntityRuntime,
+    readonly type: EntityType,
+    readonly settings: ResolvedSettings,
+  ) {
+    if (type.kind === 'stateless') for (let i = 0; i < settings.poolSize; i++) this.slotFor(String(i));
+  }
+
+  // ------------------------------------------------------------ delivery
+
+  /** Queues a pending command (or subscription request) on `slot` and wakes its entity. */
+  deliver(slot: Slot, p: Pending): void {
+    slot.queue.push(p);
+    this.touch(slot);
+    this.wake(slot);
+  }
+
+  /** The slot of `id`, created (and its entity activated) if it has none. */
+  slotFor(id: string): Slot {
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      const rt = this.runtime;
+      slot = new Slot(rt.nextSlotId(), id, `${this.type.name}|${id}`, this);
+      this.slots.set(id, slot);
+      rt.activated(this);
+      this.touch(slot);
+      this.activate(slot);
+    }
+    return slot;
+  }
+
+  /** For a stateless function: the worker slot with the shortest queue, starting round-robin. */
+  workerFor(): Slot {
+    const n = this.settings.poolSize;
+    const start = this.nextWorker++ % n;
+    let best = this.slotFor(String(start));
+    for (let i = 1; i < n && best.queue.length > 0; i++) {
+      const s = this.slotFor(String((start + i) % n));
+      if (s.queue.length < best.queue.length) best = s;
+    }
+    return best;
+  }
+
+  private wake(slot: Slot): void {
+    if (!slot.wakePending && slot.actor !== null) {
+      slot.wakePending = true;
+      slot.actor.tell(WAKE);
+    }
+  }
+
+  // ------------------------------------------------------------ activation
+
+  private activate(slot: Slot): void {
+    this.runtime.host.start(this, slot);
+  }
+
+  /** The behavior of one incarnation of `slot`'s entity. */
+  behaviorFor(slot: Slot): Behavior<EntityMsg, EntityCell> {
+    return {
+      init: () => this.recover(slot),
+      receive: (cell, msg, ctx) => {
+        if (msg === WAKE) return this.handleWake(cell, ctx);
+        this.tryPassivate(cell, ctx, msg === PASSIVATE_IDLE ? 'idle' : msg === PASSIVATE_LRU ? 'lru' : 'requested');
+        return cell;
+      },
+    };
+  }
+
+  /** The host spawned (or restarted) `slot`'s actor: commands queued meanwhile get a wake-up. */
+  attach(slot: Slot, actor: Actor): void {
+    slot.actor = actor;
+    slot.wakePending = false;
+    if (slot.queue.length > 0) this.wake(slot);
+  }
+
+  private async recover(slot: Slot): Promise<EntityCell | Ignore> {
+    const previous = this.stopping.get(slot.persistenceId);
+    if (previous !== undefined) await previous;
+    const store = this.runtime.store;
+    try {
+      switch (this.type.kind) {
+        case 'stateless':
+          return new StatelessCell(slot, undefined);
+        case 'value': {
+          const record = await store.durableState.get(slot.persistenceId);
+          const cell = new ValueCell(slot, record === undefined ? this.type.initialState() : record.value);
+          cell.version = slot.version = record?.revision ?? 0;
+          this.emitActivated(slot, cell.version, false, 0);
+          return cell;
+        }
+        case 'event-sourced': {
+          const def = this.type as EventSourcedEntity<unknown, { type: string }>;
+          const snap = await store.snapshots.loadLatest(slot.persistenceId);
+          let state = snap === undefined ? def.initialState() : snap.snapshot;
+          let seq = snap?.sequenceNr ?? 0;
+          const { count } = await store.journal.replay(slot.persistenceId, { fromSequenceNr: seq + 1 }, (e) => {
+            state = def.applyEvent(state, e.payload as { type: string });
+            seq = e.sequenceNr;
+          });
+          const cell = new EventSourcedCell(slot, state);
+          cell.version = slot.version = seq;
+          this.emitActivated(slot, seq, snap !== undefined, count);
+          return cell;
+        }
+      }
+    } catch (err) {
+      this.recoveryFailed(slot, err);
+      return IGNORE;
+    }
+  }
+
+  private emitActivated(slot: Slot, sequenceNr: number, fromSnapshot: boolean, replayed: number): void {
+    const events = this.runtime.system.events;
+    if (events.active) {
+      events.publish({ type: 'entity.activated', entityType: this.type.name, entityId: slot.entityId, sequenceNr, fromSnapshot, replayed });
+    }
+  }
+
+  /**
+   * The state could not be loaded (the store is down, a snapshot cannot be decoded, an event
+   * handler throws during replay): the queued commands fail with `RECOVERY_FAILED` and the slot
+   * goes away, so the next command tries again — no restart storm while a database is down.
+   */
+  private recoveryFailed(slot: Slot, err: unknown): void {
+    this.runtime.logger.error({ entity: slot.name, err }, 'entity recovery failed');
+    const events = this.runtime.system.events;
+    if (events.active) {
+      events.publish({ type: 'entity.recovery-failed', entityType: this.type.name, entityId: slot.entityId, reason: err instanceof Error ? err : new Error(String(err)) });
+    }
+    const error = new RecoveryFailedError(this.type.name, slot.entityId, err);
+    this.detach(slot);
+    slot.queue.drain((p) => p.fail(error));
+  }
+
+  // ------------------------------------------------------------ handling
+
+  private handleWake(cell: EntityCell, ctx: Context<EntityMsg>): EntityCell | Promise<EntityCell> {
+    const slot = cell.slot;
+    slot.wakePending = false;
+    if (slot.queue.length === 0) return this.afterBatch(cell, ctx);
+    const running = cell.runBatch();
+    if (running === undefined) return this.afterBatch(cell, ctx);
+    return running.then(() => this.afterBatch(cell, ctx));
+  }
+
+  private afterBatch(cell: EntityCell, ctx: Context<EntityMsg>): EntityCell {
+    const slot = cell.slot;
+    if (cell.reloadRequested) {
+      // After a conflict or an unknown write outcome, memory cannot be trusted: this incarnation
+      // ends and the next one (made at once if commands are queued) reloads from the store.
+      ctx.stop({ shutdown: 'reload' });
+    } else if (slot.queue.length > 0) {
+      // One batch per wake-up, so other actors get their turn between batches.
+      slot.wakePending = true;
+      ctx.self.tell(WAKE);
+    } else if (cell.passivateRequested) {
+      this.tryPassivate(cell, ctx, 'requested');
+    }
+    return cell;
+  }
+
+  /** Passivates if nothing is queued or running; otherwise the request is dropped (the entity is busy, so not idle). */
+  private tryPassivate(cell: EntityCell, ctx: Context<EntityMsg>, reason: 'idle' | 'lru' | 'requested'): void {
+    const slot = cell.slot;
+    slot.passivating = false;
+    if (slot.detached) return;
+    if (!slot.idle) {
+      this.touch(slot); // busy is the opposite of idle: it counts as used now
+      return;
+    }
+    // Detach synchronously, in the same turn as the emptiness check: a command arriving from now
+    // on makes a new slot and a new activation, which waits for this one to be gone.
+    this.detach(slot);
+    let done!: () => void;
+    this.stopping.set(slot.persistenceId, new Promise<void>((r) => (done = r)));
+    const pid = slot.persistenceId;
+    (ctx.self as Actor).onExit(() => {
+      this.stopping.delete(pid);
+      done();
+    });
+    ctx.stop('normal');
+    const events = this.runtime.system.events;
+    if (events.active) events.publish({ type: 'entity.passivated', entityType: this.type.name, entityId: slot.entityId, reason });
+  }
+
+  /** Asks `slot`'s entity to passivate (it only does if idle when the request arrives). */
+  requestPassivation(slot: Slot, kind: 'idle' | 'lru'): void {
+    if (slot.actor === null || slot.passivating || slot.detached) return;
+    slot.passivating = true;
+    slot.actor.tell(kind === 'idle' ? PASSIVATE_IDLE : PASSIVATE_LRU);
+  }
+
+  /** Removes a slot from the region; its queue is the caller's business. */
+  detach(slot: Slot): void {
+    if (slot.detached) return;
+    slot.detached = true;
+    if (this.slots.get(slot.entityId) === slot) this.slots.delete(slot.entityId);
+    this.unlink(slot);
+    this.runtime.deactivated(this);
+  }
+
+  /**
+   * The actor serving `slot` exited. Passivated or failed slots are gone already; otherwise the
+   * entity must come back for its queued commands: after a crash with backoff (the command that
+   * crashed it is still at the head of its queue and counts the attempt), after a requested
+   * reload at once.
+   */
+  actorExited(slot: Slot, actor: Actor, reason: ExitReason): void {
+    if (slot.actor !== actor) return;
+    slot.actor = null;
+    slot.wakePending = false;
+    if (slot.detached) return;
+    if (this.runtime.stopping) {
+      this.detach(slot);
+      const error = new EntityStoppedError(this.type.name);
+      slot.queue.drain((p) => p.fail(error));
+      return;
+    }
+    if (isNormalExit(reason)) {
+      if (slot.queue.length > 0 || this.type.kind === 'stateless') this.activate(slot);
+      else this.detach(slot);
+      return;
+    }
+    this.runtime.host.restart(this, slot, reason);
+  }
+
+  // ------------------------------------------------------------ observers
+
+  persisted(slot: Slot, fromSequenceNr: number, toSequenceNr: number): void {
+    const events = this.runtime.system.events;
+    if (events.active) events.publish({ type: 'entity.persisted', entityType: this.type.name, entityId: slot.entityId, fromSequenceNr, toSequenceNr });
+  }
+
+  snapshotSaved(slot: Slot, sequenceNr: number): void {
+    const events = this.runtime.system.events;
+    if (events.active) events.publish({ type: 'entity.snapshot', entityType: this.type.name, entityId: slot.entityId, sequenceNr });
+  }
+
+  poisoned(slot: Slot, p: Pending): void {
+    this.runtime.logger.error({ entity: slot.name, command: p.def?.name, attempts: p.attempts, err: p.lastCrash }, 'poison command dropped');
+    const events = this.runtime.system.events;
+    if (events.active) events.publish({ type: 'entity.poison-command', entityType: this.type.name, entityId: slot.entityId, attempts: p.attempts });
+  }
+
+  // ------------------------------------------------------------ least recently used, idle passivation
+
+  /** Marks `slot` used now: it moves to the most-recently-used end. */
+  touch(slot: Slot): void {
+    slot.lastActive = this.runtime.system.clock.now();
+    if (slot.detached) return;
+    if (this.lruTail !== slot) {
+      this.unlink(slot);
+      slot.lruPrev = this.lruTail;
+      if (this.lruTail === null) this.lruHead = slot;
+      else this.lruTail.lruNext = slot;
+      this.lruTail = slot;
+    }
+    if (this.idleTimer === null && this.settings.idleTimeoutMs !== Infinity) {
+      this.idleTimer = this.runtime.system.clock.setTimeout(this.sweep, this.settings.idleTimeoutMs);
+    }
+  }
+
+  private unlink(slot: Slot): void {
+    const { lruPrev: prev, lruNext: next } = slot;
+    if (prev === null && next === null && this.lruHead !== slot) return;
+    if (prev === null) this.lruHead = next;
+    else prev.lruNext = next;
+    if (next === null) this.lruTail = prev;
+    else next.lruPrev = prev;
+    slot.lruPrev = slot.lruNext = null;
+  }
+
+  /** The least recently used slot (a candidate for eviction). */
+  get leastRecentlyUsed(): Slot | null {
+    let s = this.lruHead;
+    while (s !== null && (s.passivating || s.actor === null)) s = s.lruNext;
+    return s;
+  }
+
+  /**
+   * One timer per region, armed for the least recently used entity: the list is in order of last
+   * use, so everything idle long enough is at its front.
+   */
+  private sweepIdle(): void {
+    this.idleTimer = null;
+    const clock = this.runtime.system.clock;
+    const now = clock.now();
+    const idle = this.settings.idleTimeoutMs;
+    let s = this.lruHead;
+    while (s !== null && now - s.lastActive >= idle) {
+      const next = s.lruNext;
+      if (!s.passivating) this.requestPassivation(s, 'idle');
+      s = next;
+    }
+    // Re-arm for the first slot not yet idle; slots asked to passivate that turn out busy are
+    // touched again by their next command.
+    let first = this.lruHead;
+    while (first !== null && first.passivating) first = first.lruNext;
+    if (first !== null) this.idleTimer = clock.setTimeout(this.sweep, Math.max(1, first.lastActive + idle - now));
+  }
+
+  /** Stops the idle timer (the runtime is stopping). */
+  dispose(): void {
+    if (this.idleTimer !== null) this.runtime.system.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}

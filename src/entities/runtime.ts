@@ -1,0 +1,328 @@
+import type { AskOptions } from '../actors/ref.js';
+import { InvalidOptionError } from '../actors/errors.js';
+import type { ActorSystem } from '../actors/system.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../persistence/store.js';
+import { checkSettings, type CommandDef, type EntityRefs, type EntitySettings, EntityType } from './definition.js';
+import type { CommandSpecs, EntityRef } from './entity-ref.js';
+import {
+  EntityStoppedError,
+  InvalidCommandError,
+  InvalidDefinitionError,
+  InvalidEntityIdError,
+  UnknownCommandError,
+  UnknownEntityTypeError,
+} from './errors.js';
+import type { EntityHost } from './host.js';
+import { LocalHost } from './local-host.js';
+import { COMMAND, Pending, SUBSCRIBE, type Subscriber } from './pending.js';
+import { Region, resolveSettings } from './region.js';
+import { type StandardSchemaV1, toIssues } from './standard-schema.js';
+import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
+
+export interface EntityRuntimeOptions {
+  /** Where events, snapshots and states live (`createStore()`). */
+  readonly store: Store;
+  /** Most active entities across all types; beyond it the least recently used idle one is passivated. Default unlimited. */
+  readonly maxActiveEntities?: number;
+  /** Settings for every type, under each type's own. See `entityDefaults`. */
+  readonly defaults?: EntitySettings;
+  /** Default the system's logger. */
+  readonly logger?: Logger;
+  /** How long `stop()` lets queued commands finish before failing them with `ENTITY_STOPPED`. Default 5000 ms. */
+  readonly drainTimeoutMs?: number;
+}
+
+/** What `subscribe` should deliver. */
+export interface SubscribeOptions {
+  /** Each persisted event (event-sourced entities). Default false. */
+  readonly events?: boolean;
+  /** The current state first, then the state after each change. Default false. */
+  readonly state?: boolean;
+  /** With `events`: replay persisted events from this sequence number first (for catching up). */
+  readonly fromSequenceNr?: number;
+}
+
+const MAX_ID_LENGTH = 512;
+
+/**
+ * Entities in an actor system: register entity types, then address entities by `(type, id)`.
+ * The first command to an entity activates it (snapshot, then the events after it, or its stored
+ * state); idle entities are passivated; crashed ones are restarted from the store.
+ *
+ * ```ts
+ * const entities = new EntityRuntime(system, { store: await createStore() });
+ * entities.register(cart);
+ * const ref = entities.ref(cart, 'cart-1');
+ * await ref.ask('addItem', { sku: 'apple', quantity: 2 });
+ * ```
+ */
+export class EntityRuntime implements EntityRefs, AsyncDisposable {
+  readonly logger: Logger;
+  readonly store: Store;
+  /** @internal */ readonly subscriptions: Subscriptions;
+  /** @internal */ host: EntityHost;
+  /** @internal */ stopping = false;
+  private readonly regions = new Map<string, Region>();
+  private readonly maxActive: number;
+  private readonly defaults: EntitySettings;
+  private readonly drainTimeoutMs: number;
+  private active = 0;
+  private slotSeq = 0;
+  private inflight = 0;
+  private drainWaiter: (() => void) | null = null;
+  private stopped: Promise<void> | null = null;
+
+  constructor(
+    readonly system: ActorSystem,
+    options: EntityRuntimeOptions,
+  ) {
+    if (options === undefined || options.store === undefined) throw new InvalidOptionError('store', 'an entity runtime needs a store (createStore())');
+    this.store = options.store;
+    this.logger = (options.logger ?? system.logger).child({ component: 'entities' });
+    this.maxActive = options.maxActiveEntities ?? Infinity;
+    if (!(this.maxActive >= 1)) throw new InvalidOptionError('maxActiveEntities', `must be >= 1, got ${String(options.maxActiveEntities)}`);
+    this.defaults = options.defaults ?? {};
+    checkSettings(this.defaults, 'defaults');
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 5000;
+    this.subscriptions = new Subscriptions(this);
+    this.host = new LocalHost(this);
+    system.onStop(() => this.stop());
+  }
+
+  /** Registers an entity type (or stateless function); `settings` override the type's own. */
+  register(type: EntityType, settings: EntitySettings = {}): void {
+    if (!(type instanceof EntityType)) throw new InvalidDefinitionError('type', 'register() takes a definition made with eventSourcedEntity, valueEntity or statelessFunction');
+    if (this.regions.has(type.name)) throw new InvalidDefinitionError('name', `an entity type named ${JSON.stringify(type.name)} is already registered`);
+    if (this.stopping) throw new EntityStoppedError(type.name);
+    checkSettings(settings, 'settings');
+    this.regions.set(type.name, new Region(this, type, resolveSettings(this.defaults, type.settings, settings)));
+  }
+
+  /** A typed ref to entity `id` of a registered type. For a stateless function the id does not matter. */
+  ref<C extends CommandSpecs>(type: EntityType<C>, id: string): EntityRef<C> {
+    const region = this.regions.get(type.name);
+    if (region === undefined || region.type !== type) throw new UnknownEntityTypeError(type.name);
+    return new Ref(this, region, checkId(id)) as unknown as EntityRef<C>;
+  }
+
+  /** An untyped ref by type name, as a gateway addresses entities. */
+  refFor(typeName: string, id: string): EntityRef {
+    const region = this.regions.get(typeName);
+    if (region === undefined) throw new UnknownEntityTypeError(typeName);
+    return new Ref(this, region, checkId(id)) as unknown as EntityRef;
+  }
+
+  /** The registered types, by name. */
+  get types(): ReadonlyMap<string, EntityType> {
+    const out = new Map<string, EntityType>();
+    for (const [name, r] of this.regions) out.set(name, r.type);
+    return out;
+  }
+
+  /** Entities active now (stateless workers not counted). */
+  get activeEntities(): number {
+    return this.active;
+  }
+
+  /**
+   * Watches an entity: its persisted events and/or its state (the current state first, then after
+   * each change). Resolves once established. Survives passivation and restarts of the entity.
+   */
+  async subscribe(ref: EntityRef, options: SubscribeOptions, listener: (update: EntityUpdate) => void): Promise<Subscription> {
+    const region = this.regionOf(ref);
+    if (region.type.kind === 'stateless') throw new InvalidOptionError('ref', 'stateless functions have nothing to subscribe to');
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'must be a function');
+    const events = options.events === true;
+    const state = options.state === true;
+    if (!events && !state) throw new InvalidOptionError('options', 'subscribe to events, state, or both');
+    const from = options.fromSequenceNr;
+    if (from !== undefined && !(Number.isInteger(from) && from >= 1)) throw new InvalidOptionError('fromSequenceNr', `must be an integer >= 1, got ${String(from)}`);
+    const entityType = region.type.name;
+    const entityId = ref.id;
+    const subscriber: Subscriber = {
+      active: true,
+      onEvent: events ? (event, sequenceNr) => listener({ kind: 'event', entityType, entityId, sequenceNr, event }) : null,
+      onState: state ? (value, version) => listener({ kind: 'state', entityType, entityId, version, state: value }) : null,
+      onEnd: null,
+    };
+    if (this.stopping) throw new EntityStoppedError(entityType);
+    const slot = region.slotFor(entityId);
+    const p = new Pending(SUBSCRIBE, null, undefined, slot, true, { events, state, fromSequenceNr: from, subscriber });
+    this.inflight++;
+    this.system.askTimeouts.add(p.ask as NonNullable<Pending['ask']>, this.system.askTimeout);
+    region.deliver(slot, p);
+    await p.ask?.promise;
+    const pid = slot.persistenceId;
+    const subscriptions = this.subscriptions;
+    const unsubscribe = (): void => subscriptions.remove(pid, subscriber);
+    return {
+      unsubscribe,
+      get active() {
+        return subscriber.active;
+      },
+      [Symbol.dispose]: unsubscribe,
+    };
+  }
+
+  /**
+   * Stops taking commands, lets queued ones finish (up to `drainTimeoutMs`), fails the rest with
+   * `ENTITY_STOPPED`, stops every entity and ends subscriptions. The store stays open (it is
+   * yours). Also runs when the actor system stops. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // ------------------------------------------------------------ internal
+
+  /** @internal Sends a command: validate, queue, and (for an ask) the reply promise. */
+  send(region: Region, id: string, command: string, input: unknown, options: AskOptions | undefined, wantReply: boolean): Promise<unknown> | undefined {
+    const type = region.type;
+    if (this.stopping) return this.refuse(new EntityStoppedError(type.name), wantReply);
+    const def = type.commands.get(command);
+    if (def === undefined) return this.refuse(new UnknownCommandError(type.name, String(command)), wantReply);
+    const schema = def.schema;
+    if (schema === undefined) {
+      if (input !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: 'this command takes no input', path: [] }]), wantReply);
+      return this.enqueue(region, id, def, input, options, wantReply);
+    }
+    let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+    try {
+      result = schema['~standard'].validate(input);
+    } catch (err) {
+      return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: `validator threw: ${(err as Error)?.message ?? String(err)}`, path: [] }]), wantReply);
+    }
+    if (result instanceof Promise) {
+      const validated = result.then((r) => {
+        if (r.issues !== undefined) throw new InvalidCommandError(type.name, def.name, toIssues(r.issues));
+        return this.enqueue(region, id, def, r.value, options, true);
+      });
+      if (!wantReply) {
+        validated.catch((err: unknown) => this.logger.warn({ entity: `${type.name}/${id}`, command, err }, 'told command rejected'));
+        return undefined;
+      }
+      return validated;
+    }
+    if (result.issues !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, toIssues(result.issues)), wantReply);
+    return this.enqueue(region, id, def, result.value, options, wantReply);
+  }
+
+  private enqueue(region: Region, id: string, def: CommandDef, input: unknown, options: AskOptions | undefined, wantReply: boolean): Promise<unknown> | undefined {
+    const slot = region.type.kind === 'stateless' ? region.workerFor() : region.slotFor(id);
+    const p = new Pending(COMMAND, def, input, slot, wantReply, null);
+    const ask = p.ask;
+    if (ask !== null) {
+      const timeout = options?.timeout ?? this.system.askTimeout;
+      if (typeof timeout !== 'number' || !(timeout >= 0)) return Promise.reject(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`));
+      this.system.askTimeouts.add(ask, timeout);
+      if (options?.signal !== undefined) ask.watchSignal(options.signal);
+    }
+    this.inflight++;
+    region.deliver(slot, p);
+    return ask?.promise;
+  }
+
+  private refuse(error: Error, wantReply: boolean): Promise<never> | undefined {
+    if (wantReply) return Promise.reject(error);
+    this.logger.warn({ err: error }, 'told command rejected');
+    return undefined;
+  }
+
+  private regionOf(ref: EntityRef): Region {
+    const region = ref instanceof Ref ? ref.region : this.regions.get(ref.type);
+    if (region === undefined || this.regions.get(region.type.name) !== region) throw new UnknownEntityTypeError(ref.type);
+    return region;
+  }
+
+  /** @internal */
+  nextSlotId(): number {
+    return ++this.slotSeq;
+  }
+
+  /** @internal A slot was created: enforce the cap on active entities. */
+  activated(region: Region): void {
+    if (region.type.kind === 'stateless') return;
+    if (++this.active > this.maxActive) this.evictLeastRecentlyUsed();
+  }
+
+  /** @internal */
+  deactivated(region: Region): void {
+    if (region.type.kind !== 'stateless') this.active--;
+  }
+
+  /** @internal A queued command or subscription request was answered. */
+  settled(): void {
+    if (--this.inflight === 0 && this.drainWaiter !== null) this.drainWaiter();
+  }
+
+  private evictLeastRecentlyUsed(): void {
+    let victim = null;
+    for (const region of this.regions.values()) {
+      if (region.type.kind === 'stateless') continue;
+      const candidate = region.leastRecentlyUsed;
+      if (candidate !== null && (victim === null || candidate.lastActive < victim.lastActive)) victim = candidate;
+    }
+    if (victim !== null) victim.region.requestPassivation(victim, 'lru');
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopping = true;
+    if (this.inflight > 0) {
+      const clock = this.system.clock;
+      await new Promise<void>((resolve) => {
+        const timer = clock.setTimeout(resolve, this.drainTimeoutMs);
+        this.drainWaiter = () => {
+          clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drainWaiter = null;
+    }
+    const stopped = new EntityStoppedError('*');
+    for (const region of this.regions.values()) {
+      region.dispose();
+      for (const slot of [...region.slots.values()]) {
+        region.detach(slot);
+        slot.queue.drain((p) => p.fail(stopped));
+      }
+    }
+    await this.host.stop();
+    this.subscriptions.endAll(stopped);
+  }
+}
+
+/** An entity ref: plain data plus the path to its region. @internal */
+class Ref {
+  constructor(
+    private readonly runtime: EntityRuntime,
+    readonly region: Region,
+    readonly id: string,
+  ) {}
+
+  get type(): string {
+    return this.region.type.name;
+  }
+
+  ask(command: string, input?: unknown, options?: AskOptions): Promise<unknown> {
+    return this.runtime.send(this.region, this.id, command, input, options, true) as Promise<unknown>;
+  }
+
+  tell(command: string, input?: unknown): void {
+    this.runtime.send(this.region, this.id, command, input, undefined, false);
+  }
+
+  toString(): string {
+    return `${this.region.type.name}/${this.id}`;
+  }
+}
+
+function checkId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) throw new InvalidEntityIdError(id);
+  return id;
+}

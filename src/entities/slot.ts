@@ -1,0 +1,52 @@
+import type { Actor } from '../actors/actor.js';
+import type { AskTarget } from '../actors/ask.js';
+import { RingBuffer } from '../actors/ring-buffer.js';
+import type { Pending } from './pending.js';
+import type { Region } from './region.js';
+
+/**
+ * One entity's place in its region, from its first command until it passivates: the queue of
+ * commands it has not answered yet, the actor currently serving it (none while it is being
+ * activated or restarted), and its links in the region's least-recently-used list. Commands
+ * wait here rather than in the actor's mailbox so that they outlive the actor: a crash, a kill
+ * or a conflict restart loses none of them.
+ * @internal
+ */
+export class Slot implements AskTarget {
+  readonly queue = new RingBuffer<Pending>(4);
+  actor: Actor | null = null;
+  /** A wake-up is in the actor's mailbox: no need to send another. */
+  wakePending = false;
+  /** Removed from the region (passivated or failed): the next command makes a new slot. */
+  detached = false;
+  /** A passivation request is on its way to the actor. */
+  passivating = false;
+  /** When the last command arrived, on the system clock. */
+  lastActive = 0;
+  lruPrev: Slot | null = null;
+  lruNext: Slot | null = null;
+  /** Consecutive crashes, for backoff; reset after a quiet period. */
+  restarts = 0;
+  lastRestartAt = 0;
+  /** The entity's persisted version (sequence number or revision), kept for observers. */
+  version = 0;
+
+  constructor(
+    /** Numeric label for error messages (`cart/42<17>`). */
+    readonly id: number,
+    readonly entityId: string,
+    readonly persistenceId: string,
+    readonly region: Region,
+  ) {}
+
+  get name(): string {
+    return `${this.region.type.name}/${this.entityId}`;
+  }
+
+  forgetAsk(): void {}
+
+  /** True when nothing is queued or being handled. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.wakePending;
+  }
+}

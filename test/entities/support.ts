@@ -1,0 +1,90 @@
+import { afterEach } from 'vitest';
+import { z } from 'zod';
+import {
+  type ActorSystem,
+  createActorSystem,
+  type EntityRuntimeOptions,
+  EntityRuntime,
+  eventSourcedEntity,
+  type InspectionEvent,
+  ManualClock,
+} from '../../src/index.js';
+import { createStore, type Store } from '../../src/persistence/index.js';
+import { openTestDatabase, type TestDatabase } from '../persistence/support.js';
+
+export type Backend = 'memory' | 'pglite' | 'postgres';
+/** `postgres` is the real server when DATABASE_URL is set, PGlite otherwise. */
+export const backends: Backend[] = ['memory', 'pglite', 'postgres'];
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+export interface Harness {
+  system: ActorSystem;
+  clock: ManualClock;
+  store: Store;
+  runtime: EntityRuntime;
+  events: InspectionEvent[];
+  /** A new system and runtime on the same store, as after a process restart. */
+  restart(options?: Partial<EntityRuntimeOptions>): Promise<Harness>;
+}
+
+export async function openStore(backend: Backend): Promise<{ store: Store; db: TestDatabase | null }> {
+  if (backend === 'memory') {
+    const store = await createStore({ kind: 'memory' });
+    cleanups.push(() => store.close());
+    return { store, db: null };
+  }
+  const db = await openTestDatabase(backend === 'pglite' ? 'pglite' : undefined);
+  cleanups.push(() => db.close());
+  return { store: await db.openStore(), db };
+}
+
+/** A system on a manual clock with an entity runtime on `store`; stopped after the test. */
+export async function harness(store: Store, options: Partial<EntityRuntimeOptions> = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const system = createActorSystem({ clock });
+  const events: InspectionEvent[] = [];
+  system.events.subscribe((e) => events.push(e));
+  const runtime = new EntityRuntime(system, { store, ...options });
+  cleanups.push(() => system.stop());
+  return {
+    system,
+    clock,
+    store,
+    runtime,
+    events,
+    restart: async (more = {}) => {
+      await system.stop();
+      return harness(store, { ...options, ...more });
+    },
+  };
+}
+
+/** Waits until `predicate` holds, letting actors and the store run; bounded, never sleeps on a clock. */
+export async function until(predicate: () => boolean, what = 'condition'): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (predicate()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** A small event-sourced entity for tests. */
+export type CounterEvent = { readonly type: 'Added'; readonly n: number };
+export const counter = eventSourcedEntity('counter')
+  .initialState(() => ({ value: 0 }))
+  .events<CounterEvent>({ Added: (s, e) => ({ value: s.value + e.n }) })
+  .command('add', z.object({ n: z.number().int() }), (s, { n }, ctx) => ctx.emit({ type: 'Added', n }).thenReply((st) => st.value))
+  .command('get', (s, _i, ctx) => ctx.reply(s.value))
+  .command('crash', () => {
+    throw new Error('boom');
+  });
+
+export function activations(events: InspectionEvent[], entityId?: string): Extract<InspectionEvent, { type: 'entity.activated' }>[] {
+  return events.filter(
+    (e): e is Extract<InspectionEvent, { type: 'entity.activated' }> => e.type === 'entity.activated' && (entityId === undefined || e.entityId === entityId),
+  );
+}
