@@ -112,7 +112,7 @@ export interface Journal {
   highestSequenceNr(persistenceId: string): Promise<number>;
 
   /**
-   * Deletes the id's events up to and including `toSequenceNr` (clamped to the highest). The
+   * Deletes the id's events up to and including `toSequenceNr` (`Infinity`: all of them). The
    * highest sequence number is kept, so the next append still expects it.
    */
   deleteTo(persistenceId: string, toSequenceNr: number): Promise<void>;

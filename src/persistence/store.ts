@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Journal } from './journal.js';
@@ -9,7 +11,7 @@ import { msgpackSerializer } from './serializer.js';
 import type { GroupCommitOptions } from './group-commit.js';
 import type { PGliteStoreOptions, PostgresStoreOptions, SqlStoreOptions, StoreKind, StoreOptions } from './options.js';
 import { STORE_DEFAULTS } from './options.js';
-import { MigrationError, PersistenceArgumentError } from './errors.js';
+import { MigrationError, PersistenceArgumentError, StoreUnavailableError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkPositiveInt } from './validation.js';
 import { MemoryJournal } from './memory/memory-journal.js';
@@ -139,8 +141,10 @@ function postgresDriver(opts: PostgresStoreOptions, logger: Logger): SqlDriver {
     connectionString: opts.connectionString,
     max: checkPositiveInt(opts.poolSize ?? STORE_DEFAULTS.poolSize, 'options.poolSize'),
     connectionTimeoutMillis: checkPositiveInt(opts.connectionTimeoutMs ?? STORE_DEFAULTS.connectionTimeoutMs, 'options.connectionTimeoutMs'),
-    // TCP keepalive notices a server that vanished without closing the connection.
+    // TCP keepalive notices a server that vanished without closing the connection (after the
+    // OS's probe interval), so such calls fail instead of hanging.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'beamstate',
   });
   return new PgDriver({ pool, ownsPool: true, logger, outcomeResolutionTimeoutMs });
@@ -150,9 +154,17 @@ async function pgliteDriver(opts: PGliteStoreOptions): Promise<SqlDriver> {
   if (opts.db !== undefined) return new PGliteDriver(opts.db, false);
   const dataDir = opts.dataDir ?? STORE_DEFAULTS.dataDir;
   if (typeof dataDir !== 'string' || dataDir === '') throw new PersistenceArgumentError('options.dataDir', 'must be a non-empty string');
-  // Loaded on demand: users of the PostgreSQL backend never load the WASM build.
-  const { PGlite } = await import('@electric-sql/pglite');
-  return new PGliteDriver(await PGlite.create(dataDir), true);
+  try {
+    // A folder (not memory:// or another scheme): PGlite creates the folder but not its parents.
+    if (!dataDir.includes('://')) await mkdir(dirname(resolve(dataDir)), { recursive: true });
+    // Loaded on demand: users of the PostgreSQL backend never load the WASM build.
+    const { PGlite } = await import('@electric-sql/pglite');
+    return new PGliteDriver(await PGlite.create(dataDir), true);
+  } catch (err) {
+    throw new StoreUnavailableError(`could not open the PGlite database in ${JSON.stringify(dataDir)}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
 }
 
 async function prepareSchema(driver: SqlDriver, t: Tables, runMigrations: boolean, logger: Logger): Promise<void> {

@@ -13,7 +13,7 @@ import { decodeValue } from '../serializer.js';
 import { encodeEvents } from '../encoded-events.js';
 import { JournalConflictError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
-import { checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
+import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
 
 /** One stored event. Payloads are kept encoded, so tests see the serializer exactly as in SQL. */
 interface StoredEvent {
@@ -121,7 +121,7 @@ export class MemoryJournal implements Journal {
   async deleteTo(persistenceId: string, toSequenceNr: number): Promise<void> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
-    checkNonNegativeInt(toSequenceNr, 'toSequenceNr');
+    checkBound(toSequenceNr, 'toSequenceNr');
     const log = this.#ids.get(persistenceId);
     if (log === undefined) return;
     let n = 0;

@@ -16,7 +16,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { BatchOutcome, GroupCommitOptions, PendingAppend } from '../group-commit.js';
 import { GroupCommitWriter } from '../group-commit.js';
 import { AppendOutcomeUnknownError, JournalConflictError, StoreQueryError } from '../errors.js';
-import { checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
+import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
 import type { SqlDriver, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import type { Tables } from './tables.js';
@@ -140,8 +140,8 @@ export class SqlJournal implements Journal {
   async deleteTo(persistenceId: string, toSequenceNr: number): Promise<void> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
-    checkNonNegativeInt(toSequenceNr, 'toSequenceNr');
-    await this.#driver.query(this.#sql.deleteTo, [persistenceId, toSequenceNr]);
+    const to = checkBound(toSequenceNr, 'toSequenceNr');
+    await this.#driver.query(this.#sql.deleteTo, [persistenceId, to]);
   }
 
   async readByOrdering(query?: OrderingQuery): Promise<PersistentEvent[]> {

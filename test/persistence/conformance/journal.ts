@@ -160,8 +160,11 @@ export function journalContract(store: () => Store): void {
       expect(await store().journal.read(pid)).toEqual([]);
       expect(await store().journal.highestSequenceNr(pid)).toBe(4);
       await expect(store().journal.append(pid, 0, [{ payload: 'again' }])).rejects.toMatchObject({ code: 'JOURNAL_CONFLICT' });
-      await store().journal.append(pid, 4, [{ payload: 'five' }]);
-      expect(seqs(await store().journal.read(pid))).toEqual([5]);
+      await store().journal.append(pid, 4, [{ payload: 'five' }, { payload: 'six' }]);
+      expect(seqs(await store().journal.read(pid))).toEqual([5, 6]);
+      await store().journal.deleteTo(pid, Infinity);
+      expect(await store().journal.read(pid)).toEqual([]);
+      expect(await store().journal.highestSequenceNr(pid)).toBe(6);
     });
 
     it('gives every event a unique global ordering that increases along each id', async () => {
