@@ -40,7 +40,7 @@ export class DurableStateConflictError extends BeamstateError {
 
 /**
  * The database could not be reached, or the connection was lost. For a write this is only
- * raised once it is certain that nothing was written (see `AppendOutcomeUnknownError`).
+ * raised once it is certain that nothing was written (see `WriteOutcomeUnknownError`).
  */
 export class StoreUnavailableError extends BeamstateError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -49,20 +49,61 @@ export class StoreUnavailableError extends BeamstateError {
 }
 
 /**
- * The connection was lost while an append was being committed and the store could not find out,
- * within `outcomeResolutionTimeoutMs`, whether the commit happened. The events may or may not be
- * in the journal; read the journal's highest sequence number before writing again.
+ * The connection was lost while a write was being committed, and the store could not find out,
+ * within `outcomeResolutionTimeoutMs`, whether the commit happened. The subclasses say which
+ * kind of write; `instanceof WriteOutcomeUnknownError` catches both.
  */
-export class AppendOutcomeUnknownError extends BeamstateError {
+export class WriteOutcomeUnknownError extends BeamstateError {
   readonly persistenceId: string;
 
+  constructor(code: string, persistenceId: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.persistenceId = persistenceId;
+  }
+}
+
+/**
+ * An append's commit was interrupted and its outcome could not be read back. The events may or
+ * may not be in the journal; read the journal's highest sequence number before writing again.
+ */
+export class AppendOutcomeUnknownError extends WriteOutcomeUnknownError {
   constructor(persistenceId: string, options?: { cause?: unknown }) {
     super(
       'APPEND_OUTCOME_UNKNOWN',
+      persistenceId,
       `the connection was lost while committing an append to "${persistenceId}" and the outcome could not be read back; it may or may not have been written`,
       options,
     );
-    this.persistenceId = persistenceId;
+  }
+}
+
+/**
+ * A durable-state write or delete was interrupted and its outcome could not be read back (or
+ * another writer changed the value meanwhile, hiding it). Read the value before writing again.
+ */
+export class DurableStateOutcomeUnknownError extends WriteOutcomeUnknownError {
+  constructor(persistenceId: string, options?: { cause?: unknown }) {
+    super(
+      'DURABLE_STATE_OUTCOME_UNKNOWN',
+      persistenceId,
+      `the connection was lost while writing durable state "${persistenceId}" and the outcome could not be read back; it may or may not have been written`,
+      options,
+    );
+  }
+}
+
+/**
+ * A snapshot save was interrupted and the store could not read back whether it was saved.
+ * Saving is idempotent: save the same snapshot again.
+ */
+export class SnapshotOutcomeUnknownError extends WriteOutcomeUnknownError {
+  constructor(persistenceId: string, options?: { cause?: unknown }) {
+    super(
+      'SNAPSHOT_OUTCOME_UNKNOWN',
+      persistenceId,
+      `the connection was lost while saving a snapshot of "${persistenceId}" and the outcome could not be read back; it may or may not have been saved`,
+      options,
+    );
   }
 }
 

@@ -50,7 +50,8 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
   readonly connectionTimeoutMs?: number;
   /**
    * After a connection is lost during a commit, how long to keep trying to read back whether it
-   * committed before failing with `APPEND_OUTCOME_UNKNOWN`. Default 30000 ms.
+   * committed before failing with `APPEND_OUTCOME_UNKNOWN` (or `DURABLE_STATE_OUTCOME_UNKNOWN`).
+   * Default 30000 ms.
    */
   readonly outcomeResolutionTimeoutMs?: number;
 }

@@ -65,12 +65,14 @@ function recordingLogger(): Logger & { messages: string[] } {
 type QueryFn = (config: unknown) => Promise<unknown>;
 
 /**
- * Makes the next append statement on `pool` lose its connection: `mode` says when. The client's
+ * Makes the next append statement (or the next prepared statement whose name ends with
+ * `statement`) on `pool` lose its connection: `mode` says when. The client's
  * socket is destroyed, so pg reports what it reports for a real network failure.
  */
 function sabotageNextAppend(
   pool: pg.Pool,
   mode: 'after-commit' | 'before-send' | { whileBlocked: (backendPid: number) => Promise<void> },
+  statement = '_append',
 ): { fired: () => boolean } {
   let armed = true;
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
@@ -81,7 +83,7 @@ function sabotageNextAppend(
     const socket = (client as unknown as { connection: { stream: Socket } }).connection.stream;
     (client as unknown as { query: QueryFn }).query = async (config) => {
       const name = (config as { name?: unknown } | null)?.name;
-      if (!armed || typeof name !== 'string' || !name.endsWith('_append')) return query(config);
+      if (!armed || typeof name !== 'string' || !name.endsWith(statement)) return query(config);
       armed = false;
       (pool as unknown as { connect: unknown }).connect = connect;
       if (mode === 'before-send') {
@@ -277,6 +279,39 @@ describe.runIf(DATABASE_URL !== undefined)('faults on a PostgreSQL server', () =
       expect(await store.journal.highestSequenceNr(pid)).toBe(1);
       await store.journal.append(pid, 1, [{ payload: 'two, again' }]);
       expect((await store.journal.read(pid)).map((e) => e.payload)).toEqual(['one', 'two, again']);
+    } finally {
+      await store.close();
+      await pool.end();
+    }
+  });
+
+  it('reads back interrupted durable-state writes and snapshot saves', async () => {
+    const logger = recordingLogger();
+    const { store, pool } = await isolatedStore(logger);
+    try {
+      const pid = freshId('lost-state');
+      // Committed, answer lost: reported as written.
+      let sabotage = sabotageNextAppend(pool, 'after-commit', '_state_insert');
+      expect(await store.durableState.upsert(pid, 0, 'first')).toMatchObject({ revision: 1 });
+      expect(sabotage.fired()).toBe(true);
+      sabotage = sabotageNextAppend(pool, 'after-commit', '_state_update');
+      expect(await store.durableState.upsert(pid, 1, 'second')).toMatchObject({ revision: 2 });
+      expect(sabotage.fired()).toBe(true);
+      // Never sent: reported as not written.
+      sabotage = sabotageNextAppend(pool, 'before-send', '_state_update');
+      const err = await store.durableState.upsert(pid, 2, 'third').catch((e: unknown) => e);
+      expect(sabotage.fired()).toBe(true);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(await store.durableState.get(pid)).toMatchObject({ revision: 2, value: 'second' });
+
+      sabotage = sabotageNextAppend(pool, 'after-commit', '_snapshot_save');
+      await store.snapshots.save(pid, 7, { at: 7 });
+      expect(sabotage.fired()).toBe(true);
+      sabotage = sabotageNextAppend(pool, 'before-send', '_snapshot_save');
+      expect(await store.snapshots.save(pid, 8, { at: 8 }).catch((e: unknown) => e)).toBeInstanceOf(StoreUnavailableError);
+      expect(sabotage.fired()).toBe(true);
+      expect((await store.snapshots.loadLatest(pid))?.snapshot).toEqual({ at: 7 });
+      expect(logger.messages.filter((m) => m.startsWith('outcome of an interrupted write'))).toHaveLength(5);
     } finally {
       await store.close();
       await pool.end();

@@ -67,6 +67,26 @@ describe('migrations', () => {
     ]);
   });
 
+  it('bring a schema at an older version up to date, applying only what is missing', async () => {
+    const schema = freshSchema();
+    await (await createStore(db.storeOptions({ schema }))).close();
+    // Roll the schema back to version 1 by hand.
+    await db.admin(`ALTER TABLE "${schema}".beamstate_snapshots DROP COLUMN write_id`);
+    await db.admin(`ALTER TABLE "${schema}".beamstate_durable_state DROP COLUMN write_id`);
+    await db.admin(`DELETE FROM "${schema}".beamstate_migrations WHERE version > 1`);
+    const logger = countingLogger();
+    const store = await createStore(db.storeOptions({ schema, logger }));
+    try {
+      expect(logger.count('applying migration')).toBe(LATEST_VERSION - 1);
+      await store.durableState.upsert('s', 0, 'works');
+      await store.snapshots.save('s', 1, 'works');
+      const versions = await db.admin(`SELECT version FROM "${schema}".beamstate_migrations ORDER BY version`);
+      expect(versions.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('succeed for every one of several stores created at once on a new schema', async () => {
     const schema = freshSchema();
     const logger = countingLogger();

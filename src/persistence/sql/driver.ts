@@ -31,7 +31,7 @@ export interface SqlDriver {
   write<T>(
     text: string,
     values: readonly unknown[],
-    name: string,
+    name: string | undefined,
     readBack: (query: SqlQuery) => Promise<T>,
   ): Promise<{ lost: false; result: SqlResult } | { lost: true; value: T; cause: unknown }>;
 

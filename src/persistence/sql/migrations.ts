@@ -64,6 +64,15 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'write ids on snapshots and durable state',
+    statements: (t) => [
+      // Which write put the row there, so a write whose commit was interrupted can be read back.
+      `ALTER TABLE ${t.snapshots} ADD COLUMN write_id uuid`,
+      `ALTER TABLE ${t.durableState} ADD COLUMN write_id uuid`,
+    ],
+  },
 ];
 
 /** The schema version this library needs. */

@@ -57,7 +57,7 @@ export class PgDriver implements SqlDriver {
   async write<T>(
     text: string,
     values: readonly unknown[],
-    name: string,
+    name: string | undefined,
     readBack: (query: SqlQuery) => Promise<T>,
   ): Promise<{ lost: false; result: SqlResult } | { lost: true; value: T; cause: unknown }> {
     // Nothing is sent if this fails: a definite failure.

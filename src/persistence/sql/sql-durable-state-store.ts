@@ -1,15 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue, encodeValue } from '../serializer.js';
-import { DurableStateConflictError } from '../errors.js';
+import { DurableStateConflictError, DurableStateOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { checkNonNegativeInt, checkPersistenceId, checkTypeName } from '../validation.js';
-import type { SqlDriver } from './driver.js';
+import type { SqlDriver, SqlQuery, SqlResult } from './driver.js';
+import { WriteOutcomeUnknown } from './driver.js';
 import type { Tables } from './tables.js';
+
+/** What reading back an interrupted write found. */
+type ReadBack = 'written' | 'not-written' | 'conflict' | 'unknown';
 
 /**
  * @internal The durable-state store on PostgreSQL or PGlite. Each write is one statement whose
  * WHERE (or ON CONFLICT) is the compare-and-set: no row back means the revision did not match.
+ * Every write stores a fresh `write_id`, so a write whose commit was interrupted is read back.
  */
 export class SqlDurableStateStore implements DurableStateStore {
   readonly #driver: SqlDriver;
@@ -51,40 +57,93 @@ export class SqlDurableStateStore implements DurableStateStore {
     const payload = encodeValue(this.#serializer, value, `durable state ${persistenceId}`);
     const timestamp = Date.now();
     const revision = expectedRevision + 1;
+    const writeId = randomUUID();
     const t = this.#t.durableState;
-    const r =
+    const [text, values, name] =
       expectedRevision === 0
-        ? await this.#driver.query(
-            `INSERT INTO ${t} (persistence_id, revision, state_type, payload, updated_at) VALUES ($1, 1, $2, $3, $4)
+        ? [
+            `INSERT INTO ${t} (persistence_id, revision, state_type, payload, updated_at, write_id) VALUES ($1, 1, $2, $3, $4, $5)
              ON CONFLICT (persistence_id) DO NOTHING`,
-            [persistenceId, type, payload, timestamp],
-          )
-        : await this.#driver.query(
-            `UPDATE ${t} SET revision = $2, state_type = $3, payload = $4, updated_at = $5
+            [persistenceId, type, payload, timestamp, writeId],
+            `bs_${this.#t.tag}_state_insert`,
+          ]
+        : [
+            `UPDATE ${t} SET revision = $2, state_type = $3, payload = $4, updated_at = $5, write_id = $7
              WHERE persistence_id = $1 AND revision = $6`,
-            [persistenceId, revision, type, payload, timestamp, expectedRevision],
-          );
-    if (r.rowCount !== 1) throw new DurableStateConflictError(persistenceId, expectedRevision);
-    return { revision, timestamp };
+            [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId],
+            `bs_${this.#t.tag}_state_update`,
+          ];
+    const outcome = await this.#write(persistenceId, text, values, name, async (query) => {
+      const row = (await query(`SELECT revision, write_id FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
+      if (row === undefined) return 'not-written';
+      const current = Number(row[0]);
+      if (row[1] === writeId) return 'written';
+      if (current <= expectedRevision) return 'not-written';
+      // At expected + 1 but not ours: someone else's write won. Higher: someone wrote on top, and
+      // ours may be underneath.
+      return current === revision ? 'conflict' : 'unknown';
+    });
+    if (outcome === 'written' || (typeof outcome === 'object' && outcome.rowCount === 1)) return { revision, timestamp };
+    throw new DurableStateConflictError(persistenceId, expectedRevision);
   }
 
   async delete(persistenceId: string, expectedRevision?: number): Promise<boolean> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     const t = this.#t.durableState;
-    if (expectedRevision === undefined) {
-      const r = await this.#driver.query(`DELETE FROM ${t} WHERE persistence_id = $1`, [persistenceId]);
-      return r.rowCount > 0;
-    }
-    checkNonNegativeInt(expectedRevision, 'expectedRevision');
+    if (expectedRevision !== undefined) checkNonNegativeInt(expectedRevision, 'expectedRevision');
     if (expectedRevision === 0) {
       // "Delete if it has no value": nothing to delete, but a value that exists is a conflict.
       const r = await this.#driver.query(`SELECT 1 FROM ${t} WHERE persistence_id = $1`, [persistenceId]);
       if (r.rows.length > 0) throw new DurableStateConflictError(persistenceId, expectedRevision);
       return false;
     }
-    const r = await this.#driver.query(`DELETE FROM ${t} WHERE persistence_id = $1 AND revision = $2`, [persistenceId, expectedRevision]);
-    if (r.rowCount !== 1) throw new DurableStateConflictError(persistenceId, expectedRevision);
-    return true;
+    const [text, values] =
+      expectedRevision === undefined
+        ? [`DELETE FROM ${t} WHERE persistence_id = $1`, [persistenceId]]
+        : [`DELETE FROM ${t} WHERE persistence_id = $1 AND revision = $2`, [persistenceId, expectedRevision]];
+    const outcome = await this.#write(persistenceId, text, values, undefined, async (query) => {
+      const row = (await query(`SELECT revision FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
+      if (row === undefined) return 'written'; // gone, as asked
+      return expectedRevision === undefined || Number(row[0]) === expectedRevision ? 'not-written' : 'conflict';
+    });
+    if (outcome === 'written') return true;
+    if (outcome.rowCount === 1) return true;
+    if (expectedRevision !== undefined) throw new DurableStateConflictError(persistenceId, expectedRevision);
+    return false;
+  }
+
+  /**
+   * Runs a write; if its connection was lost mid-commit, returns what the read-back found as
+   * 'written', or throws what is true: not written (unavailable), conflict, or unknown.
+   */
+  async #write(
+    persistenceId: string,
+    text: string,
+    values: readonly unknown[],
+    name: string | undefined,
+    readBack: (query: SqlQuery) => Promise<ReadBack>,
+  ): Promise<SqlResult | 'written'> {
+    let out;
+    try {
+      out = await this.#driver.write(text, values, name, readBack);
+    } catch (err) {
+      if (err instanceof WriteOutcomeUnknown) throw new DurableStateOutcomeUnknownError(persistenceId, { cause: err.cause });
+      throw err;
+    }
+    if (!out.lost) return out.result;
+    switch (out.value) {
+      case 'written':
+        return 'written';
+      case 'conflict':
+        return { rows: [], rowCount: 0 };
+      case 'unknown':
+        throw new DurableStateOutcomeUnknownError(persistenceId, { cause: out.cause });
+      case 'not-written':
+        throw new StoreUnavailableError(
+          `the connection was lost while writing durable state "${persistenceId}"; read back: nothing was written`,
+          { cause: out.cause },
+        );
+    }
   }
 }

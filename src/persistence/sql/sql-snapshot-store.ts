@@ -4,6 +4,9 @@ import { decodeValue, encodeValue } from '../serializer.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { checkMetadata, checkNonNegativeInt, checkPersistenceId, checkTypeName, criteriaBounds } from '../validation.js';
 import type { SqlDriver } from './driver.js';
+import { WriteOutcomeUnknown } from './driver.js';
+import { SnapshotOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
+import { randomUUID } from 'node:crypto';
 import type { Tables } from './tables.js';
 
 const CRITERIA = 'persistence_id = $1 AND sequence_nr BETWEEN $2 AND $3 AND created_at BETWEEN $4 AND $5';
@@ -33,14 +36,33 @@ export class SqlSnapshotStore implements SnapshotStore {
       options?.metadata === undefined
         ? null
         : encodeValue(this.#serializer, checkMetadata(options.metadata, 'options.metadata'), 'snapshot metadata');
-    await this.#driver.query(
-      `INSERT INTO ${this.#t.snapshots} (persistence_id, sequence_nr, created_at, snapshot_type, payload, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (persistence_id, sequence_nr) DO UPDATE
-       SET created_at = EXCLUDED.created_at, snapshot_type = EXCLUDED.snapshot_type,
-           payload = EXCLUDED.payload, metadata = EXCLUDED.metadata`,
-      [persistenceId, sequenceNr, timestamp, type, payload, metadata],
-    );
+    const writeId = randomUUID();
+    const t = this.#t.snapshots;
+    let out;
+    try {
+      out = await this.#driver.write(
+        `INSERT INTO ${t} (persistence_id, sequence_nr, created_at, snapshot_type, payload, metadata, write_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (persistence_id, sequence_nr) DO UPDATE
+         SET created_at = EXCLUDED.created_at, snapshot_type = EXCLUDED.snapshot_type,
+             payload = EXCLUDED.payload, metadata = EXCLUDED.metadata, write_id = EXCLUDED.write_id`,
+        [persistenceId, sequenceNr, timestamp, type, payload, metadata, writeId],
+        `bs_${this.#t.tag}_snapshot_save`,
+        async (query) => {
+          const r = await query(`SELECT write_id FROM ${t} WHERE persistence_id = $1 AND sequence_nr = $2`, [persistenceId, sequenceNr]);
+          return r.rows[0]?.[0] === writeId;
+        },
+      );
+    } catch (err) {
+      if (err instanceof WriteOutcomeUnknown) throw new SnapshotOutcomeUnknownError(persistenceId, { cause: err.cause });
+      throw err;
+    }
+    if (out.lost && !out.value) {
+      throw new StoreUnavailableError(
+        `the connection was lost while saving a snapshot of "${persistenceId}"; read back: it was not saved`,
+        { cause: out.cause },
+      );
+    }
     return { persistenceId, sequenceNr, timestamp };
   }
 
