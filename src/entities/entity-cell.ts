@@ -131,9 +131,10 @@ export abstract class EntityCell {
       if (this.endsBatch(effect)) break;
     }
     if (batch.length === 0) throw crash;
+    const fromVersion = this.version;
     const written = this.write(batch, effects, state);
     if (written === undefined) {
-      this.succeeded(state);
+      this.succeeded(state, fromVersion);
       const done = this.completeAll();
       if (crash !== NO_CRASH) {
         if (done === undefined) throw crash;
@@ -144,7 +145,7 @@ export abstract class EntityCell {
       return done;
     }
     return written.then((outcome) => {
-      if (outcome.ok) this.succeeded(state);
+      if (outcome.ok) this.succeeded(state, fromVersion);
       else this.failed(outcome);
       const done = outcome.ok ? this.completeAll() : undefined;
       if (crash !== NO_CRASH) {
@@ -178,23 +179,23 @@ export abstract class EntityCell {
     this.batch.push(p);
     this.effects.push(effect);
     this.states.push(state);
+    const fromVersion = this.version;
     const written = this.write(this.batch, this.effects, state);
     const outcome = written === undefined ? ({ ok: true } as const) : await written;
     if (outcome.ok) {
-      this.succeeded(state);
+      this.succeeded(state, fromVersion);
       await this.completeAll();
     } else {
       this.failed(outcome);
     }
   }
 
-  /** The write committed: the batch is done (off the queue), the state is the new state. */
-  private succeeded(finalState: unknown): void {
+  /** The write committed: the batch is done (off the queue), the state is the new state. `fromVersion` is the version before the write. */
+  private succeeded(finalState: unknown, fromVersion: number): void {
     const q = this.slot.queue;
     for (let i = 0; i < this.batch.length; i++) q.shift();
-    const from = this.version;
     this.state = finalState;
-    this.committed(this.effects, this.states, from);
+    this.committed(this.effects, this.states, fromVersion);
   }
 
   /** The write failed: every command of the batch fails with it, nothing was applied. */

@@ -209,9 +209,12 @@ export class Region {
       // ends and the next one (made at once if commands are queued) reloads from the store.
       ctx.stop({ shutdown: 'reload' });
     } else if (slot.queue.length > 0) {
-      // One batch per wake-up, so other actors get their turn between batches.
-      slot.wakePending = true;
-      ctx.self.tell(WAKE);
+      // One batch per wake-up, so other actors get their turn between batches. Commands that
+      // arrived during the batch may already have sent a wake-up.
+      if (!slot.wakePending) {
+        slot.wakePending = true;
+        ctx.self.tell(WAKE);
+      }
     } else if (cell.passivateRequested) {
       this.tryPassivate(cell, ctx, 'requested');
     }

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventSourcedEntity } from '../../src/index.js';
+import { activations, backends, counter, harness, openStore, until } from './support.js';
+
+describe.each(backends)('recovery on %s', (backend) => {
+  it('a crash in the middle of a command sequence costs nothing: same state after the restart', async () => {
+    const { store } = await openStore(backend);
+    const h = await harness(store);
+    h.runtime.register(counter, { backoff: { minMs: 50, maxMs: 50, randomFactor: 0 } });
+    const ref = h.runtime.ref(counter, 'crashy');
+    for (let i = 1; i <= 5; i++) await ref.ask('add', { n: i });
+    const crashed = ref.ask('crash');
+    const queuedBehind = ref.ask('add', { n: 100 });
+    let settled = false;
+    void queuedBehind.finally(() => (settled = true));
+    // The crashing command stays at the head of the queue: each restart (after the backoff)
+    // reloads the state from the journal and tries it again, until it is dropped as poison
+    // after maxCommandAttempts (3); the command queued behind it waits its turn, in order.
+    for (let restarts = 0; restarts < 3; restarts++) {
+      await until(() => h.events.filter((e) => e.type === 'actor.stopped' && e.reason instanceof Error).length === restarts + 1, `crash ${restarts + 1}`);
+      expect(settled).toBe(false);
+      h.clock.advance(50);
+    }
+    await expect(crashed).rejects.toMatchObject({ code: 'POISON_COMMAND', attempts: 3, cause: new Error('boom') });
+    expect(await queuedBehind).toBe(115);
+    expect(await ref.ask('get')).toBe(115);
+    expect(activations(h.events, 'crashy').map((a) => a.sequenceNr)).toEqual([0, 5, 5, 5]);
+  });
+
+  it('recovers from the latest snapshot plus the events after it', async () => {
+    const { store } = await openStore(backend);
+    const h = await harness(store);
+    h.runtime.register(counter, { snapshotEvery: 4, snapshotKeep: 1 });
+    const ref = h.runtime.ref(counter, 'snappy');
+    for (let i = 1; i <= 10; i++) await ref.ask('add', { n: i });
+    await until(() => h.events.filter((e) => e.type === 'entity.snapshot').length === 2, 'two snapshots (at 4 and 8)');
+    expect(h.events.filter((e) => e.type === 'entity.snapshot').map((e) => (e as { sequenceNr: number }).sequenceNr)).toEqual([4, 8]);
+    expect((await store.snapshots.loadLatest('counter|snappy'))?.sequenceNr).toBe(8);
+    expect(await store.snapshots.loadLatest('counter|snappy', { maxSequenceNr: 7 })).toBeUndefined(); // kept the last 1 only
+
+    const h2 = await h.restart();
+    h2.runtime.register(counter, { snapshotEvery: 4 });
+    expect(await h2.runtime.ref(counter, 'snappy').ask('get')).toBe(55);
+    expect(activations(h2.events, 'snappy')[0]).toMatchObject({ sequenceNr: 10, fromSnapshot: true, replayed: 2 });
+  });
+});
+
+describe('side effects', () => {
+  it('run after the write commits, in order, and are not run again on recovery', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const log: string[] = [];
+    const notifier = eventSourcedEntity('notifier')
+      .initialState(() => [] as string[])
+      .events<{ type: 'Noted'; text: string }>({ Noted: (s, e) => [...s, e.text] })
+      .command('note', z.object({ text: z.string() }), (_s, { text }, ctx) =>
+        ctx
+          .emit({ type: 'Noted', text })
+          .thenRun(async (s) => {
+            await Promise.resolve();
+            log.push(`sent ${text} (${s.length} notes)`);
+          })
+          .thenRun(() => void log.push(`then ${text}`))
+          .thenReply((s) => s.length),
+      );
+    h.runtime.register(notifier);
+    const ref = h.runtime.ref(notifier, 'n');
+    expect(await ref.ask('note', { text: 'a' })).toBe(1);
+    expect(await ref.ask('note', { text: 'b' })).toBe(2);
+    expect(log).toEqual(['sent a (1 notes)', 'then a', 'sent b (2 notes)', 'then b']);
+
+    const h2 = await h.restart();
+    h2.runtime.register(notifier);
+    expect(await h2.runtime.ref(notifier, 'n').ask('note', { text: 'c' })).toBe(3);
+    expect(log).toEqual(['sent a (1 notes)', 'then a', 'sent b (2 notes)', 'then b', 'sent c (3 notes)', 'then c']);
+  });
+
+  it('do not run when the command fails, and a failing side effect does not fail the command', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const ran: string[] = [];
+    const e = eventSourcedEntity('effects')
+      .initialState(() => 0)
+      .events<{ type: 'Inc' }>({ Inc: (n) => n + 1 })
+      .command('ok', (_s, _i, ctx) =>
+        ctx
+          .emit({ type: 'Inc' })
+          .thenRun(() => {
+            throw new Error('mail server down');
+          })
+          .thenRun(() => void ran.push('second step still runs'))
+          .thenReply((n) => n),
+      )
+      .command('refused', (_s, _i, ctx) => ctx.fail('no'));
+    h.runtime.register(e);
+    const ref = h.runtime.ref(e, 'x');
+    expect(await ref.ask('ok')).toBe(1);
+    expect(ran).toEqual(['second step still runs']);
+    await expect(ref.ask('refused')).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
+  });
+});
