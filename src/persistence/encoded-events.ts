@@ -17,6 +17,8 @@ export interface EncodedEvents {
   readonly metadata: (Uint8Array | null)[];
   /** Total bytes of payloads and metadata, for the batch-size bound. */
   readonly bytes: number;
+  /** Whether any event has metadata. */
+  readonly hasMetadata: boolean;
 }
 
 export function encodeEvents(serializer: Serializer, events: readonly EventToAppend[]): EncodedEvents {
@@ -27,6 +29,7 @@ export function encodeEvents(serializer: Serializer, events: readonly EventToApp
   const payloads = new Array<Uint8Array>(count);
   const metadata = new Array<Uint8Array | null>(count);
   let bytes = 0;
+  let hasMetadata = false;
   for (let i = 0; i < count; i++) {
     const event = events[i] as EventToAppend | undefined;
     if (typeof event !== 'object' || event === null) {
@@ -42,7 +45,8 @@ export function encodeEvents(serializer: Serializer, events: readonly EventToApp
       const meta = encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`);
       metadata[i] = meta;
       bytes += meta.byteLength;
+      hasMetadata = true;
     }
   }
-  return { count, types, payloads, metadata, bytes };
+  return { count, types, payloads, metadata, bytes, hasMetadata };
 }

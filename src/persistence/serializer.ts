@@ -46,8 +46,11 @@ export function encodeValue(serializer: Serializer, value: unknown, what: string
 
 /** Calls `serializer.decode`, turning whatever it throws into a `SerializationError`. */
 export function decodeValue(serializer: Serializer, bytes: Uint8Array, type: string, what: string): unknown {
+  // pg hands back Buffers, PGlite plain Uint8Arrays; a Buffer view (no copy) makes every backend
+  // decode alike (msgpackr returns binary as slices of its input).
+  const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    return serializer.decode(bytes, type);
+    return serializer.decode(input, type);
   } catch (err) {
     throw new SerializationError(`could not decode ${what}: ${messageOf(err)}`, { cause: err });
   }

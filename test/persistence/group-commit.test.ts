@@ -261,6 +261,29 @@ describe('group commit on the database', () => {
     for (const pid of pids.slice(0, 20)) expect((await store.journal.read(pid)).map((e) => e.sequenceNr)).toEqual([1, 2, 3]);
   });
 
+  it('writes a batch mixing single- and multi-event appends, with and without metadata, faithfully', async () => {
+    const pids = Array.from({ length: 12 }, () => freshId('mix'));
+    const eventsFor = (i: number): { payload: unknown; type: string; metadata?: Record<string, unknown> }[] =>
+      Array.from({ length: 1 + (i % 3) }, (_, k) => ({
+        payload: { i, k, blob: new Uint8Array(i * 7 + k) },
+        type: `T${i}.${k}`,
+        ...((i + k) % 2 === 0 ? { metadata: { i, k } } : {}),
+      }));
+    const before = store.journal.stats().batches;
+    await Promise.all(pids.map((pid, i) => store.journal.append(pid, 0, eventsFor(i))));
+    expect(store.journal.stats().batches - before).toBeLessThan(pids.length);
+    for (const [i, pid] of pids.entries()) {
+      const events = await store.journal.read(pid);
+      expect(events.map((e) => ({ payload: e.payload, type: e.type, metadata: e.metadata }))).toEqual(
+        eventsFor(i).map((e) => ({
+          payload: { ...(e.payload as object), blob: Buffer.from((e.payload as { blob: Uint8Array }).blob) },
+          type: e.type,
+          metadata: e.metadata,
+        })),
+      );
+    }
+  });
+
   it('gives a lone writer a batch of its own for every append', async () => {
     const pid = freshId('lone');
     const before = store.journal.stats().batches;

@@ -18,6 +18,10 @@ import { JournalConflictError, StoreUnavailableError } from '../errors.js';
  *    without it a hash semi-join may emit an id's events in reverse.
  * 4. The result lists the appends that lost (normally none, so nothing comes back).
  *
+ * Less to send in the common cases: with one event per append the per-event ids and sequence
+ * numbers ($4, $5) are NULL and taken from the per-append arrays; with no metadata in the batch
+ * the metadata offsets ($12, $13) are NULL, which unnest pads as NULLs, meaning "no metadata".
+ *
  * Two appends for one id never share a batch (the writer sees to that), so no id appears twice
  * in `a`.
  */
@@ -40,9 +44,10 @@ export function appendStatement(t: Tables): string {
   INSERT INTO ${t.journal} (persistence_id, sequence_nr, event_type, payload, metadata, written_at, batch_id)
   SELECT e.pid, e.seq, e.typ,
     substring($9::bytea FROM e.off FOR e.len),
-    CASE WHEN e.mlen < 0 THEN NULL ELSE substring($9::bytea FROM e.moff FOR e.mlen) END,
+    CASE WHEN e.mlen >= 0 THEN substring($9::bytea FROM e.moff FOR e.mlen) END,
     $10::int8, $11::uuid
-  FROM unnest($4::text[], $5::int8[], $6::text[], $7::int4[], $8::int4[], $12::int4[], $13::int4[])
+  FROM unnest(coalesce($4::text[], $1::text[]), coalesce($5::int8[], $3::int8[]), $6::text[], $7::int4[], $8::int4[],
+    $12::int4[], $13::int4[])
     WITH ORDINALITY AS e(pid, seq, typ, off, len, moff, mlen, n)
   WHERE e.pid IN (SELECT persistence_id FROM won)
   ORDER BY e.n
@@ -55,21 +60,24 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
   const n = batch.length;
   let eventCount = 0;
   let blobSize = 0;
+  let anyMetadata = false;
   for (let i = 0; i < n; i++) {
     const p = batch[i] as PendingAppend;
     eventCount += p.events.count;
     blobSize += p.events.bytes;
+    if (p.events.hasMetadata) anyMetadata = true;
   }
+  const single = eventCount === n;
   const appendIds = new Array<string>(n);
   const expected = new Array<number>(n);
   const highest = new Array<number>(n);
-  const eventIds = new Array<string>(eventCount);
-  const seqs = new Array<number>(eventCount);
+  const eventIds = single ? undefined : new Array<string>(eventCount);
+  const seqs = single ? undefined : new Array<number>(eventCount);
   const types = new Array<string>(eventCount);
   const offsets = new Array<number>(eventCount);
   const lengths = new Array<number>(eventCount);
-  const metaOffsets = new Array<number>(eventCount);
-  const metaLengths = new Array<number>(eventCount);
+  const metaOffsets = anyMetadata ? new Array<number>(eventCount) : undefined;
+  const metaLengths = anyMetadata ? new Array<number>(eventCount) : undefined;
   const blob = Buffer.allocUnsafe(blobSize);
   let pos = 0; // 0-based write position in blob; SQL substring() is 1-based
   let e = 0;
@@ -80,45 +88,44 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
     expected[i] = p.expected;
     highest[i] = p.expected + ev.count;
     for (let k = 0; k < ev.count; k++, e++) {
-      eventIds[e] = p.persistenceId;
-      seqs[e] = p.expected + k + 1;
+      if (eventIds !== undefined && seqs !== undefined) {
+        eventIds[e] = p.persistenceId;
+        seqs[e] = p.expected + k + 1;
+      }
       types[e] = ev.types[k] as string;
       const payload = ev.payloads[k] as Uint8Array;
       blob.set(payload, pos);
       offsets[e] = pos + 1;
       lengths[e] = payload.byteLength;
       pos += payload.byteLength;
-      const meta = ev.metadata[k];
-      if (meta === null || meta === undefined) {
-        metaOffsets[e] = 0;
-        metaLengths[e] = -1;
-      } else {
-        blob.set(meta, pos);
-        metaOffsets[e] = pos + 1;
-        metaLengths[e] = meta.byteLength;
-        pos += meta.byteLength;
+      if (metaOffsets !== undefined && metaLengths !== undefined) {
+        const meta = ev.metadata[k];
+        if (meta === null || meta === undefined) {
+          metaOffsets[e] = 0;
+          metaLengths[e] = -1;
+        } else {
+          blob.set(meta, pos);
+          metaOffsets[e] = pos + 1;
+          metaLengths[e] = meta.byteLength;
+          pos += meta.byteLength;
+        }
       }
     }
   }
-  // With one event per append (the usual case) the per-event ids and sequence numbers are the
-  // per-append ids and highests: reuse those literals instead of building them twice.
-  const ids = textArrayLiteral(appendIds);
-  const highests = intArrayLiteral(highest);
-  const single = eventCount === n;
   return [
-    ids,
+    textArrayLiteral(appendIds),
     intArrayLiteral(expected),
-    highests,
-    single ? ids : textArrayLiteral(eventIds),
-    single ? highests : intArrayLiteral(seqs),
+    intArrayLiteral(highest),
+    eventIds === undefined ? null : textArrayLiteral(eventIds),
+    seqs === undefined ? null : intArrayLiteral(seqs),
     textArrayLiteral(types),
     intArrayLiteral(offsets),
     intArrayLiteral(lengths),
     blob,
     timestamp,
     batchId,
-    intArrayLiteral(metaOffsets),
-    intArrayLiteral(metaLengths),
+    metaOffsets === undefined ? null : intArrayLiteral(metaOffsets),
+    metaLengths === undefined ? null : intArrayLiteral(metaLengths),
   ];
 }
 
