@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventSourcedEntity, type StandardSchemaV1, statelessFunction, valueEntity } from '../../src/index.js';
+import { counter, harness, openStore, until } from './support.js';
+
+describe('command validation at the boundary', () => {
+  it('invalid input is rejected with its issues and never reaches the handler', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    let handled = 0;
+    const strict = statelessFunction('strict').command('go', z.object({ n: z.number().int().min(0), tags: z.array(z.string()).max(2) }), (_i, ctx) => {
+      handled++;
+      return ctx.reply('ok');
+    });
+    h.runtime.register(strict);
+    const ref = h.runtime.ref(strict, 'x');
+    const err = await ref.ask('go', { n: -1, tags: ['a', 'b', 'c'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'INVALID_COMMAND',
+      issues: [expect.objectContaining({ path: ['n'] }), expect.objectContaining({ path: ['tags'] })],
+    });
+    await expect(ref.ask('go', 'not an object' as never)).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+    await expect(ref.ask('go', undefined as never)).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+    expect(handled).toBe(0);
+    expect(await ref.ask('go', { n: 1, tags: [] })).toBe('ok');
+  });
+
+  it('unknown commands, unknown types, bad ids and input to a command that takes none are refused', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    h.runtime.register(counter);
+    const ref = h.runtime.ref(counter, 'v');
+    await expect((ref as unknown as { ask(c: string): Promise<unknown> }).ask('explode')).rejects.toMatchObject({ code: 'UNKNOWN_COMMAND' });
+    await expect(ref.ask('get', { sneaky: true } as never)).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+    expect(() => h.runtime.refFor('nope', 'x')).toThrow(expect.objectContaining({ code: 'UNKNOWN_ENTITY_TYPE' }));
+    expect(() => h.runtime.ref(counter, '')).toThrow(expect.objectContaining({ code: 'INVALID_ENTITY_ID' }));
+    expect(() => h.runtime.ref(counter, 'x'.repeat(513))).toThrow(expect.objectContaining({ code: 'INVALID_ENTITY_ID' }));
+    expect(() => h.runtime.ref(counter, 42 as never)).toThrow(expect.objectContaining({ code: 'INVALID_ENTITY_ID' }));
+    expect(h.runtime.activeEntities).toBe(0); // nothing was activated by refused commands
+  });
+
+  it('hostile input: prototype keys do not pollute anything and reach the handler only as validated data', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const box = valueEntity('box')
+      .initialState(() => ({}) as Record<string, string>)
+      .command('put', z.object({ key: z.string(), value: z.string() }), (s, { key, value }, ctx) => ctx.update({ ...s, [key]: value }).thenReply((n) => Object.keys(n)))
+      .command('get', (s, _i, ctx) => ctx.reply(s));
+    h.runtime.register(box);
+    const ref = h.runtime.ref(box, 'proto');
+    const hostile = JSON.parse('{"key":"__proto__","value":"polluted","__proto__":{"isAdmin":true}}') as { key: string; value: string };
+    expect(await ref.ask('put', hostile)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'isAdmin')).toBe(false);
+    expect(await ref.ask('put', { key: 'constructor', value: 'x' })).toEqual(['__proto__', 'constructor']);
+  });
+
+  it('accepts any Standard Schema, also an async one', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const evenAsync: StandardSchemaV1<number, number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (v) => (typeof v === 'number' && v % 2 === 0 ? { value: v } : { issues: [{ message: 'must be even' }] }),
+      },
+    };
+    const e = eventSourcedEntity('evens')
+      .initialState(() => 0)
+      .events<{ type: 'Set'; v: number }>({ Set: (_s, ev) => ev.v })
+      .command('set', evenAsync, (_s, v, ctx) => ctx.emit({ type: 'Set', v }).thenReply((s) => s));
+    h.runtime.register(e);
+    const ref = h.runtime.ref(e, 'x');
+    expect(await ref.ask('set', 4)).toBe(4);
+    await expect(ref.ask('set', 3)).rejects.toMatchObject({ code: 'INVALID_COMMAND', issues: [{ message: 'must be even', path: [] }] });
+  });
+
+  it('bad definitions are refused at once, naming the field', () => {
+    expect(() => eventSourcedEntity('9lives')).toThrow(expect.objectContaining({ code: 'INVALID_DEFINITION', field: 'name' }));
+    expect(() => counter.command('add', () => ({}) as never)).toThrow(expect.objectContaining({ field: 'commands.add' }));
+    expect(() => counter.command('other', { not: 'a schema' } as never, () => ({}) as never)).toThrow(expect.objectContaining({ field: 'commands.other.schema' }));
+    expect(() => counter.withSettings({ maxCommandAttempts: 0 })).toThrow(expect.objectContaining({ field: 'settings.maxCommandAttempts' }));
+    expect(() => counter.withSettings({ backoff: { randomFactor: 2 } })).toThrow(expect.objectContaining({ field: 'settings.backoff.randomFactor' }));
+  });
+
+  it('a handler that returns something other than an effect crashes its entity, and the command ends as poison', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const broken = statelessFunction('broken').command('oops', () => 'not an effect' as never);
+    h.runtime.register(broken, { maxCommandAttempts: 1 });
+    const p = h.runtime.ref(broken, 'x').ask('oops');
+    await until(() => h.events.some((e) => e.type === 'actor.stopped' && e.reason instanceof TypeError), 'the crash');
+    h.clock.advance(20); // the default backoff (10 ms, +20% jitter), then the restarted worker drops it
+    await expect(p).rejects.toMatchObject({ code: 'POISON_COMMAND', cause: expect.any(TypeError) });
+  });
+});
