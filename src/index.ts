@@ -3,5 +3,6 @@ export { BeamstateError, isBeamstateError } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export * from './actors/index.js';
+export * from './supervisor/index.js';
 export * from './persistence/index.js';
 export * from './entities/index.js';

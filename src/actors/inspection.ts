@@ -17,15 +17,45 @@ export type ActorEvent =
   /** A message a bounded mailbox refused or evicted. */
   | { readonly type: 'dropped'; readonly recipient: ActorRef; readonly message: unknown; readonly reason: 'mailbox-full' };
 
-/** Supervisor reports, as OTP's supervisor reports: which supervisor, which child, why. */
+/**
+ * Supervisor reports, as OTP's supervisor reports: which supervisor, which child, why. `childId`
+ * is the child spec's id, or undefined for a dynamic supervisor's children (told apart by ref).
+ */
 export type SupervisorEvent =
-  | { readonly type: 'supervisor.child-started'; readonly supervisor: ActorRef; readonly childId: string; readonly child: ActorRef }
-  | { readonly type: 'supervisor.child-exited'; readonly supervisor: ActorRef; readonly childId: string; readonly child: ActorRef; readonly reason: ExitReason }
-  | { readonly type: 'supervisor.child-restarted'; readonly supervisor: ActorRef; readonly childId: string; readonly child: ActorRef | undefined; readonly attempt: number }
-  | { readonly type: 'supervisor.start-failed'; readonly supervisor: ActorRef; readonly childId: string; readonly reason: ExitReason }
-  | { readonly type: 'supervisor.shutdown'; readonly supervisor: ActorRef; readonly reason: ExitReason }
-  /** Restart intensity exceeded: the supervisor gives up and exits with `shutdown`, escalating to its parent. */
-  | { readonly type: 'supervisor.escalated'; readonly supervisor: ActorRef; readonly childId: string; readonly reason: ExitReason };
+  /** A child started: when its supervisor started, or by `startChild`/`restartChild`. */
+  | { readonly type: 'supervisor.child-started'; readonly supervisor: ActorRef; readonly childId: string | undefined; readonly child: ActorRef }
+  /** A child exited on its own (crashed, or stopped itself); `willRestart` says whether the supervisor restarts it. */
+  | {
+      readonly type: 'supervisor.child-exited';
+      readonly supervisor: ActorRef;
+      readonly childId: string | undefined;
+      readonly child: ActorRef;
+      readonly reason: ExitReason;
+      readonly willRestart: boolean;
+    }
+  /** The supervisor stopped a child (`terminateChild`, a sibling's restart, or its own shutdown); `reason` is how the child exited. */
+  | { readonly type: 'supervisor.child-terminated'; readonly supervisor: ActorRef; readonly childId: string | undefined; readonly child: ActorRef; readonly reason: ExitReason }
+  /**
+   * A child was started again by a restart. `previous` is the instance it replaces (undefined for a
+   * sibling that was not running); `child` is undefined if the start function returned `IGNORE`.
+   */
+  | {
+      readonly type: 'supervisor.child-restarted';
+      readonly supervisor: ActorRef;
+      readonly childId: string | undefined;
+      readonly child: ActorRef | undefined;
+      readonly previous: ActorRef | undefined;
+    }
+  /** A restart will be tried after `delayMs`: a backoff delay, or 0 for the retry of a restart whose start failed. `attempt` counts from 1. */
+  | { readonly type: 'supervisor.restart-scheduled'; readonly supervisor: ActorRef; readonly childId: string | undefined; readonly delayMs: number; readonly attempt: number }
+  /** A child's start function failed (during the supervisor's start, `startChild`, or a restart). */
+  | { readonly type: 'supervisor.start-failed'; readonly supervisor: ActorRef; readonly childId: string | undefined; readonly reason: ExitReason }
+  /** Restart intensity exceeded: the supervisor gives up and exits with `shutdown`, escalating to its parent. `reason` is the last failure. */
+  | { readonly type: 'supervisor.escalated'; readonly supervisor: ActorRef; readonly childId: string | undefined; readonly reason: ExitReason }
+  /** A significant child's exit triggered the supervisor's `autoShutdown`. */
+  | { readonly type: 'supervisor.auto-shutdown'; readonly supervisor: ActorRef; readonly childId: string | undefined }
+  /** The supervisor is stopping its children, then exits with `reason`. */
+  | { readonly type: 'supervisor.shutdown'; readonly supervisor: ActorRef; readonly reason: ExitReason };
 
 /** Entity lifecycle and persistence. */
 export type EntityEvent =
