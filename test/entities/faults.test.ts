@@ -22,7 +22,7 @@ function faulty(store: Store): { store: Store; failNextWrites(n: number): void }
   let failures = 0;
   const fail = (): Promise<never> => {
     failures--;
-    return Promise.reject(new StoreUnavailableError(new Error('connection terminated')));
+    return Promise.reject(new StoreUnavailableError('connection terminated'));
   };
   const journal = delegate(store.journal, { append: (...args) => (failures > 0 ? fail() : store.journal.append(...args)) });
   const durableState = delegate(store.durableState, { upsert: (...args) => (failures > 0 ? fail() : store.durableState.upsert(...args)) });
