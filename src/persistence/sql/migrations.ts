@@ -27,9 +27,11 @@ export const MIGRATIONS: readonly Migration[] = [
       // Events. The primary key serves replay; `ordering` is the global position (for tailing
       // across ids later); `batch_id` identifies the commit, so an interrupted commit can be
       // read back. Timestamps are milliseconds since the epoch, as the API returns them.
+      // Ids are compared bytewise (COLLATE "C"): every index probe and insert compares them, a
+      // linguistic collation would only make that slower, and no one sorts ids for humans.
       `CREATE TABLE ${t.journal} (
         ordering bigint GENERATED ALWAYS AS IDENTITY,
-        persistence_id text NOT NULL,
+        persistence_id text COLLATE "C" NOT NULL,
         sequence_nr bigint NOT NULL,
         event_type text NOT NULL,
         payload bytea NOT NULL,
@@ -43,11 +45,11 @@ export const MIGRATIONS: readonly Migration[] = [
       // statement. It survives deleteTo. Updates do not touch an index, so with free space on
       // the page (fillfactor) they are HOT updates.
       `CREATE TABLE ${t.journalMeta} (
-        persistence_id text PRIMARY KEY,
+        persistence_id text COLLATE "C" PRIMARY KEY,
         highest_sequence_nr bigint NOT NULL
       ) WITH (fillfactor = 80)`,
       `CREATE TABLE ${t.snapshots} (
-        persistence_id text NOT NULL,
+        persistence_id text COLLATE "C" NOT NULL,
         sequence_nr bigint NOT NULL,
         created_at bigint NOT NULL,
         snapshot_type text NOT NULL,
@@ -56,7 +58,7 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (persistence_id, sequence_nr)
       )`,
       `CREATE TABLE ${t.durableState} (
-        persistence_id text PRIMARY KEY,
+        persistence_id text COLLATE "C" PRIMARY KEY,
         revision bigint NOT NULL,
         state_type text NOT NULL,
         payload bytea NOT NULL,
