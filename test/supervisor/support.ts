@@ -19,7 +19,7 @@ export interface WorkerOptions {
   /** Trap exits, so a supervisor's shutdown runs `terminate`. */
   readonly trap?: boolean;
   /** Called from `terminate`; may return a promise to make the stop slow. */
-  readonly onTerminate?: (reason: ExitReason) => void | Promise<void>;
+  readonly onTerminate?: ((reason: ExitReason) => void | Promise<void>) | undefined;
 }
 
 /** A worker that does what it is told. `log` records `start:<tag>` and `stop:<tag>` in order. */
