@@ -11,6 +11,8 @@ export interface AskTarget {
   forgetAsk(ask: Ask): void;
 }
 
+const never: Promise<unknown> = new Promise(() => {});
+
 // The promise executor is a module-level function that parks the resolvers here, so an ask
 // allocates no closure for them.
 let parkedResolve: ((v: unknown) => void) | undefined;
@@ -26,9 +28,10 @@ function park(resolve: (v: unknown) => void, reject: (e: unknown) => void): void
  */
 export class Ask extends Envelope implements ReplyTo {
   readonly kind = ASK;
+  /** The asker's promise; a placeholder that never settles when nobody waits (`withPromise` false). */
   readonly promise: Promise<unknown>;
-  private resolve: (v: unknown) => void;
-  private rejectFn: (e: unknown) => void;
+  private resolve: ((v: unknown) => void) | null;
+  private rejectFn: ((e: unknown) => void) | null;
   settled = false;
   /** True while the target holds this ask after its handler returned without replying. */
   owed = false;
@@ -43,17 +46,23 @@ export class Ask extends Envelope implements ReplyTo {
   constructor(
     readonly message: unknown,
     readonly target: AskTarget,
+    withPromise = true,
   ) {
     super();
-    this.promise = new Promise(park);
-    this.resolve = parkedResolve as (v: unknown) => void;
-    this.rejectFn = parkedReject as (e: unknown) => void;
+    if (withPromise) {
+      this.promise = new Promise(park);
+      this.resolve = parkedResolve as (v: unknown) => void;
+      this.rejectFn = parkedReject as (e: unknown) => void;
+    } else {
+      this.promise = never;
+      this.resolve = this.rejectFn = null;
+    }
   }
 
   reply(value: unknown): boolean {
     if (this.settled) return false;
     this.finish();
-    this.resolve(value);
+    if (this.resolve !== null) this.resolve(value);
     return true;
   }
 
@@ -64,7 +73,7 @@ export class Ask extends Envelope implements ReplyTo {
   reject(error: unknown): boolean {
     if (this.settled) return false;
     this.finish();
-    this.rejectFn(error);
+    if (this.rejectFn !== null) this.rejectFn(error);
     return true;
   }
 
@@ -114,8 +123,8 @@ export class TimeoutBucket {
     private readonly clock: Clock,
   ) {}
 
-  add(ask: Ask): void {
-    ask.deadline = this.clock.now() + this.timeout;
+  add(ask: Ask, now: number = this.clock.now()): void {
+    ask.deadline = now + this.timeout;
     ask.bucket = this;
     ask.prev = this.tail;
     if (this.tail === null) {
@@ -167,11 +176,12 @@ export class AskTimeouts {
     private readonly defaultTimeout: number,
   ) {}
 
-  add(ask: Ask, timeout: number): void {
+  /** Starts `ask`'s timeout; `now` saves a clock read when the caller has just read it. */
+  add(ask: Ask, timeout: number, now?: number): void {
     if (timeout === this.defaultTimeout) {
-      (this.defaultBucket ??= this.bucketFor(timeout)).add(ask);
+      (this.defaultBucket ??= this.bucketFor(timeout)).add(ask, now);
     } else if (timeout !== Infinity) {
-      this.bucketFor(timeout).add(ask);
+      this.bucketFor(timeout).add(ask, now);
     }
   }
 

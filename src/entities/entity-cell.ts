@@ -1,3 +1,4 @@
+import type { Context } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { JournalConflictError, DurableStateConflictError, AppendOutcomeUnknownError } from '../persistence/errors.js';
 import type { EventToAppend } from '../persistence/journal.js';
@@ -11,8 +12,22 @@ import type { Slot } from './slot.js';
 
 const NO_CRASH: unknown = Symbol('no crash');
 
-/** How a write ended: committed, failed (entity goes on), or failed so that the entity must reload. @internal */
-type WriteOutcome = { readonly ok: true } | { readonly ok: false; readonly error: Error; readonly reload: boolean };
+/** A failed write: what the callers get, and whether the entity must reload. @internal */
+export interface WriteFailure {
+  readonly error: Error;
+  readonly reload: boolean;
+}
+
+/** The commands handled together, with their effects and the state after each. @internal */
+class Batch {
+  readonly pendings: Pending[] = [];
+  readonly effects: EffectBuilder<unknown, unknown>[] = [];
+  readonly states: unknown[] = [];
+  finalState: unknown = undefined;
+  fromVersion = 0;
+  /** A handler that threw after the commands above: rethrown once they are answered. */
+  crash: unknown = NO_CRASH;
+}
 
 /**
  * One incarnation of an entity: its state in memory and the logic that turns queued commands into
@@ -35,13 +50,12 @@ export abstract class EntityCell {
   /** The actor should stop after this batch (conflict, unknown outcome): it reloads from the store. */
   reloadRequested = false;
   readonly ctx: HandlerCtx;
-  private readonly batch: Pending[] = [];
-  private readonly effects: EffectBuilder<unknown, unknown>[] = [];
-  private readonly states: unknown[] = [];
 
   constructor(
     readonly slot: Slot,
     public state: unknown,
+    /** The serving actor's context, to stop or wake it. */
+    readonly actorCtx: Context,
   ) {
     this.ctx = new HandlerCtx(this);
   }
@@ -53,11 +67,11 @@ export abstract class EntityCell {
   /** Applies an effect's write to `state` in memory (not yet persisted); returns the new state. */
   protected abstract apply(state: unknown, effect: EffectBuilder<unknown, unknown>): unknown;
 
-  /** Persists the batch's writes; undefined when there is nothing to write. */
-  protected abstract write(batch: readonly Pending[], effects: readonly EffectBuilder<unknown, unknown>[], finalState: unknown): Promise<WriteOutcome> | undefined;
+  /** Persists the batch's writes, resolving to the new version; undefined when there is nothing to write. */
+  protected abstract write(batch: Batch): Promise<number> | undefined;
 
   /** After a committed write: notify observers, snapshot. */
-  protected abstract committed(effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], fromVersion: number): void;
+  protected abstract committed(batch: Batch): void;
 
   /** True if an effect must end the batch after itself (a value entity's delete). */
   protected endsBatch(_effect: EffectBuilder<unknown, unknown>): boolean {
@@ -65,36 +79,33 @@ export abstract class EntityCell {
   }
 
   /**
-   * Handles one batch from the head of the queue. Returns undefined when it finished
-   * synchronously, or a promise when it waits for a write, an async handler or a side effect. A
-   * crash is thrown (or rejected) after the commands before it were written and answered.
+   * Handles one batch from the head of the queue and resolves to this cell (the actor's next
+   * state), synchronously when nothing had to be awaited. A crash is thrown (or rejected) after
+   * the commands before it were written and answered.
    */
-  runBatch(): Promise<void> | undefined {
+  runBatch(): EntityCell | Promise<EntityCell> {
     const q = this.slot.queue;
     const region = this.region;
     const maxAttempts = region.settings.maxCommandAttempts;
     const head = q.peek() as Pending;
-    if (head.kind !== COMMAND) {
+    if (head.type !== COMMAND) {
       q.shift();
-      return region.runtime.subscriptions.start(this, head);
+      const started = region.runtime.subscriptions.start(this, head);
+      return started === undefined ? this.finish() : started.then(() => this.finish());
     }
     if (head.attempts >= maxAttempts) {
       q.shift();
       region.poisoned(this.slot, head);
       head.fail(new PoisonCommandError(region.type.name, this.slot.entityId, head.def?.name ?? '?', head.attempts, head.lastCrash));
-      return undefined;
+      return this.finish();
     }
-    const batch = this.batch;
-    const effects = this.effects;
-    const states = this.states;
-    batch.length = effects.length = states.length = 0;
+    const batch = new Batch();
     const ctx = this.ctx;
     const n = Math.min(q.length, region.settings.maxBatchSize);
     let state = this.state;
-    let crash = NO_CRASH;
     for (let i = 0; i < n; i++) {
       const p = q.at(i) as Pending;
-      if (p.kind !== COMMAND || p.attempts >= maxAttempts) break; // handled alone, in a batch of its own
+      if (p.type !== COMMAND || p.attempts >= maxAttempts) break; // handled alone, in a batch of its own
       const def = p.def as NonNullable<Pending['def']>;
       p.attempts++;
       ctx.command = def.name;
@@ -102,8 +113,7 @@ export abstract class EntityCell {
       try {
         effect = def.handler(state, p.input, ctx as never);
       } catch (err) {
-        crash = err;
-        p.lastCrash = err;
+        batch.crash = p.lastCrash = err;
         break;
       }
       if (effect instanceof Promise) {
@@ -114,118 +124,101 @@ export abstract class EntityCell {
         return this.runAsyncHead(p, effect);
       }
       if (!isEffect(effect)) {
-        crash = new TypeError(`${region.type.name}.${def.name} must return an effect built with its ctx, got ${typeof effect}`);
-        p.lastCrash = crash;
+        batch.crash = p.lastCrash = new TypeError(`${region.type.name}.${def.name} must return an effect built with its ctx, got ${typeof effect}`);
         break;
       }
       try {
         state = this.apply(state, effect);
       } catch (err) {
-        crash = err;
-        p.lastCrash = err;
+        batch.crash = p.lastCrash = err;
         break;
       }
-      batch.push(p);
-      effects.push(effect);
-      states.push(state);
+      batch.pendings.push(p);
+      batch.effects.push(effect);
+      batch.states.push(state);
       if (this.endsBatch(effect)) break;
     }
-    if (batch.length === 0) throw crash;
-    const fromVersion = this.version;
-    const written = this.write(batch, effects, state);
-    if (written === undefined) {
-      this.succeeded(state, fromVersion);
-      const done = this.completeAll();
-      if (crash !== NO_CRASH) {
-        if (done === undefined) throw crash;
-        return done.then(() => {
-          throw crash;
-        });
-      }
-      return done;
-    }
-    return written.then((outcome) => {
-      if (outcome.ok) this.succeeded(state, fromVersion);
-      else this.failed(outcome);
-      const done = outcome.ok ? this.completeAll() : undefined;
-      if (crash !== NO_CRASH) {
-        if (done === undefined) throw crash;
-        return done.then(() => {
-          throw crash;
-        });
-      }
-      return done;
-    });
+    if (batch.pendings.length === 0) throw batch.crash;
+    batch.finalState = state;
+    return this.persist(batch);
   }
 
   /** An async handler at the head of the queue: awaited alone, then written and answered. */
-  private async runAsyncHead(p: Pending, effectPromise: Promise<unknown>): Promise<void> {
-    let effect: unknown;
+  private async runAsyncHead(p: Pending, effectPromise: Promise<unknown>): Promise<EntityCell> {
+    const batch = new Batch();
     try {
-      effect = await effectPromise;
+      const effect = await effectPromise;
       if (!isEffect(effect)) throw new TypeError(`${this.region.type.name}.${p.def?.name ?? '?'} must return an effect built with its ctx`);
+      batch.finalState = this.apply(this.state, effect);
+      batch.pendings.push(p);
+      batch.effects.push(effect);
+      batch.states.push(batch.finalState);
     } catch (err) {
       p.lastCrash = err;
       throw err;
     }
-    let state: unknown;
-    try {
-      state = this.apply(this.state, effect);
-    } catch (err) {
-      p.lastCrash = err;
-      throw err;
-    }
-    this.batch.length = this.effects.length = this.states.length = 0;
-    this.batch.push(p);
-    this.effects.push(effect);
-    this.states.push(state);
-    const fromVersion = this.version;
-    const written = this.write(this.batch, this.effects, state);
-    const outcome = written === undefined ? ({ ok: true } as const) : await written;
-    if (outcome.ok) {
-      this.succeeded(state, fromVersion);
-      await this.completeAll();
-    } else {
-      this.failed(outcome);
-    }
+    return this.persist(batch);
   }
 
-  /** The write committed: the batch is done (off the queue), the state is the new state. `fromVersion` is the version before the write. */
-  private succeeded(finalState: unknown, fromVersion: number): void {
+  /** Writes the batch, then answers it: one continuation after the store, however it ends. */
+  private persist(batch: Batch): EntityCell | Promise<EntityCell> {
+    batch.fromVersion = this.version;
+    const written = this.write(batch);
+    if (written === undefined) {
+      this.succeeded(batch);
+      return this.complete(batch);
+    }
+    return written.then(
+      (version) => {
+        this.version = this.slot.version = version;
+        this.succeeded(batch);
+        return this.complete(batch);
+      },
+      (err: unknown) => {
+        this.failed(batch, writeFailure(this.region, this.slot, err));
+        return this.finishOrCrash(batch);
+      },
+    );
+  }
+
+  /** The write committed: the batch is done (off the queue), the state is the new state. */
+  private succeeded(batch: Batch): void {
     const q = this.slot.queue;
-    for (let i = 0; i < this.batch.length; i++) q.shift();
-    this.state = finalState;
-    this.committed(this.effects, this.states, fromVersion);
+    for (let i = 0; i < batch.pendings.length; i++) q.shift();
+    this.state = batch.finalState;
+    this.committed(batch);
   }
 
   /** The write failed: every command of the batch fails with it, nothing was applied. */
-  private failed(outcome: Extract<WriteOutcome, { ok: false }>): void {
+  private failed(batch: Batch, failure: WriteFailure): void {
     const q = this.slot.queue;
-    for (let i = 0; i < this.batch.length; i++) {
+    for (let i = 0; i < batch.pendings.length; i++) {
       q.shift();
-      (this.batch[i] as Pending).fail(outcome.error);
+      (batch.pendings[i] as Pending).fail(failure.error);
     }
-    if (outcome.reload) this.reloadRequested = true;
-    this.batch.length = this.effects.length = this.states.length = 0;
+    if (failure.reload) this.reloadRequested = true;
   }
 
-  /**
-   * Runs every command's steps in order (replies, side effects, forwards). The batch arrays are
-   * reused by the next batch, which cannot start before this one completes (the actor is busy).
-   */
-  private completeAll(): Promise<void> | undefined {
-    return this.completeFrom(this.batch, this.effects, this.states, 0, 0);
+  /** Runs every command's steps in order (replies, side effects, forwards), then finishes. */
+  private complete(batch: Batch): EntityCell | Promise<EntityCell> {
+    const pending = this.completeFrom(batch, 0, 0);
+    return pending === undefined ? this.finishOrCrash(batch) : pending.then(() => this.finishOrCrash(batch));
   }
 
-  private completeFrom(
-    batch: Pending[],
-    effects: EffectBuilder<unknown, unknown>[],
-    states: unknown[],
-    from: number,
-    fromStep: number,
-  ): Promise<void> | undefined {
-    for (let i = from; i < batch.length; i++) {
-      const p = batch[i] as Pending;
+  private finishOrCrash(batch: Batch): EntityCell {
+    if (batch.crash !== NO_CRASH) throw batch.crash;
+    return this.finish();
+  }
+
+  private finish(): EntityCell {
+    this.region.afterBatch(this);
+    return this;
+  }
+
+  private completeFrom(batch: Batch, from: number, fromStep: number): Promise<void> | undefined {
+    const { pendings, effects, states } = batch;
+    for (let i = from; i < pendings.length; i++) {
+      const p = pendings[i] as Pending;
       const effect = effects[i] as EffectBuilder<unknown, unknown>;
       if (effect.failure !== null) {
         p.fail(effect.failure);
@@ -234,11 +227,11 @@ export abstract class EntityCell {
       const steps = effect.steps;
       if (steps !== null) {
         for (let s = i === from ? fromStep : 0; s < steps.length; s++) {
-          const pending = this.runStep(p, steps[s] as Step<unknown>, states[i]);
-          if (pending !== undefined) return pending.then(() => this.completeFrom(batch, effects, states, i, s + 1));
+          const running = this.runStep(p, steps[s] as Step<unknown>, states[i]);
+          if (running !== undefined) return running.then(() => this.completeFrom(batch, i, s + 1));
         }
       }
-      if (!effect.replies) p.reply(undefined);
+      if (!effect.replies) p.succeed(undefined);
     }
     return undefined;
   }
@@ -247,7 +240,7 @@ export abstract class EntityCell {
     switch (step.kind) {
       case 'reply':
         try {
-          p.reply(step.fn(state));
+          p.succeed(step.fn(state));
         } catch (err) {
           p.fail(err);
         }
@@ -266,7 +259,7 @@ export abstract class EntityCell {
       case 'forward': {
         const ref = step.ref as EntityRef<CommandSpecs> & { ask(c: string, i: unknown): Promise<unknown> };
         ref.ask(step.command, step.input).then(
-          (v) => p.reply(v),
+          (v) => p.succeed(v),
           (e: unknown) => p.fail(e),
         );
         return undefined;
@@ -283,16 +276,14 @@ export abstract class EntityCell {
 }
 
 /** Maps a store error to what the caller gets, and whether the entity must reload. @internal */
-export function writeFailure(region: Region, slot: Slot, err: unknown): Extract<WriteOutcome, { ok: false }> {
+export function writeFailure(region: Region, slot: Slot, err: unknown): WriteFailure {
   if (err instanceof JournalConflictError || err instanceof DurableStateConflictError) {
-    return { ok: false, error: new EntityConflictError(region.type.name, slot.entityId, err), reload: true };
+    return { error: new EntityConflictError(region.type.name, slot.entityId, err), reload: true };
   }
   // Whether it committed is unknown: the in-memory version can no longer be trusted.
   const reload = err instanceof AppendOutcomeUnknownError;
-  return { ok: false, error: new PersistFailedError(region.type.name, slot.entityId, err), reload };
+  return { error: new PersistFailedError(region.type.name, slot.entityId, err), reload };
 }
-
-const OK: WriteOutcome = { ok: true };
 
 /** An event-sourced entity's incarnation. @internal */
 export class EventSourcedCell extends EntityCell {
@@ -306,37 +297,30 @@ export class EventSourcedCell extends EntityCell {
     return state;
   }
 
-  protected write(_batch: readonly Pending[], effects: readonly EffectBuilder<unknown, unknown>[]): Promise<WriteOutcome> | undefined {
+  protected write(batch: Batch): Promise<number> | undefined {
+    const effects = batch.effects;
     let toAppend: EventToAppend[] | null = null;
     for (let i = 0; i < effects.length; i++) {
       const events = (effects[i] as EffectBuilder<unknown, unknown>).events;
       if (events === null) continue;
       toAppend ??= [];
       for (let j = 0; j < events.length; j++) {
-        const event = events[j] as { type?: unknown };
-        toAppend.push({ payload: event, type: typeof event?.type === 'string' ? event.type : '' });
+        const event = events[j] as { type: string };
+        toAppend.push({ payload: event, type: event.type });
       }
     }
     if (toAppend === null) return undefined;
-    const region = this.region;
-    const slot = this.slot;
-    return region.runtime.store.journal.append(slot.persistenceId, this.version, toAppend).then(
-      (r) => {
-        this.version = r.highestSequenceNr;
-        slot.version = r.highestSequenceNr;
-        return OK;
-      },
-      (err: unknown) => writeFailure(region, slot, err),
-    );
+    return this.region.runtime.store.journal.append(this.slot.persistenceId, this.version, toAppend).then(highest);
   }
 
-  protected committed(effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], fromVersion: number): void {
-    if (this.version === fromVersion) return;
+  protected committed(batch: Batch): void {
+    const from = batch.fromVersion;
+    if (this.version === from) return;
     const region = this.region;
-    region.persisted(this.slot, fromVersion + 1, this.version);
-    region.runtime.subscriptions.publish(this.slot, effects, states, fromVersion);
+    region.persisted(this.slot, from + 1, this.version);
+    region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, from);
     const every = region.settings.snapshotEvery;
-    if (every > 0 && Math.floor(fromVersion / every) !== Math.floor(this.version / every)) this.snapshot();
+    if (every > 0 && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
   }
 
   /** Saves the current state as a snapshot in the background (one at a time), then trims old ones. */
@@ -372,39 +356,34 @@ export class ValueCell extends EntityCell {
     return effect.write === DELETE;
   }
 
-  protected write(_batch: readonly Pending[], effects: readonly EffectBuilder<unknown, unknown>[], finalState: unknown): Promise<WriteOutcome> | undefined {
+  protected write(batch: Batch): Promise<number> | undefined {
+    const effects = batch.effects;
     let last = NO_WRITE;
     for (let i = 0; i < effects.length; i++) {
       const w = (effects[i] as EffectBuilder<unknown, unknown>).write;
       if (w !== NO_WRITE) last = w;
     }
     if (last === NO_WRITE) return undefined;
-    const region = this.region;
-    const slot = this.slot;
-    const store = region.runtime.store.durableState;
+    const { persistenceId } = this.slot;
+    const store = this.region.runtime.store.durableState;
     // Only the batch's final state matters: one compare-and-set write for the whole batch.
-    const op =
-      last === DELETE
-        ? store.delete(slot.persistenceId, this.version).then(() => 0)
-        : store.upsert(slot.persistenceId, this.version, finalState, { type: region.type.name }).then((r) => r.revision);
-    return op.then(
-      (revision) => {
-        this.version = revision;
-        slot.version = revision;
-        return OK;
-      },
-      (err: unknown) => writeFailure(region, slot, err),
-    );
+    return last === DELETE
+      ? store.delete(persistenceId, this.version).then(zero)
+      : store.upsert(persistenceId, this.version, batch.finalState, { type: this.region.type.name }).then(revision);
   }
 
-  protected committed(effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], fromVersion: number): void {
+  protected committed(batch: Batch): void {
     let wrote = false;
-    for (let i = 0; i < effects.length; i++) if ((effects[i] as EffectBuilder<unknown, unknown>).write !== NO_WRITE) wrote = true;
+    for (const e of batch.effects) if (e.write !== NO_WRITE) wrote = true;
     if (!wrote) return;
-    this.region.persisted(this.slot, fromVersion, this.version);
-    this.region.runtime.subscriptions.publish(this.slot, effects, states, fromVersion);
+    this.region.persisted(this.slot, batch.fromVersion, this.version);
+    this.region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.fromVersion);
   }
 }
+
+const highest = (r: { highestSequenceNr: number }): number => r.highestSequenceNr;
+const revision = (r: { revision: number }): number => r.revision;
+const zero = (): number => 0;
 
 /** A stateless worker: no state, no writes. @internal */
 export class StatelessCell extends EntityCell {

@@ -18,7 +18,7 @@ export class LocalHost implements EntityHost {
   ) {}
 
   start(region: Region, slot: Slot): void {
-    const actor = this.runtime.system.spawnActor(region.behaviorFor(slot), undefined, null, false);
+    const actor = region.spawnFor(slot, (behavior) => this.runtime.system.spawnActor(behavior, undefined, null, false));
     if (actor.dead) {
       region.attach(slot, actor);
       region.actorExited(slot, actor, actor.exitReason as ExitReason);

@@ -24,43 +24,52 @@ export interface Subscriber {
 }
 
 /**
- * A command (or subscription) waiting in an entity's queue. It stays at the head of the queue
- * until the entity has answered it, so a crash while handling it leaves it there for the next
- * incarnation, which counts the attempt. The reply promise, its timeout and its abort signal are
- * the actor core's `Ask`, so entity asks behave exactly as actor asks.
+ * A command (or subscription request) waiting in an entity's queue. It stays at the head of the
+ * queue until the entity has answered it, so a crash while handling it leaves it there for the
+ * next incarnation, which counts the attempt. It is the actor core's `Ask` (its promise, timeout
+ * and abort signal behave exactly as an actor ask's); a told command has no promise.
+ *
+ * The asker's side (`reply`, `reject`: also settled by a timeout or an abort) and the entity's
+ * side (`succeed`, `fail`: the command was handled) are separate: a command whose ask timed out
+ * is still handled, as with `gen_server:call`.
  * @internal
  */
-export class Pending {
+export class Pending extends Ask {
   attempts = 0;
   /** The last crash it caused, for the poison report. */
   lastCrash: unknown = undefined;
-  /** Null for a told command: its outcome is only logged. */
-  readonly ask: Ask | null;
-  private done = false;
+  private handled = false;
 
   constructor(
-    readonly kind: typeof COMMAND | typeof SUBSCRIBE,
+    readonly type: typeof COMMAND | typeof SUBSCRIBE,
     readonly def: CommandDef | null,
-    readonly input: unknown,
+    input: unknown,
     readonly slot: Slot,
-    wantReply: boolean,
+    readonly wantsReply: boolean,
     readonly subscription: SubscriptionRequest | null,
   ) {
-    this.ask = wantReply ? new Ask(input, slot) : null;
+    super(input, slot, wantsReply);
   }
 
-  reply(value: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.ask !== null) this.ask.reply(value);
+  get input(): unknown {
+    return this.message;
+  }
+
+  /** The entity answered it. */
+  succeed(value: unknown): void {
+    if (this.handled) return;
+    this.handled = true;
+    this.reply(value);
     this.slot.region.runtime.settled();
   }
 
-  fail(error: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.ask !== null) this.ask.reject(error);
+  /** The entity (or the runtime) failed it. */
+  override fail(error: unknown): boolean {
+    if (this.handled) return false;
+    this.handled = true;
+    if (this.wantsReply) this.reject(error);
     else this.slot.region.runtime.logger.warn({ entity: this.slot.name, command: this.def?.name, err: error }, 'told command failed');
     this.slot.region.runtime.settled();
+    return true;
   }
 }

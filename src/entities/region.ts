@@ -56,6 +56,21 @@ export class Region {
   private readonly stopping = new Map<string, Promise<void>>();
   /** For stateless pools: which worker gets the next command. */
   private nextWorker = 0;
+  /** The slot whose actor is being spawned: `init` runs synchronously inside spawn and takes it. */
+  private spawning: Slot | null = null;
+  /** One behavior for every entity actor of this region (no closures per activation). */
+  readonly behavior: Behavior<EntityMsg, EntityCell> = {
+    init: (ctx) => {
+      const slot = this.spawning as Slot;
+      this.spawning = null;
+      return this.recover(slot, ctx);
+    },
+    receive: (cell, msg, ctx) => {
+      if (msg === WAKE) return this.handleWake(cell);
+      this.tryPassivate(cell, ctx, msg === PASSIVATE_IDLE ? 'idle' : msg === PASSIVATE_LRU ? 'lru' : 'requested');
+      return cell;
+    },
+  };
 
   constructor(
     readonly runtime: EntityRuntime,
@@ -67,10 +82,10 @@ export class Region {
 
   // ------------------------------------------------------------ delivery
 
-  /** Queues a pending command (or subscription request) on `slot` and wakes its entity. */
-  deliver(slot: Slot, p: Pending): void {
+  /** Queues a pending command (or subscription request) on `slot` and wakes its entity; `now` is the clock's time. */
+  deliver(slot: Slot, p: Pending, now: number): void {
     slot.queue.push(p);
-    this.touch(slot);
+    this.touch(slot, now);
     this.wake(slot);
   }
 
@@ -82,7 +97,7 @@ export class Region {
       slot = new Slot(rt.nextSlotId(), id, `${this.type.name}|${id}`, this);
       this.slots.set(id, slot);
       rt.activated(this);
-      this.touch(slot);
+      this.touch(slot, this.runtime.system.clock.now());
       this.activate(slot);
     }
     return slot;
@@ -113,16 +128,14 @@ export class Region {
     this.runtime.host.start(this, slot);
   }
 
-  /** The behavior of one incarnation of `slot`'s entity. */
-  behaviorFor(slot: Slot): Behavior<EntityMsg, EntityCell> {
-    return {
-      init: () => this.recover(slot),
-      receive: (cell, msg, ctx) => {
-        if (msg === WAKE) return this.handleWake(cell, ctx);
-        this.tryPassivate(cell, ctx, msg === PASSIVATE_IDLE ? 'idle' : msg === PASSIVATE_LRU ? 'lru' : 'requested');
-        return cell;
-      },
-    };
+  /** Spawns the actor of one incarnation of `slot`'s entity (the host decides how it is supervised). */
+  spawnFor(slot: Slot, spawn: (behavior: Behavior<EntityMsg, EntityCell>) => Actor): Actor {
+    this.spawning = slot;
+    try {
+      return spawn(this.behavior);
+    } finally {
+      this.spawning = null;
+    }
   }
 
   /** The host spawned (or restarted) `slot`'s actor: commands queued meanwhile get a wake-up. */
@@ -132,17 +145,17 @@ export class Region {
     if (slot.queue.length > 0) this.wake(slot);
   }
 
-  private async recover(slot: Slot): Promise<EntityCell | Ignore> {
+  private async recover(slot: Slot, ctx: Context<EntityMsg>): Promise<EntityCell | Ignore> {
     const previous = this.stopping.get(slot.persistenceId);
     if (previous !== undefined) await previous;
     const store = this.runtime.store;
     try {
       switch (this.type.kind) {
         case 'stateless':
-          return new StatelessCell(slot, undefined);
+          return new StatelessCell(slot, undefined, ctx as Context);
         case 'value': {
           const record = await store.durableState.get(slot.persistenceId);
-          const cell = new ValueCell(slot, record === undefined ? this.type.initialState() : record.value);
+          const cell = new ValueCell(slot, record === undefined ? this.type.initialState() : record.value, ctx as Context);
           cell.version = slot.version = record?.revision ?? 0;
           this.emitActivated(slot, cell.version, false, 0);
           return cell;
@@ -156,7 +169,7 @@ export class Region {
             state = def.applyEvent(state, e.payload as { type: string });
             seq = e.sequenceNr;
           });
-          const cell = new EventSourcedCell(slot, state);
+          const cell = new EventSourcedCell(slot, state, ctx as Context);
           cell.version = slot.version = seq;
           this.emitActivated(slot, seq, snap !== undefined, count);
           return cell;
@@ -193,17 +206,20 @@ export class Region {
 
   // ------------------------------------------------------------ handling
 
-  private handleWake(cell: EntityCell, ctx: Context<EntityMsg>): EntityCell | Promise<EntityCell> {
+  private handleWake(cell: EntityCell): EntityCell | Promise<EntityCell> {
     const slot = cell.slot;
     slot.wakePending = false;
-    if (slot.queue.length === 0) return this.afterBatch(cell, ctx);
-    const running = cell.runBatch();
-    if (running === undefined) return this.afterBatch(cell, ctx);
-    return running.then(() => this.afterBatch(cell, ctx));
+    if (slot.queue.length === 0) {
+      this.afterBatch(cell);
+      return cell;
+    }
+    return cell.runBatch();
   }
 
-  private afterBatch(cell: EntityCell, ctx: Context<EntityMsg>): EntityCell {
+  /** After each batch: stop to reload, wake up for more, or passivate if asked. */
+  afterBatch(cell: EntityCell): void {
     const slot = cell.slot;
+    const ctx = cell.actorCtx;
     if (cell.reloadRequested) {
       // After a conflict or an unknown write outcome, memory cannot be trusted: this incarnation
       // ends and the next one (made at once if commands are queued) reloads from the store.
@@ -216,9 +232,8 @@ export class Region {
         ctx.self.tell(WAKE);
       }
     } else if (cell.passivateRequested) {
-      this.tryPassivate(cell, ctx, 'requested');
+      this.tryPassivate(cell, ctx as Context<EntityMsg>, 'requested');
     }
-    return cell;
   }
 
   /** Passivates if nothing is queued or running; otherwise the request is dropped (the entity is busy, so not idle). */
@@ -227,7 +242,7 @@ export class Region {
     slot.passivating = false;
     if (slot.detached) return;
     if (!slot.idle) {
-      this.touch(slot); // busy is the opposite of idle: it counts as used now
+      this.touch(slot, this.runtime.system.clock.now()); // busy is the opposite of idle: it counts as used now
       return;
     }
     // Detach synchronously, in the same turn as the emptiness check: a command arriving from now
@@ -306,9 +321,9 @@ export class Region {
 
   // ------------------------------------------------------------ least recently used, idle passivation
 
-  /** Marks `slot` used now: it moves to the most-recently-used end. */
-  touch(slot: Slot): void {
-    slot.lastActive = this.runtime.system.clock.now();
+  /** Marks `slot` used at `now`: it moves to the most-recently-used end. */
+  touch(slot: Slot, now: number): void {
+    slot.lastActive = now;
     if (slot.detached) return;
     if (this.lruTail !== slot) {
       this.unlink(slot);

@@ -150,9 +150,10 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const slot = region.slotFor(entityId);
     const p = new Pending(SUBSCRIBE, null, undefined, slot, true, { events, state, fromSequenceNr: from, subscriber });
     this.inflight++;
-    this.system.askTimeouts.add(p.ask as NonNullable<Pending['ask']>, this.system.askTimeout);
-    region.deliver(slot, p);
-    await p.ask?.promise;
+    const now = this.system.clock.now();
+    this.system.askTimeouts.add(p, this.system.askTimeout, now);
+    region.deliver(slot, p, now);
+    await p.promise;
     const pid = slot.persistenceId;
     const subscriptions = this.subscriptions;
     const unsubscribe = (): void => subscriptions.remove(pid, subscriber);
@@ -214,18 +215,19 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   }
 
   private enqueue(region: Region, id: string, def: CommandDef, input: unknown, options: AskOptions | undefined, wantReply: boolean): Promise<unknown> | undefined {
+    const system = this.system;
     const slot = region.type.kind === 'stateless' ? region.workerFor() : region.slotFor(id);
     const p = new Pending(COMMAND, def, input, slot, wantReply, null);
-    const ask = p.ask;
-    if (ask !== null) {
-      const timeout = options?.timeout ?? this.system.askTimeout;
+    const now = system.clock.now();
+    if (wantReply) {
+      const timeout = options?.timeout ?? system.askTimeout;
       if (typeof timeout !== 'number' || !(timeout >= 0)) return Promise.reject(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`));
-      this.system.askTimeouts.add(ask, timeout);
-      if (options?.signal !== undefined) ask.watchSignal(options.signal);
+      system.askTimeouts.add(p, timeout, now);
+      if (options?.signal !== undefined) p.watchSignal(options.signal);
     }
     this.inflight++;
-    region.deliver(slot, p);
-    return ask?.promise;
+    region.deliver(slot, p, now);
+    return wantReply ? p.promise : undefined;
   }
 
   private refuse(error: Error, wantReply: boolean): Promise<never> | undefined {

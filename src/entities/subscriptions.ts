@@ -46,7 +46,7 @@ export class Subscriptions {
     const req = p.subscription;
     const slot = cell.slot;
     if (req === null || !req.subscriber.active) {
-      p.reply(undefined);
+      p.succeed(undefined);
       return undefined;
     }
     const sub = req.subscriber;
@@ -57,7 +57,9 @@ export class Subscriptions {
         .replay(slot.persistenceId, { fromSequenceNr: from, toSequenceNr: cell.version }, (e) => this.call(sub, () => sub.onEvent?.(e.payload, e.sequenceNr)))
         .then(
           () => this.go(cell, p, sub, req.state),
-          (err: unknown) => p.fail(err),
+          (err: unknown) => {
+            p.fail(err);
+          },
         );
     }
     this.go(cell, p, sub, req.state);
@@ -70,7 +72,7 @@ export class Subscriptions {
     let set = this.byPid.get(pid);
     if (set === undefined) this.byPid.set(pid, (set = new Set()));
     set.add(sub);
-    p.reply(undefined);
+    p.succeed(undefined);
   }
 
   /** After a committed write: events one by one, and the state after each command that wrote. */
