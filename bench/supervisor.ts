@@ -15,15 +15,8 @@
 // spawn_baseline_per_s              plain system.spawn of the same behaviour
 // spawn_via_ask_baseline_per_s      an actor that spawns a child per ask (the same protocol
 //                                   without the supervisor)
-import {
-  type ActorRef,
-  type ActorSystem,
-  type Behavior,
-  createActorSystem,
-  type ExitMessage,
-  startDynamicSupervisor,
-  startSupervisor,
-} from '../src/index.js';
+import { type ActorRef, type ActorSystem, type Behavior, createActorSystem, type ExitMessage } from '../src/actors/index.js';
+import { startDynamicSupervisor, startSupervisor } from '../src/supervisor/index.js';
 import { gc, log, now, percentile, report, round } from './_report.js';
 
 const LATENCY_SAMPLES = 20_000;

@@ -33,9 +33,12 @@ class DynamicChild extends ChildState {
 export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
   private readonly spec: ResolvedChildSpec;
   private readonly maxChildren: number;
-  /** In start order; a restarted child keeps its place. */
-  private readonly children = new Set<DynamicChild>();
-  private readonly byCell = new Map<Actor, DynamicChild>();
+  /**
+   * Every child, by the actor it runs as, or, while its restart is pending, by the actor it last
+   * ran as (OTP keys a restarting dynamic child by `{restarting, OldPid}` the same way). In start
+   * order, except that a restarted child moves to the end.
+   */
+  private readonly children = new Map<Actor, DynamicChild>();
 
   constructor(system: ActorSystem, spec: ResolvedDynamicSpec, spawners: Spawners) {
     super(system, spec, spawners);
@@ -57,7 +60,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
         return this.terminateChild(call.child, replyTo);
       case 'which-children': {
         const out = [];
-        for (const c of this.children) out.push(info(c));
+        for (const c of this.children.values()) out.push(info(c));
         replyTo.reply(out);
         return this;
       }
@@ -92,8 +95,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
     } else {
       // A temporary child is never restarted: its arguments are not kept (as OTP).
       const child = new DynamicChild(this.spec, this.spec.restart === 'temporary' ? NO_ARGS : args);
-      this.children.add(child);
-      this.byCell.set(out, child);
+      this.children.set(out, child);
       this.running(child, out);
       this.emitStarted(child, out);
       replyTo.reply(out);
@@ -110,7 +112,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
       replyTo.fail(err as Error);
       return this;
     }
-    const child = this.byCell.get(cell) ?? this.restartingOf(cell);
+    const child = this.children.get(cell);
     if (child === undefined) {
       // As OTP: a dead process is as good as terminated; a live one that is not ours is not found.
       if (cell.dead) replyTo.reply(undefined);
@@ -118,28 +120,21 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
       return this;
     }
     this.cancelRestart(child);
+    this.children.delete(cell);
     const done = (): this => {
-      this.children.delete(child);
       replyTo.reply(undefined);
       return this;
     };
     if (child.cell === null) return done();
-    this.byCell.delete(cell);
     child.last = cell;
     child.cell = null;
     const r = this.stopChild(child, cell);
     return r instanceof Promise ? r.then(done) : done();
   }
 
-  /** A child whose restart is pending, by the ref it last ran as. */
-  private restartingOf(cell: Actor): DynamicChild | undefined {
-    for (const c of this.children) if (c.restarting && c.last === cell) return c;
-    return undefined;
-  }
-
   private counts(): ChildCounts {
     let active = 0;
-    for (const c of this.children) if (c.cell !== null) active++;
+    for (const c of this.children.values()) if (c.cell !== null) active++;
     const n = this.children.size;
     return this.spec.type === 'supervisor' ? { specs: 1, active, supervisors: n, workers: 0 } : { specs: 1, active, supervisors: 0, workers: n };
   }
@@ -147,9 +142,8 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
   // ---------------------------------------------------------------- exits and restarts
 
   protected childExit(from: Actor, reason: ExitReason): this | Promise<this> {
-    const child = this.byCell.get(from);
-    if (child === undefined) return this;
-    this.byCell.delete(from);
+    const child = this.children.get(from);
+    if (child === undefined || child.cell !== from) return this;
     child.last = from;
     child.cell = null;
     const restart = shouldRestart(this.spec, reason);
@@ -160,7 +154,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
       this.scheduleRestart(child, delay, false);
       return this;
     }
-    this.children.delete(child);
+    this.children.delete(from);
     // `do_auto_shutdown` for simple_one_for_one: every child is significant or none is.
     const mode = this.flags.autoShutdown;
     if (this.spec.significant && (mode === 'any-significant' || (mode === 'all-significant' && this.children.size === 0))) this.autoShutdown(child);
@@ -175,7 +169,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
   private restartNow(child: DynamicChild, reason: ExitReason): this | Promise<this> {
     if (this.intensityExceeded(child, reason)) {
       this.cancelRestart(child);
-      this.children.delete(child);
+      this.children.delete(child.last as Actor);
       return this;
     }
     const out = this.runStart(this.spec, child.args);
@@ -190,10 +184,11 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
       this.restartFailed(child, out.reason);
     } else if (out === IGNORED) {
       this.cancelRestart(child);
-      this.children.delete(child);
+      this.children.delete(child.last as Actor);
       this.emitRestarted(child, undefined);
     } else {
-      this.byCell.set(out, child);
+      this.children.delete(child.last as Actor);
+      this.children.set(out, child);
       this.running(child, out);
       this.emitRestarted(child, out);
     }
@@ -206,7 +201,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
     this.emitShutdown(reason);
     const kids: DynamicChild[] = [];
     const cells: Actor[] = [];
-    for (const child of this.children) {
+    for (const child of this.children.values()) {
       this.cancelRestart(child);
       if (child.cell !== null) {
         kids.push(child);

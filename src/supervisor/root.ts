@@ -33,6 +33,15 @@ async function stopTrees(s: Supervision): Promise<void> {
   for (const cell of [...s.topLevel].reverse()) await cell.stop('shutdown');
 }
 
+/**
+ * Makes sure the system's supervision stop hook is registered now. A layer that must stop before
+ * the supervision trees (the entity runtime drains its commands first) calls this before
+ * registering its own hook, since hooks run newest first. @internal
+ */
+export function ensureSupervision(system: ActorSystem): void {
+  supervisionOf(system);
+}
+
 /** Throws `SYSTEM_STOPPED` once the system is stopping: a tree started now would escape its ordered stop. @internal */
 export function checkRunning(system: ActorSystem): void {
   if (system.stopped || bySystem.get(system)?.stopping === true) throw new SystemStoppedError();

@@ -1,4 +1,5 @@
 import type { Actor } from '../actors/actor.js';
+import type { TimerHandle } from '../actors/clock.js';
 import type { ExitReason } from '../actors/exit-reason.js';
 import { isShutdownWith } from '../actors/exit-reason.js';
 import type { RestartType } from './child-spec.js';
@@ -7,6 +8,7 @@ import type { RestartType } from './child-spec.js';
  * Stops one child the way OTP's `shutdown/2` does. The supervisor unlinks first, so the child's
  * exit does not come back to it as an exit message, and watches the child's death directly
  * (a monitor, in OTP). Then:
+ * - a child that does not trap exits: it dies with reason `shutdown` at once;
  * - `'brutal-kill'`: `kill` at once (the child is dead when this returns);
  * - ms: exit signal `shutdown` from the supervisor (the child's parent, so a child that traps
  *   exits runs `terminate`), and `kill` when `ms` pass on the system clock;
@@ -22,16 +24,36 @@ export function shutdownChild(supervisor: Actor, child: Actor, shutdown: 'brutal
     system.sendExitSignal(supervisor, child, 'kill');
     return child.exitReason as ExitReason;
   }
+  if (!child.trapExit) {
+    // A child that does not trap exits dies from a `shutdown` exit signal the moment the signal
+    // is processed, running nothing (no `terminate`, as OTP). Delivering it now has the same
+    // effect without a trip through the child's signal queue and the scheduler, which is what
+    // makes a one-for-all restart of thousands of plain workers cheap.
+    child.die('shutdown');
+    return child.exitReason as ExitReason;
+  }
   return new Promise<ExitReason>((resolve) => {
     const clock = system.clock;
-    const timer = shutdown === Infinity ? null : clock.setTimeout(() => system.sendExitSignal(supervisor, child, 'kill'), shutdown);
+    let timer: TimerHandle | null = null;
+    let exited = false;
     child.onExit((reason) => {
+      exited = true;
       if (timer !== null) clock.clearTimeout(timer);
       resolve(reason);
     });
     system.sendExitSignal(supervisor, child, 'shutdown');
+    if (shutdown === Infinity) return;
+    const deadline = clock.now() + shutdown;
+    // Most children are gone by the end of the scheduler turn that delivers the signal (a
+    // microtask queued before this one), so the kill timer is armed only for those that are not:
+    // a one-for-all restart of thousands of children then costs no timer per child.
+    void resolved.then(() => {
+      if (!exited) timer = clock.setTimeout(() => system.sendExitSignal(supervisor, child, 'kill'), Math.max(0, deadline - clock.now()));
+    });
   });
 }
+
+const resolved = Promise.resolve();
 
 /**
  * Stops many children at once (a dynamic supervisor's shutdown, OTP's
