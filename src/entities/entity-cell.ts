@@ -49,6 +49,8 @@ export abstract class EntityCell {
   passivateRequested = false;
   /** The actor should stop after this batch (conflict, unknown outcome): it reloads from the store. */
   reloadRequested = false;
+  /** The state has been loaded; commands wait until then. */
+  recovered = false;
   readonly ctx: HandlerCtx;
 
   constructor(

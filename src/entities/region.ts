@@ -2,21 +2,29 @@ import type { Actor } from '../actors/actor.js';
 import type { Behavior } from '../actors/behavior.js';
 import type { TimerHandle } from '../actors/clock.js';
 import type { Context } from '../actors/context.js';
-import { type ExitReason, isNormalExit } from '../actors/exit-reason.js';
-import { IGNORE, type Ignore } from '../actors/ref.js';
+import type { ExitReason } from '../actors/exit-reason.js';
+import type { DynamicSupervisorRef } from '../supervisor/refs.js';
+import { handleOf } from '../supervisor/refs.js';
+import { trackTopLevel } from '../supervisor/root.js';
+import { spawners } from '../supervisor/spawn.js';
+import type { DynamicSupervisorSpec } from '../supervisor/spec.js';
 import { type EntitySettings, entityDefaults, type EntityType, type EventSourcedEntity } from './definition.js';
-import { type EntityCell, EventSourcedCell, StatelessCell, ValueCell } from './entity-cell.js';
+import { EntityCell, EventSourcedCell, StatelessCell, ValueCell } from './entity-cell.js';
 import { EntityStoppedError, RecoveryFailedError } from './errors.js';
 import type { Pending } from './pending.js';
 import type { EntityRuntime } from './runtime.js';
 import { Slot } from './slot.js';
 
 /** Messages an entity actor understands. @internal */
+const RECOVER = Symbol('recover');
 const WAKE = Symbol('wake');
 const PASSIVATE_IDLE = Symbol('passivate:idle');
 const PASSIVATE_LRU = Symbol('passivate:lru');
 const PASSIVATE_REQUESTED = Symbol('passivate:requested');
-type EntityMsg = typeof WAKE | typeof PASSIVATE_IDLE | typeof PASSIVATE_LRU | typeof PASSIVATE_REQUESTED;
+type EntityMsg = typeof RECOVER | typeof WAKE | typeof PASSIVATE_IDLE | typeof PASSIVATE_LRU | typeof PASSIVATE_REQUESTED;
+
+/** Supervision of each entity type: restarts paced by the type's backoff; a circuit breaker beyond this many crashes per second. @internal */
+export const typeSupervisorDefaults = { intensity: 100, periodMs: 1000, shutdownMs: 5000 } as const;
 
 /** Settings with every default filled in. @internal */
 export interface ResolvedSettings {
@@ -58,26 +66,63 @@ export class Region {
   private nextWorker = 0;
   /** The slot whose actor is being spawned: `init` runs synchronously inside spawn and takes it. */
   private spawning: Slot | null = null;
-  /** One behavior for every entity actor of this region (no closures per activation). */
+  /**
+   * One behavior for every entity actor of this region (no closures per activation). `init` is
+   * synchronous (it only attaches the actor to its slot), so the type's supervisor starts
+   * entities without waiting; the state is loaded by the first message, `RECOVER` (OTP's
+   * `handle_continue`), and commands queue meanwhile.
+   */
   readonly behavior: Behavior<EntityMsg, EntityCell> = {
     init: (ctx) => {
       const slot = this.spawning as Slot;
       this.spawning = null;
-      return this.recover(slot, ctx);
+      const cell = this.newCell(slot, ctx as Context);
+      ctx.self.tell(RECOVER);
+      this.attach(slot, ctx.self as Actor);
+      return cell;
     },
     receive: (cell, msg, ctx) => {
-      if (msg === WAKE) return this.handleWake(cell);
+      if (msg === WAKE) return cell.recovered ? this.handleWake(cell) : cell;
+      if (msg === RECOVER) return this.recover(cell, ctx);
       this.tryPassivate(cell, ctx, msg === PASSIVATE_IDLE ? 'idle' : msg === PASSIVATE_LRU ? 'lru' : 'requested');
       return cell;
     },
   };
+  /** The type's dynamic supervisor: every entity actor of this type is its child. */
+  private supervisor: DynamicSupervisorRef<[Slot]>;
 
   constructor(
     readonly runtime: EntityRuntime,
     readonly type: EntityType,
     readonly settings: ResolvedSettings,
   ) {
+    this.supervisor = this.startSupervisor();
     if (type.kind === 'stateless') for (let i = 0; i < settings.poolSize; i++) this.slotFor(String(i));
+  }
+
+  /**
+   * A dynamic supervisor for the type: entity actors are transient children (a crash is
+   * restarted after the type's backoff, a passivation is not), with the type's intensity as a
+   * circuit breaker. It is spawned synchronously, so commands can be queued at once.
+   */
+  private startSupervisor(): DynamicSupervisorRef<[Slot]> {
+    const system = this.runtime.system;
+    const { minMs, maxMs, randomFactor } = this.settings.backoff;
+    const spec: DynamicSupervisorSpec<[Slot]> = {
+      name: `entities:${this.type.name}`,
+      intensity: this.runtime.supervision.intensity,
+      periodMs: this.runtime.supervision.periodMs,
+      child: {
+        restart: 'transient',
+        shutdown: this.runtime.supervision.shutdownMs,
+        backoff: { minMs: Math.max(minMs, 0.001), maxMs: Math.max(maxMs, minMs, 0.001), randomFactor },
+        start: (ctx, slot) => this.spawnFor(slot, (behavior) => ctx.spawn(behavior)),
+      },
+    };
+    const cell = spawners.dynamic(system, spec as unknown as DynamicSupervisorSpec, null, false);
+    trackTopLevel(system, cell);
+    cell.onExit((reason) => this.supervisorExited(reason));
+    return handleOf(cell) as DynamicSupervisorRef<[Slot]>;
   }
 
   // ------------------------------------------------------------ delivery
@@ -124,12 +169,20 @@ export class Region {
 
   // ------------------------------------------------------------ activation
 
+  /** Starts an actor for `slot` under the type's supervisor; it attaches itself in its `init`. */
   private activate(slot: Slot): void {
-    this.runtime.host.start(this, slot);
+    if (!this.supervisor.alive) this.supervisor = this.startSupervisor();
+    this.supervisor.startChild(slot).then(undefined, (err: unknown) => {
+      // The supervisor is gone (stopping, or gave up) or refused: the slot's commands cannot run.
+      if (slot.detached || slot.actor !== null) return;
+      this.detach(slot);
+      const error = err instanceof Error ? err : new Error(String(err));
+      slot.queue.drain((p) => p.fail(this.runtime.stopping ? new EntityStoppedError(this.type.name) : error));
+    });
   }
 
-  /** Spawns the actor of one incarnation of `slot`'s entity (the host decides how it is supervised). */
-  spawnFor(slot: Slot, spawn: (behavior: Behavior<EntityMsg, EntityCell>) => Actor): Actor {
+  /** Spawns the actor of one incarnation of `slot`'s entity (called by the supervisor's start function, also on restarts). */
+  private spawnFor<T>(slot: Slot, spawn: (behavior: Behavior<EntityMsg, EntityCell>) => T): T {
     this.spawning = slot;
     try {
       return spawn(this.behavior);
@@ -138,27 +191,41 @@ export class Region {
     }
   }
 
-  /** The host spawned (or restarted) `slot`'s actor: commands queued meanwhile get a wake-up. */
-  attach(slot: Slot, actor: Actor): void {
+  private newCell(slot: Slot, ctx: Context): EntityCell {
+    switch (this.type.kind) {
+      case 'stateless':
+        return new StatelessCell(slot, undefined, ctx);
+      case 'value':
+        return new ValueCell(slot, undefined, ctx);
+      case 'event-sourced':
+        return new EventSourcedCell(slot, undefined, ctx);
+    }
+  }
+
+  /** A new actor serves `slot` (first start or restart): commands queued meanwhile get a wake-up. */
+  private attach(slot: Slot, actor: Actor): void {
     slot.actor = actor;
     slot.wakePending = false;
+    slot.passivating = false;
     if (slot.queue.length > 0) this.wake(slot);
   }
 
-  private async recover(slot: Slot, ctx: Context<EntityMsg>): Promise<EntityCell | Ignore> {
+  /** Loads the state (snapshot, then the events after it, or the stored value); the first message of every incarnation. */
+  private async recover(cell: EntityCell, ctx: Context<EntityMsg>): Promise<EntityCell> {
+    const slot = cell.slot;
     const previous = this.stopping.get(slot.persistenceId);
     if (previous !== undefined) await previous;
     const store = this.runtime.store;
     try {
       switch (this.type.kind) {
         case 'stateless':
-          return new StatelessCell(slot, undefined, ctx as Context);
+          break;
         case 'value': {
           const record = await store.durableState.get(slot.persistenceId);
-          const cell = new ValueCell(slot, record === undefined ? this.type.initialState() : record.value, ctx as Context);
+          cell.state = record === undefined ? this.type.initialState() : record.value;
           cell.version = slot.version = record?.revision ?? 0;
           this.emitActivated(slot, cell.version, false, 0);
-          return cell;
+          break;
         }
         case 'event-sourced': {
           const def = this.type as EventSourcedEntity<unknown, { type: string }>;
@@ -169,16 +236,20 @@ export class Region {
             state = def.applyEvent(state, e.payload as { type: string });
             seq = e.sequenceNr;
           });
-          const cell = new EventSourcedCell(slot, state, ctx as Context);
+          cell.state = state;
           cell.version = slot.version = seq;
           this.emitActivated(slot, seq, snap !== undefined, count);
-          return cell;
+          break;
         }
       }
     } catch (err) {
       this.recoveryFailed(slot, err);
-      return IGNORE;
+      ctx.stop('normal');
+      return cell;
     }
+    cell.recovered = true;
+    if (slot.queue.length > 0) return this.handleWake(cell);
+    return cell;
   }
 
   private emitActivated(slot: Slot, sequenceNr: number, fromSnapshot: boolean, replayed: number): void {
@@ -223,6 +294,7 @@ export class Region {
     if (cell.reloadRequested) {
       // After a conflict or an unknown write outcome, memory cannot be trusted: this incarnation
       // ends and the next one (made at once if commands are queued) reloads from the store.
+      this.reloadWhenGone(slot, ctx.self as Actor);
       ctx.stop({ shutdown: 'reload' });
     } else if (slot.queue.length > 0) {
       // One batch per wake-up, so other actors get their turn between batches. Commands that
@@ -277,28 +349,38 @@ export class Region {
   }
 
   /**
-   * The actor serving `slot` exited. Passivated or failed slots are gone already; otherwise the
-   * entity must come back for its queued commands: after a crash with backoff (the command that
-   * crashed it is still at the head of its queue and counts the attempt), after a requested
-   * reload at once.
+   * An incarnation ended itself to reload (after a write conflict or an unknown write outcome):
+   * its supervisor does not restart it (the exit is not a crash), so the region brings the entity
+   * back at once if commands are waiting.
    */
-  actorExited(slot: Slot, actor: Actor, reason: ExitReason): void {
-    if (slot.actor !== actor) return;
-    slot.actor = null;
-    slot.wakePending = false;
-    if (slot.detached) return;
-    if (this.runtime.stopping) {
-      this.detach(slot);
-      const error = new EntityStoppedError(this.type.name);
-      slot.queue.drain((p) => p.fail(error));
-      return;
-    }
-    if (isNormalExit(reason)) {
+  private reloadWhenGone(slot: Slot, actor: Actor): void {
+    actor.onExit(() => {
+      if (slot.actor !== actor || slot.detached) return;
+      slot.actor = null;
+      slot.wakePending = false;
       if (slot.queue.length > 0 || this.type.kind === 'stateless') this.activate(slot);
       else this.detach(slot);
-      return;
+    });
+  }
+
+  /** The type's supervisor exited (the runtime stops, or it gave up after too many crashes): every entity of the type is gone. */
+  private supervisorExited(reason: ExitReason): void {
+    if (!this.runtime.stopping) this.runtime.logger.error({ entityType: this.type.name, reason }, 'entity type supervisor exited; entities of this type were stopped');
+    const error = new EntityStoppedError(this.type.name);
+    for (const slot of [...this.slots.values()]) {
+      this.detach(slot);
+      slot.queue.drain((p) => p.fail(error));
     }
-    this.runtime.host.restart(this, slot, reason);
+  }
+
+  /** Stops the type's supervisor and with it every entity actor of the type. */
+  stopSupervisor(): Promise<void> {
+    return this.supervisor.stop('shutdown');
+  }
+
+  /** The type's supervisor, for inspection (`whichChildren`, `countChildren`). */
+  get typeSupervisor(): DynamicSupervisorRef<[Slot]> {
+    return this.supervisor;
   }
 
   // ------------------------------------------------------------ observers

@@ -13,10 +13,10 @@ import {
   UnknownCommandError,
   UnknownEntityTypeError,
 } from './errors.js';
-import type { EntityHost } from './host.js';
-import { LocalHost } from './local-host.js';
+import type { SupervisorHandle } from '../supervisor/refs.js';
+import { ensureSupervision } from '../supervisor/root.js';
 import { COMMAND, Pending, SUBSCRIBE, type Subscriber } from './pending.js';
-import { Region, resolveSettings } from './region.js';
+import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
 import { type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
 
@@ -31,6 +31,13 @@ export interface EntityRuntimeOptions {
   readonly logger?: Logger;
   /** How long `stop()` lets queued commands finish before failing them with `ENTITY_STOPPED`. Default 5000 ms. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Each entity type runs under a dynamic supervisor: crashed entities are restarted after the
+   * type's backoff, and more than `intensity` crashes of one type within `periodMs` make its
+   * supervisor give up (every entity of the type stops; the next command starts afresh).
+   * Defaults: 100 crashes per 1000 ms; `shutdownMs` 5000 for stopping an entity actor.
+   */
+  readonly supervision?: { readonly intensity?: number; readonly periodMs?: number; readonly shutdownMs?: number };
 }
 
 /** What `subscribe` should deliver. */
@@ -61,7 +68,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   readonly logger: Logger;
   readonly store: Store;
   /** @internal */ readonly subscriptions: Subscriptions;
-  /** @internal */ host: EntityHost;
+  /** @internal */ readonly supervision: { readonly intensity: number; readonly periodMs: number; readonly shutdownMs: number };
   /** @internal */ stopping = false;
   private readonly regions = new Map<string, Region>();
   private readonly maxActive: number;
@@ -86,7 +93,10 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     checkSettings(this.defaults, 'defaults');
     this.drainTimeoutMs = options.drainTimeoutMs ?? 5000;
     this.subscriptions = new Subscriptions(this);
-    this.host = new LocalHost(this);
+    this.supervision = { ...typeSupervisorDefaults, ...options.supervision };
+    // Stop hooks run newest first: registering after the supervision trees' hook means the
+    // runtime drains its commands before the supervisors stop the entity actors.
+    ensureSupervision(system);
     system.onStop(() => this.stop());
   }
 
@@ -118,6 +128,16 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const out = new Map<string, EntityType>();
     for (const [name, r] of this.regions) out.set(name, r.type);
     return out;
+  }
+
+  /**
+   * The dynamic supervisor that every entity actor of `type` runs under (for inspection:
+   * `whichChildren`, `countChildren`; its reports are on the inspection stream).
+   */
+  supervisorOf(type: EntityType): SupervisorHandle {
+    const region = this.regions.get(type.name);
+    if (region === undefined || region.type !== type) throw new UnknownEntityTypeError(type.name);
+    return region.typeSupervisor;
   }
 
   /** Entities active now (stateless workers not counted). */
@@ -294,7 +314,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
         slot.queue.drain((p) => p.fail(stopped));
       }
     }
-    await this.host.stop();
+    await Promise.all([...this.regions.values()].map((r) => r.stopSupervisor()));
     this.subscriptions.endAll(stopped);
   }
 }
