@@ -300,6 +300,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   }
 
   protected emitRestarted(child: C, cell: Actor | undefined): void {
+    this.reporter.restarted(child.spec, cell, child.last ?? undefined);
     if (this.reporter.observed) {
       this.reporter.emit({
         type: 'supervisor.child-restarted',
@@ -329,11 +330,13 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
 
   protected childStopped(child: C, cell: Actor, reason: ExitReason): ExitReason {
     if (!isCleanShutdown(reason, child.spec.shutdown, child.spec.restart)) this.reporter.error('shutdown_error', reason, child.spec, cell);
+    else this.reporter.terminated(child.spec, cell, reason);
     if (this.reporter.observed) this.reporter.emit({ type: 'supervisor.child-terminated', supervisor: this.cell, childId: child.spec.id, child: cell, reason });
     return reason;
   }
 
   protected emitShutdown(reason: ExitReason): void {
+    this.reporter.info({ reason }, 'supervisor: shutting down');
     if (this.reporter.observed) this.reporter.emit({ type: 'supervisor.shutdown', supervisor: this.cell, reason });
   }
 }

@@ -114,6 +114,20 @@ export class Reporter {
     this.logger.debug(report, 'supervisor: child started');
   }
 
+  /** A restart happened (`child` undefined: its start returned `IGNORE`). Logged at `info`, as OTP's progress report. */
+  restarted(spec: ResolvedChildSpec, child: ActorRef | undefined, previous: ActorRef | undefined): void {
+    if (!this.logging) return;
+    this.logger.info(
+      { label: 'supervisor_restart', supervisor: String(this.supervisor), childId: spec.id, child: child && String(child), previous: previous && String(previous) },
+      'supervisor: child restarted',
+    );
+  }
+
+  /** The supervisor stopped a child cleanly (`debug`; an unclean stop is a `shutdown_error` report). */
+  terminated(spec: ResolvedChildSpec, child: ActorRef, reason: ExitReason): void {
+    if (this.logging) this.logger.debug({ label: 'supervisor_terminated', supervisor: String(this.supervisor), childId: spec.id, child: String(child), reason }, 'supervisor: child stopped');
+  }
+
   info(obj: object, msg: string): void {
     if (this.logging) this.logger.info({ supervisor: String(this.supervisor), ...obj }, msg);
   }

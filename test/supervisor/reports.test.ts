@@ -105,4 +105,19 @@ describe('inspection events and reports', () => {
     const shutdown = lines.find((l) => l.obj.errorContext === 'shutdown');
     expect(shutdown?.obj).toMatchObject({ reason: 'reached_max_restart_intensity', offender: expect.objectContaining({ id: 'a' }) });
   });
+
+  it('logs each restart and the supervisor’s own shutdown at info', async () => {
+    const { logger, lines } = captureLogger();
+    const { system } = testSystem({ logger });
+    const sup = await startSupervisor(system, { children: [child('a')] });
+    const a = (await refs(sup)).a;
+    await crash(system, a);
+    const a2 = (await refs(sup)).a;
+    await sup.stop();
+    const info = lines.filter((l) => l.level === 'info').map((l) => [l.msg, l.obj.childId ?? l.obj.reason, l.obj.previous, l.obj.child]);
+    expect(info).toEqual([
+      ['supervisor: child restarted', 'a', String(a), String(a2)],
+      ['supervisor: shutting down', 'shutdown', undefined, undefined],
+    ]);
+  });
 });
