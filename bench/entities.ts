@@ -12,7 +12,7 @@
 // passivated_entity_bytes      heap left per entity after all of them passivated
 import pg from 'pg';
 import { z } from 'zod';
-import { type ActorRef, createActorSystem, EntityRuntime, eventSourcedEntity } from '../src/index.js';
+import { type ActorRef, createActorSystem, EntityRuntime, eventSourcedEntity, ManualClock } from '../src/index.js';
 import { createStore, type Store } from '../src/persistence/index.js';
 import { gc, log, now, percentile, report, round } from './_report.js';
 
@@ -163,7 +163,9 @@ async function benchMemoryPerEntity(schema: string): Promise<{ active: number; p
   actors.length = 0;
 
   const store = await pgStore(schema);
-  const system = createActorSystem();
+  // A manual clock, so that passivation by idle timeout happens when the benchmark says.
+  const clock = new ManualClock();
+  const system = createActorSystem({ clock, askTimeout: Infinity });
   const runtime = new EntityRuntime(system, { store });
   runtime.register(counter, { idleTimeoutMs: 60_000 });
   // Warm up the paths (and the store's pool) before the baseline heap reading.
@@ -181,7 +183,8 @@ async function benchMemoryPerEntity(schema: string): Promise<{ active: number; p
   gc();
   const active = (process.memoryUsage().heapUsed - before) / RESIDENT;
   if (runtime.activeEntities !== RESIDENT + 1) throw new Error(`active: ${runtime.activeEntities}`);
-  await runtime.stop();
+  clock.advance(60_000); // every entity has been idle for its timeout: all passivate
+  while (runtime.activeEntities > 0) await new Promise((r) => setImmediate(r));
   await system.whenIdle();
   gc();
   const passivated = (process.memoryUsage().heapUsed - before) / RESIDENT;

@@ -1,3 +1,6 @@
+/** Buffers beyond this many slots go back to a small array when they drain empty. */
+const SHRINK_ABOVE = 4096;
+
 /**
  * A growable FIFO on a power-of-two array. Mailboxes, the scheduler's run queue and stashes
  * all sit on it: push and shift are O(1) with no allocation except when the buffer doubles,
@@ -38,7 +41,7 @@ export class RingBuffer<T> {
     const item = this.buf[h];
     this.buf[h] = undefined; // let the GC have it
     this.head = (h + 1) & this.mask;
-    this.length--;
+    if (--this.length === 0 && this.mask >= SHRINK_ABOVE) this.shrink();
     return item;
   }
 
@@ -63,6 +66,13 @@ export class RingBuffer<T> {
       const item = this.shift() as T;
       if (keep(item)) this.push(item);
     }
+  }
+
+  /** A burst made the buffer large; once it is empty again, give the memory back. */
+  private shrink(): void {
+    this.buf = new Array<T | undefined>(16);
+    this.mask = 15;
+    this.head = 0;
   }
 
   private grow(): void {

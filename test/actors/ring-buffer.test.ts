@@ -27,6 +27,21 @@ describe('RingBuffer', () => {
     expect(out).toEqual([-1, 0, 2, 3, 4]);
   });
 
+  it('gives memory back after a burst and keeps working', () => {
+    const rb = new RingBuffer<number>(4);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 20_000; i++) rb.push(i);
+      rb.shift();
+      rb.unshift(-1);
+      const out: number[] = [];
+      rb.drain((x) => out.push(x));
+      expect(out).toHaveLength(20_000);
+      expect(out[0]).toBe(-1);
+      expect(out[19_999]).toBe(19_999);
+      expect((rb as unknown as { buf: unknown[] }).buf.length).toBeLessThanOrEqual(16);
+    }
+  });
+
   it('behaves like an array deque for any sequence of operations', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('push' as const), v: fc.integer() }),
