@@ -8,6 +8,7 @@ import {
   ManualClock,
   type RestartType,
   type Strategy,
+  startDynamicSupervisor,
   startSupervisor,
 } from '../../src/index.js';
 import { type WorkerMsg, worker } from './support.js';
@@ -250,6 +251,106 @@ describe('model-based: the supervisor agrees with a reference model of OTP’s r
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+// The dynamic supervisor (`simple_one_for_one`): one restart type for all, children told apart by
+// ref, a restarted child keeps its arguments and gets a new ref, reported with the one it replaces.
+
+type DynCmd =
+  | { kind: 'start' }
+  | { kind: 'exit'; child: number; reason: 'normal' | 'shutdown' | 'error' }
+  | { kind: 'terminate'; child: number }
+  | { kind: 'advance'; ms: number };
+
+const dynCommandArb: fc.Arbitrary<DynCmd> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ kind: 'start' as const }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('exit' as const), child: fc.nat(9), reason: fc.constantFrom('normal' as const, 'shutdown' as const, 'error' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('terminate' as const), child: fc.nat(9) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(0, 1, 500, 1000, 2000) }) },
+);
+
+describe('model-based: the dynamic supervisor agrees with the model', () => {
+  it('after every start, crash, terminate and time step', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          restart: fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'),
+          intensity: fc.integer({ min: 0, max: 4 }),
+          maxChildren: fc.constantFrom(2, 4, Infinity),
+          commands: fc.array(dynCommandArb, { maxLength: 40 }),
+        }),
+        async ({ restart, intensity, maxChildren, commands }) => {
+          const clock = new ManualClock();
+          await using system = createActorSystem({ clock });
+          /** Each child: the argument it was started with and the ref it runs as now. */
+          let children: { arg: number; ref: ActorRef<WorkerMsg, string> }[] = [];
+          let restarts: number[] = [];
+          let alive = true;
+          const replaced = new Map<ActorRef, ActorRef | undefined>();
+          const sup = await startDynamicSupervisor(system, {
+            intensity,
+            periodMs: 1000,
+            maxChildren,
+            onEvent: (e) => {
+              if (e.type === 'supervisor.child-restarted') replaced.set(e.previous as ActorRef, e.child);
+            },
+            child: { restart, start: (ctx, n: number) => ctx.spawn(worker(`w${n}`)) },
+          });
+          let next = 0;
+          for (const cmd of commands) {
+            if (!alive) break;
+            const step = JSON.stringify(cmd);
+            if (cmd.kind === 'advance') {
+              clock.advance(cmd.ms);
+            } else if (cmd.kind === 'start') {
+              const n = next++;
+              const expected = children.length >= maxChildren ? 'MAX_CHILDREN' : 'ok';
+              let ref: ActorRef<WorkerMsg, string> | undefined;
+              expect(await codeOf(sup.startChild(n).then((r) => (ref = r as ActorRef<WorkerMsg, string>))), step).toBe(expected);
+              if (ref !== undefined) children.push({ arg: n, ref });
+            } else if (children.length > 0) {
+              const c = children[cmd.child % children.length] as { arg: number; ref: ActorRef<WorkerMsg, string> };
+              if (cmd.kind === 'terminate') {
+                await sup.terminateChild(c.ref);
+                children = children.filter((x) => x !== c);
+              } else {
+                const exited = system.awaitExit(c.ref);
+                if (cmd.reason === 'error') c.ref.tell({ crash: 'crash' });
+                else c.ref.tell({ exit: cmd.reason as ExitReason });
+                await exited;
+                await system.whenIdle();
+                const restarted = restart === 'permanent' || (restart === 'transient' && cmd.reason === 'error');
+                if (!restarted) {
+                  children = children.filter((x) => x !== c);
+                } else {
+                  restarts = [clock.now(), ...restarts.filter((t) => t >= clock.now() - 1000)];
+                  if (restarts.length > intensity) {
+                    alive = false;
+                  } else {
+                    const now = replaced.get(c.ref);
+                    expect(now, `${step}: restarted with a new ref`).toBeDefined();
+                    expect(now, step).not.toBe(c.ref);
+                    expect(await (now as ActorRef<WorkerMsg, string>).ask('ping'), `${step}: same arguments`).toBe(`pong:w${c.arg}`);
+                    c.ref = now as ActorRef<WorkerMsg, string>;
+                  }
+                }
+              }
+            }
+            await system.whenIdle();
+            expect(sup.alive, step).toBe(alive);
+            if (!alive) {
+              for (const c of children) expect(c.ref.alive, `${step}: children stopped with the supervisor`).toBe(false);
+              break;
+            }
+            const which = await sup.whichChildren();
+            expect(new Set(which.map((w) => w.ref)), step).toEqual(new Set(children.map((c) => c.ref)));
+            expect(await sup.countChildren(), step).toEqual({ specs: 1, active: children.length, supervisors: 0, workers: children.length });
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
