@@ -31,7 +31,9 @@ const NO_ARGS: readonly unknown[] = [];
 
 /**
  * What the supervisor knows about one child (OTP's `#child{}`): the running instance, or none,
- * or a pending restart (`restarting`, OTP's `{restarting, Pid}`).
+ * or a pending restart (`restarting`, OTP's `{restarting, Pid}`). Kept small, since a dynamic
+ * supervisor may hold a great many: what only matters once a child has exited lives in
+ * `history`, allocated then.
  * @internal
  */
 export class ChildState {
@@ -40,15 +42,25 @@ export class ChildState {
   last: Actor | null = null;
   /** A restart is pending (a backoff delay, or a retry after a failed start). */
   restarting = false;
+  history: RestartHistory | null = null;
+
+  constructor(readonly spec: ResolvedChildSpec) {}
+}
+
+/** A child's restart bookkeeping. @internal */
+export class RestartHistory {
   /** Identifies the pending restart, so a stale retry message is ignored. */
   token = 0;
   /** Failed restarts in a row, for the `attempt` of restart events. */
   retries = 0;
   /** Why the child last exited or failed to start: what an escalation reports. */
   reason: ExitReason = 'normal';
-  backoffState: BackoffState | null = null;
+  backoff: BackoffState | null = null;
+}
 
-  constructor(readonly spec: ResolvedChildSpec) {}
+/** @internal */
+export function historyOf(child: ChildState): RestartHistory {
+  return (child.history ??= new RestartHistory());
 }
 
 /** Turns anything thrown or rejected into an exit reason. */
@@ -126,7 +138,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   receive(msg: unknown, ctx: Context): this | Promise<this> {
     if (msg instanceof RetryRestart) {
       const child = msg.child as C;
-      if (!child.restarting || child.token !== msg.token) return this; // cancelled or superseded
+      if (!child.restarting || child.history?.token !== msg.token) return this; // cancelled or superseded
       return this.restartDue(child);
     }
     const replyTo = ctx.replyTo;
@@ -208,7 +220,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
 
   /** Reports a child's own exit: logged as `child_terminated` unless it was an expected normal exit (as OTP). */
   protected reportExit(child: C, cell: Actor, reason: ExitReason, willRestart: boolean): void {
-    child.reason = reason;
+    historyOf(child).reason = reason;
     if (child.spec.restart === 'permanent' || !isNormalExit(reason)) this.reporter.error('child_terminated', reason, child.spec, cell);
     if (this.reporter.observed) {
       this.reporter.emit({ type: 'supervisor.child-exited', supervisor: this.cell, childId: child.spec.id, child: cell, reason, willRestart });
@@ -241,7 +253,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   protected backoffDelay(child: C): number {
     const backoff = this.backoffOf(child);
     if (backoff === undefined) return 0;
-    const state = (child.backoffState ??= new BackoffState());
+    const state = (historyOf(child).backoff ??= new BackoffState());
     state.exited(this.system.clock.now(), backoff);
     return state.next(backoff, this.random);
   }
@@ -253,10 +265,11 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
    */
   protected scheduleRestart(child: C, delayMs: number, afterFailure: boolean): void {
     child.restarting = true;
-    const token = ++child.token;
-    if (afterFailure) child.retries++;
+    const h = historyOf(child);
+    const token = ++h.token;
+    if (afterFailure) h.retries++;
     if (this.reporter.observed) {
-      this.reporter.emit({ type: 'supervisor.restart-scheduled', supervisor: this.cell, childId: child.spec.id, delayMs, attempt: child.retries + 1 });
+      this.reporter.emit({ type: 'supervisor.restart-scheduled', supervisor: this.cell, childId: child.spec.id, delayMs, attempt: h.retries + 1 });
     }
     const msg = new RetryRestart(child, token);
     if (delayMs > 0) this.ctx.timers.startSingle(child, msg, delayMs);
@@ -265,10 +278,11 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
 
   /** A restart's start failed: report it and retry, after the backoff delay if the child has one. */
   protected restartFailed(child: C, reason: ExitReason): void {
-    child.reason = reason;
+    const h = historyOf(child);
+    h.reason = reason;
     this.reportStartFailure(child.spec, reason);
     const backoff = this.backoffOf(child);
-    const delay = backoff === undefined ? 0 : (child.backoffState ??= new BackoffState()).next(backoff, this.random);
+    const delay = backoff === undefined ? 0 : (h.backoff ??= new BackoffState()).next(backoff, this.random);
     this.scheduleRestart(child, delay, true);
   }
 
@@ -282,7 +296,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   protected cancelRestart(child: C): void {
     if (!child.restarting) return;
     child.restarting = false;
-    child.token++;
+    historyOf(child).token++;
     this.ctx.timers.cancel(child);
   }
 
@@ -290,8 +304,11 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   protected running(child: C, cell: Actor): void {
     this.cancelRestart(child);
     child.cell = cell;
-    child.retries = 0;
-    if (child.backoffState !== null) child.backoffState.startedAt = this.system.clock.now();
+    const h = child.history;
+    if (h !== null) {
+      h.retries = 0;
+      if (h.backoff !== null) h.backoff.startedAt = this.system.clock.now();
+    }
     this.reporter.progress(child.spec, cell);
   }
 

@@ -4,7 +4,7 @@ import { formatReason } from '../actors/exit-reason.js';
 import type { ActorRef, ReplyTo } from '../actors/ref.js';
 import type { ActorSystem } from '../actors/system.js';
 import type { ResolvedChildSpec } from './child-spec.js';
-import { ChildState, IGNORED, shouldRestart, StartFailure, type StartOutcome, SupervisorCore } from './core.js';
+import { ChildState, historyOf, IGNORED, shouldRestart, StartFailure, type StartOutcome, SupervisorCore } from './core.js';
 import { ChildNotFoundError, ChildStartError, MaxChildrenError } from './errors.js';
 import type { Call } from './protocol.js';
 import type { ChildCounts } from './refs.js';
@@ -162,7 +162,7 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
   }
 
   protected restartDue(child: DynamicChild): this | Promise<this> {
-    return this.restartNow(child, child.reason);
+    return this.restartNow(child, historyOf(child).reason);
   }
 
   /** `restart(simple_one_for_one, …)`: the same arguments again. */

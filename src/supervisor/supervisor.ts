@@ -3,7 +3,7 @@ import type { ExitReason } from '../actors/exit-reason.js';
 import type { ReplyTo } from '../actors/ref.js';
 import type { ActorSystem } from '../actors/system.js';
 import { type ResolvedChildSpec, resolveChildSpec } from './child-spec.js';
-import { ChildState, IGNORED, shouldRestart, StartFailure, type StartOutcome, SupervisorCore } from './core.js';
+import { ChildState, historyOf, IGNORED, shouldRestart, StartFailure, type StartOutcome, SupervisorCore } from './core.js';
 import {
   AlreadyPresentError,
   AlreadyStartedError,
@@ -133,7 +133,7 @@ export class StaticSupervisor extends SupervisorCore {
   }
 
   protected restartDue(child: ChildState): this | Promise<this> {
-    return this.restartNow(child, child.reason);
+    return this.restartNow(child, historyOf(child).reason);
   }
 
   /** `restart/2`: count the restart against the intensity, then restart per the strategy. */
