@@ -1,7 +1,8 @@
 import type { Context } from '../actors/context.js';
 import type { Logger } from '../logger.js';
 import { JournalConflictError, DurableStateConflictError, AppendOutcomeUnknownError } from '../persistence/errors.js';
-import type { EventToAppend } from '../persistence/journal.js';
+import type { AppendResult, EventToAppend } from '../persistence/journal.js';
+import type { UpsertStateResult } from '../persistence/durable-state-store.js';
 import type { EntityRefs, EventSourcedEntity, ValueEntity } from './definition.js';
 import { DELETE, EffectBuilder, failure, type Failure, isEffect, NO_WRITE, type Step, UPDATE } from './effect.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
@@ -69,8 +70,11 @@ export abstract class EntityCell {
   /** Applies an effect's write to `state` in memory (not yet persisted); returns the new state. */
   protected abstract apply(state: unknown, effect: EffectBuilder<unknown, unknown>): unknown;
 
-  /** Persists the batch's writes, resolving to the new version; undefined when there is nothing to write. */
-  protected abstract write(batch: Batch): Promise<number> | undefined;
+  /** Persists the batch's writes; undefined when there is nothing to write. `versionAfter` reads the new version from what it resolves to. */
+  protected abstract write(batch: Batch): Promise<unknown> | undefined;
+
+  /** The persisted version after a write resolved with `result`. */
+  protected abstract versionAfter(result: unknown): number;
 
   /** After a committed write: notify observers, snapshot. */
   protected abstract committed(batch: Batch): void;
@@ -171,8 +175,8 @@ export abstract class EntityCell {
       return this.complete(batch);
     }
     return written.then(
-      (version) => {
-        this.version = this.slot.version = version;
+      (result) => {
+        this.version = this.slot.version = this.versionAfter(result);
         this.succeeded(batch);
         return this.complete(batch);
       },
@@ -299,7 +303,11 @@ export class EventSourcedCell extends EntityCell {
     return state;
   }
 
-  protected write(batch: Batch): Promise<number> | undefined {
+  protected versionAfter(result: unknown): number {
+    return (result as AppendResult).highestSequenceNr;
+  }
+
+  protected write(batch: Batch): Promise<unknown> | undefined {
     const effects = batch.effects;
     let toAppend: EventToAppend[] | null = null;
     for (let i = 0; i < effects.length; i++) {
@@ -312,7 +320,7 @@ export class EventSourcedCell extends EntityCell {
       }
     }
     if (toAppend === null) return undefined;
-    return this.region.runtime.store.journal.append(this.slot.persistenceId, this.version, toAppend).then(highest);
+    return this.region.runtime.store.journal.append(this.slot.persistenceId, this.version, toAppend);
   }
 
   protected committed(batch: Batch): void {
@@ -358,7 +366,11 @@ export class ValueCell extends EntityCell {
     return effect.write === DELETE;
   }
 
-  protected write(batch: Batch): Promise<number> | undefined {
+  protected versionAfter(result: unknown): number {
+    return result === DELETED ? 0 : (result as UpsertStateResult).revision;
+  }
+
+  protected write(batch: Batch): Promise<unknown> | undefined {
     const effects = batch.effects;
     let last = NO_WRITE;
     for (let i = 0; i < effects.length; i++) {
@@ -370,8 +382,8 @@ export class ValueCell extends EntityCell {
     const store = this.region.runtime.store.durableState;
     // Only the batch's final state matters: one compare-and-set write for the whole batch.
     return last === DELETE
-      ? store.delete(persistenceId, this.version).then(zero)
-      : store.upsert(persistenceId, this.version, batch.finalState, { type: this.region.type.name }).then(revision);
+      ? store.delete(persistenceId, this.version).then(deleted)
+      : store.upsert(persistenceId, this.version, batch.finalState, { type: this.region.type.name });
   }
 
   protected committed(batch: Batch): void {
@@ -383,9 +395,8 @@ export class ValueCell extends EntityCell {
   }
 }
 
-const highest = (r: { highestSequenceNr: number }): number => r.highestSequenceNr;
-const revision = (r: { revision: number }): number => r.revision;
-const zero = (): number => 0;
+const DELETED = Symbol('deleted');
+const deleted = (): typeof DELETED => DELETED;
 
 /** A stateless worker: no state, no writes. @internal */
 export class StatelessCell extends EntityCell {
@@ -394,6 +405,9 @@ export class StatelessCell extends EntityCell {
   }
   protected write(): undefined {
     return undefined;
+  }
+  protected versionAfter(): number {
+    return 0;
   }
   protected committed(): void {}
 }
