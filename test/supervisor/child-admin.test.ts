@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AlreadyStartedError, IGNORE, startSupervisor } from '../../src/index.js';
-import { child, crash, refs, statuses, testSystem } from './support.js';
+import { child, crash, deferred, refs, statuses, testSystem, worker } from './support.js';
 
 describe('child administration', () => {
   it('startChild starts a new child after the others; it is stopped first', async () => {
@@ -147,5 +147,26 @@ describe('child administration', () => {
     await crash(system, (await refs(sup)).a);
     expect(sup.alive).toBe(false);
     await expect(sup.whichChildren()).rejects.toMatchObject({ code: 'NOPROC' });
+  });
+
+  it('a stop requested during a slow startChild waits for it, then stops the new child too', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const gate = deferred();
+    const sup = await startSupervisor(system, { children: [child('a', log)] });
+    const started = sup.startChild({
+      id: 'slow',
+      start: async (ctx) => {
+        await gate.promise;
+        return ctx.spawn(worker('slow', log, { trap: true }));
+      },
+    });
+    await system.whenIdle();
+    const stopped = sup.stop();
+    gate.resolve();
+    const ref = await started;
+    await stopped;
+    expect(ref?.alive).toBe(false);
+    expect(log).toEqual(['start:a', 'start:slow', 'stop:slow', 'stop:a']);
   });
 });

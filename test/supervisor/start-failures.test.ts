@@ -145,4 +145,28 @@ describe('start failures', () => {
     await system.whenIdle();
     expect(await statuses(sup)).toEqual({ a: 'stopped' });
   });
+
+  it('a supervisor killed while starting its children leaves nothing behind', async () => {
+    const { system } = testSystem();
+    const gate = deferred();
+    const starting = startSupervisor(system, {
+      name: 'sup',
+      children: [
+        child('a'),
+        {
+          id: 'late',
+          start: async (ctx) => {
+            await gate.promise;
+            return ctx.spawn(worker('late'));
+          },
+        },
+      ],
+    });
+    await system.whenIdle();
+    system.kill(system.whereis('sup')!);
+    gate.resolve();
+    await expect(starting).rejects.toMatchObject({ code: 'INIT_FAILED', reason: 'killed' });
+    await system.whenIdle();
+    expect(system.actorCount).toBe(0);
+  });
 });
