@@ -1,5 +1,5 @@
 // The public API of supervision.
-export { startSupervisor, startDynamicSupervisor } from './start.js';
+export { startSupervisor, startDynamicSupervisor, spawnSupervisor, spawnDynamicSupervisor } from './start.js';
 export { rootSupervisor } from './root.js';
 export { SupervisorHandle, SupervisorRef, DynamicSupervisorRef, supervisorOf } from './refs.js';
 export type { ChildInfo, ChildCounts } from './refs.js';

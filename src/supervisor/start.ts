@@ -1,7 +1,7 @@
 import type { Actor } from '../actors/actor.js';
 import type { ActorContext } from '../actors/behavior.js';
 import { ActorSystem } from '../actors/system.js';
-import type { DynamicSupervisorRef, SupervisorRef } from './refs.js';
+import { type DynamicSupervisorRef, handleOf, type SupervisorRef } from './refs.js';
 import { checkRunning, trackTopLevel } from './root.js';
 import { spawners } from './spawn.js';
 import type { DynamicSupervisorSpec, SupervisorSpec } from './spec.js';
@@ -58,4 +58,33 @@ export async function startDynamicSupervisor<Args extends unknown[], Msg = unkno
   const cell = spawners.dynamic(system, spec as unknown as DynamicSupervisorSpec, parent, parent !== null);
   if (parent === null) trackTopLevel(system, cell);
   return (await started(cell)) as DynamicSupervisorRef<Args, Msg, Reply>;
+}
+
+/**
+ * Spawns a static supervisor and returns its ref at once, without waiting for its children
+ * (`system.spawn` to {@link startSupervisor}'s `system.start`). The children start in the
+ * background; calls made meanwhile wait for them. If one fails to start, the supervisor exits
+ * with the `CHILD_START_FAILED` error as its reason (watch it with `system.monitor(sup.ref, …)`).
+ * Throws at once on an invalid spec, or `SYSTEM_STOPPED`.
+ */
+export function spawnSupervisor<M, R>(owner: ActorSystem | ActorContext<M, R>, spec: SupervisorSpec): SupervisorRef {
+  const { system, parent } = parentOf(owner);
+  const cell = spawners.static(system, spec, parent, parent !== null);
+  if (parent === null) trackTopLevel(system, cell);
+  return handleOf(cell) as SupervisorRef;
+}
+
+/**
+ * Spawns a dynamic supervisor and returns its ref at once; it starts no children, so it is
+ * running when this returns. For code that must not wait (say, a registry creating one per type
+ * on first use). Owners and errors as {@link startDynamicSupervisor}, thrown synchronously.
+ */
+export function spawnDynamicSupervisor<Args extends unknown[], Msg = unknown, Reply = unknown, M = unknown, R = unknown>(
+  owner: ActorSystem | ActorContext<M, R>,
+  spec: DynamicSupervisorSpec<Args, Msg, Reply>,
+): DynamicSupervisorRef<Args, Msg, Reply> {
+  const { system, parent } = parentOf(owner);
+  const cell = spawners.dynamic(system, spec as unknown as DynamicSupervisorSpec, parent, parent !== null);
+  if (parent === null) trackTopLevel(system, cell);
+  return handleOf(cell) as DynamicSupervisorRef<Args, Msg, Reply>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Behavior, rootSupervisor, startDynamicSupervisor, startSupervisor } from '../../src/index.js';
+import { type Behavior, IGNORE, rootSupervisor, spawnDynamicSupervisor, spawnSupervisor, startDynamicSupervisor, startSupervisor } from '../../src/index.js';
 import { child, crash, refs, testSystem, worker } from './support.js';
 
 /** A plain actor that logs its terminate. */
@@ -107,5 +107,39 @@ describe('root supervisor and system.stop', () => {
     await system.whenIdle();
     expect(log).toEqual(['start:a', 'stop:a']);
     expect(system.actorCount).toBe(0);
+  });
+});
+
+describe('spawning without waiting', () => {
+  it('spawnDynamicSupervisor returns a running supervisor at once; a bad spec throws at once', async () => {
+    const { system } = testSystem();
+    const sup = spawnDynamicSupervisor(system, { child: { start: (ctx, n: number) => ctx.spawn(worker(`w${n}`)) } });
+    expect(sup.alive).toBe(true);
+    expect(await (await sup.startChild(1))?.ask('ping')).toBe('pong:w1');
+    expect(() => spawnDynamicSupervisor(system, { child: { start: () => IGNORE }, intensity: -1 })).toThrow(expect.objectContaining({ field: 'intensity' }));
+  });
+
+  it('spawnSupervisor starts children in the background; calls wait for them', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const sup = spawnSupervisor(system, { children: [child('a', log), child('b', log)] });
+    expect((await sup.whichChildren()).map((c) => c.status)).toEqual(['running', 'running']);
+    expect(log).toEqual(['start:a', 'start:b']);
+  });
+
+  it('a supervisor spawned without waiting exits with the start failure', async () => {
+    const { system } = testSystem();
+    const sup = spawnSupervisor(system, { children: [child('a'), { id: 'bad', start: () => Promise.reject(new Error('no')) }] });
+    expect(await system.awaitExit(sup.ref)).toMatchObject({ code: 'CHILD_START_FAILED', childId: 'bad' });
+    expect(system.actorCount).toBe(0);
+  });
+
+  it('supervisors spawned without waiting are stopped in order by system.stop()', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    spawnSupervisor(system, { children: [child('a', log)] });
+    await spawnDynamicSupervisor(system, { child: { start: (ctx) => ctx.spawn(worker('d', log, { trap: true })) } }).startChild();
+    await system.stop();
+    expect(log).toEqual(['start:a', 'start:d', 'stop:d', 'stop:a']);
   });
 });
