@@ -9,6 +9,7 @@ export type {
   SqlStoreOptions,
   PostgresStoreOptions,
   PGliteStoreOptions,
+  PGliteInstance,
   MemoryStoreOptions,
   GroupCommitSettings,
 } from './options.js';

@@ -1,5 +1,4 @@
 import type { Pool } from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../logger.js';
 import type { Serializer } from './serializer.js';
 
@@ -56,13 +55,25 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
   readonly outcomeResolutionTimeoutMs?: number;
 }
 
+/**
+ * A PGlite instance (`new PGlite(…)` or `PGlite.create(…)`), described by the members the store
+ * uses. PGlite's own declarations need `@types/emscripten`, which PGlite does not install for its
+ * users, so beamstate's public types stay clear of them and any PGlite instance fits here.
+ */
+export interface PGliteInstance {
+  readonly closed: boolean;
+  close(): Promise<void>;
+  query(...args: never[]): Promise<unknown>;
+  transaction(...args: never[]): Promise<unknown>;
+}
+
 /** Embedded PostgreSQL (PGlite), in this process, in a data folder. */
 export interface PGliteStoreOptions extends SqlStoreOptions {
   readonly kind: 'pglite';
   /** The data folder; `'memory://'` keeps everything in memory. Default `'.beamstate/pglite'`. */
   readonly dataDir?: string;
   /** A PGlite instance you own (then `dataDir` is ignored and close() leaves it open). */
-  readonly db?: PGlite;
+  readonly db?: PGliteInstance;
 }
 
 /** Plain JavaScript maps: for tests and throwaway systems. Nothing survives the process. */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../logger.js';
@@ -151,7 +152,7 @@ function postgresDriver(opts: PostgresStoreOptions, logger: Logger): SqlDriver {
 }
 
 async function pgliteDriver(opts: PGliteStoreOptions): Promise<SqlDriver> {
-  if (opts.db !== undefined) return new PGliteDriver(opts.db, false);
+  if (opts.db !== undefined) return new PGliteDriver(opts.db as PGlite, false);
   const dataDir = opts.dataDir ?? STORE_DEFAULTS.dataDir;
   if (typeof dataDir !== 'string' || dataDir === '') throw new PersistenceArgumentError('options.dataDir', 'must be a non-empty string');
   try {
