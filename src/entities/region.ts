@@ -4,10 +4,8 @@ import type { TimerHandle } from '../actors/clock.js';
 import type { Context } from '../actors/context.js';
 import type { ExitReason } from '../actors/exit-reason.js';
 import type { DynamicSupervisorRef } from '../supervisor/refs.js';
-import { handleOf } from '../supervisor/refs.js';
-import { trackTopLevel } from '../supervisor/root.js';
-import { spawners } from '../supervisor/spawn.js';
 import type { DynamicSupervisorSpec } from '../supervisor/spec.js';
+import { spawnDynamicSupervisor } from '../supervisor/start.js';
 import { type EntitySettings, entityDefaults, type EntityType, type EventSourcedEntity } from './definition.js';
 import { EntityCell, EventSourcedCell, StatelessCell, ValueCell } from './entity-cell.js';
 import { EntityStoppedError, RecoveryFailedError } from './errors.js';
@@ -119,10 +117,9 @@ export class Region {
         start: (ctx, slot) => this.spawnFor(slot, (behavior) => ctx.spawn(behavior)),
       },
     };
-    const cell = spawners.dynamic(system, spec as unknown as DynamicSupervisorSpec, null, false);
-    trackTopLevel(system, cell);
-    cell.onExit((reason) => this.supervisorExited(reason));
-    return handleOf(cell) as DynamicSupervisorRef<[Slot]>;
+    const sup = spawnDynamicSupervisor(system, spec);
+    system.monitor(sup.ref, (reason) => this.supervisorExited(reason));
+    return sup;
   }
 
   // ------------------------------------------------------------ delivery
