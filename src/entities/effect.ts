@@ -38,6 +38,7 @@ export class EffectBuilder<State, Reply = undefined> implements Effect<State, Re
   /** @internal */ steps: Step<State>[] | null = null;
   /** @internal */ failure: CommandFailedError | null = null;
   /** @internal */ replies = false;
+  /** @internal A reply that is the only step (no array needed). */ replyFn: ((state: State) => unknown) | null = null;
   declare readonly '~reply'?: Reply;
 
   /** Runs `fn` with the state after the write (once it has committed). Errors are logged, not replied. */
@@ -49,7 +50,8 @@ export class EffectBuilder<State, Reply = undefined> implements Effect<State, Re
   /** Replies with what `fn` computes from the state after the write. */
   thenReply<R>(fn: (state: State) => R): EffectBuilder<State, R> {
     this.replyStep();
-    this.step({ kind: 'reply', fn });
+    if (this.steps === null && this.failure === null) this.replyFn = fn; // the common case, without a steps array
+    else this.step({ kind: 'reply', fn });
     return this as unknown as EffectBuilder<State, R>;
   }
 
@@ -80,7 +82,13 @@ export class EffectBuilder<State, Reply = undefined> implements Effect<State, Re
 
   private step(s: Step<State>): void {
     if (this.failure !== null) throw new TypeError('a failed effect cannot be extended');
-    (this.steps ??= []).push(s);
+    const steps = (this.steps ??= []);
+    if (this.replyFn !== null) {
+      // A reply given first, then more steps: keep their order.
+      steps.push({ kind: 'reply', fn: this.replyFn });
+      this.replyFn = null;
+    }
+    steps.push(s);
   }
 
   private replyStep(): void {

@@ -19,15 +19,33 @@ export interface WriteFailure {
   readonly reload: boolean;
 }
 
-/** The commands handled together, with their effects and the state after each. @internal */
+/**
+ * The commands handled together, with their effects and the state after each. Arrays are sized
+ * for the batch up front (most batches hold one command), and `size` says how many are used.
+ * @internal
+ */
 class Batch {
-  readonly pendings: Pending[] = [];
-  readonly effects: EffectBuilder<unknown, unknown>[] = [];
-  readonly states: unknown[] = [];
+  readonly pendings: Pending[];
+  readonly effects: EffectBuilder<unknown, unknown>[];
+  readonly states: unknown[];
+  size = 0;
   finalState: unknown = undefined;
   fromVersion = 0;
   /** A handler that threw after the commands above: rethrown once they are answered. */
   crash: unknown = NO_CRASH;
+
+  constructor(capacity: number) {
+    this.pendings = new Array<Pending>(capacity);
+    this.effects = new Array<EffectBuilder<unknown, unknown>>(capacity);
+    this.states = new Array<unknown>(capacity);
+  }
+
+  add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown): void {
+    const i = this.size++;
+    this.pendings[i] = p;
+    this.effects[i] = effect;
+    this.states[i] = state;
+  }
 }
 
 /**
@@ -105,9 +123,9 @@ export abstract class EntityCell {
       head.fail(new PoisonCommandError(region.type.name, this.slot.entityId, head.def?.name ?? '?', head.attempts, head.lastCrash));
       return this.finish();
     }
-    const batch = new Batch();
-    const ctx = this.ctx;
     const n = Math.min(q.length, region.settings.maxBatchSize);
+    const batch = new Batch(n);
+    const ctx = this.ctx;
     let state = this.state;
     for (let i = 0; i < n; i++) {
       const p = q.at(i) as Pending;
@@ -139,26 +157,22 @@ export abstract class EntityCell {
         batch.crash = p.lastCrash = err;
         break;
       }
-      batch.pendings.push(p);
-      batch.effects.push(effect);
-      batch.states.push(state);
+      batch.add(p, effect, state);
       if (this.endsBatch(effect)) break;
     }
-    if (batch.pendings.length === 0) throw batch.crash;
+    if (batch.size === 0) throw batch.crash;
     batch.finalState = state;
     return this.persist(batch);
   }
 
   /** An async handler at the head of the queue: awaited alone, then written and answered. */
   private async runAsyncHead(p: Pending, effectPromise: Promise<unknown>): Promise<EntityCell> {
-    const batch = new Batch();
+    const batch = new Batch(1);
     try {
       const effect = await effectPromise;
       if (!isEffect(effect)) throw new TypeError(`${this.region.type.name}.${p.def?.name ?? '?'} must return an effect built with its ctx`);
       batch.finalState = this.apply(this.state, effect);
-      batch.pendings.push(p);
-      batch.effects.push(effect);
-      batch.states.push(batch.finalState);
+      batch.add(p, effect, batch.finalState);
     } catch (err) {
       p.lastCrash = err;
       throw err;
@@ -190,7 +204,7 @@ export abstract class EntityCell {
   /** The write committed: the batch is done (off the queue), the state is the new state. */
   private succeeded(batch: Batch): void {
     const q = this.slot.queue;
-    for (let i = 0; i < batch.pendings.length; i++) q.shift();
+    for (let i = 0; i < batch.size; i++) q.shift();
     this.state = batch.finalState;
     this.committed(batch);
   }
@@ -198,7 +212,7 @@ export abstract class EntityCell {
   /** The write failed: every command of the batch fails with it, nothing was applied. */
   private failed(batch: Batch, failure: WriteFailure): void {
     const q = this.slot.queue;
-    for (let i = 0; i < batch.pendings.length; i++) {
+    for (let i = 0; i < batch.size; i++) {
       q.shift();
       (batch.pendings[i] as Pending).fail(failure.error);
     }
@@ -223,11 +237,20 @@ export abstract class EntityCell {
 
   private completeFrom(batch: Batch, from: number, fromStep: number): Promise<void> | undefined {
     const { pendings, effects, states } = batch;
-    for (let i = from; i < pendings.length; i++) {
+    for (let i = from; i < batch.size; i++) {
       const p = pendings[i] as Pending;
       const effect = effects[i] as EffectBuilder<unknown, unknown>;
       if (effect.failure !== null) {
         p.fail(effect.failure);
+        continue;
+      }
+      const replyFn = effect.replyFn;
+      if (replyFn !== null) {
+        try {
+          p.succeed(replyFn(states[i]));
+        } catch (err) {
+          p.fail(err);
+        }
         continue;
       }
       const steps = effect.steps;
@@ -310,7 +333,7 @@ export class EventSourcedCell extends EntityCell {
   protected write(batch: Batch): Promise<unknown> | undefined {
     const effects = batch.effects;
     let toAppend: EventToAppend[] | null = null;
-    for (let i = 0; i < effects.length; i++) {
+    for (let i = 0; i < batch.size; i++) {
       const events = (effects[i] as EffectBuilder<unknown, unknown>).events;
       if (events === null) continue;
       toAppend ??= [];
@@ -328,7 +351,7 @@ export class EventSourcedCell extends EntityCell {
     if (this.version === from) return;
     const region = this.region;
     region.persisted(this.slot, from + 1, this.version);
-    region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, from);
+    region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.size, from);
     const every = region.settings.snapshotEvery;
     if (every > 0 && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
   }
@@ -373,7 +396,7 @@ export class ValueCell extends EntityCell {
   protected write(batch: Batch): Promise<unknown> | undefined {
     const effects = batch.effects;
     let last = NO_WRITE;
-    for (let i = 0; i < effects.length; i++) {
+    for (let i = 0; i < batch.size; i++) {
       const w = (effects[i] as EffectBuilder<unknown, unknown>).write;
       if (w !== NO_WRITE) last = w;
     }
@@ -388,10 +411,10 @@ export class ValueCell extends EntityCell {
 
   protected committed(batch: Batch): void {
     let wrote = false;
-    for (const e of batch.effects) if (e.write !== NO_WRITE) wrote = true;
+    for (let i = 0; i < batch.size; i++) if ((batch.effects[i] as EffectBuilder<unknown, unknown>).write !== NO_WRITE) wrote = true;
     if (!wrote) return;
     this.region.persisted(this.slot, batch.fromVersion, this.version);
-    this.region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.fromVersion);
+    this.region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.size, batch.fromVersion);
   }
 }
 

@@ -76,18 +76,18 @@ export class Subscriptions {
   }
 
   /** After a committed write: events one by one, and the state after each command that wrote. */
-  publish(slot: Slot, effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], fromVersion: number): void {
+  publish(slot: Slot, effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], count: number, fromVersion: number): void {
     if (this.byPid.size === 0) return;
     const set = this.byPid.get(slot.persistenceId);
     if (set === undefined) return;
     if (slot.region.type.kind === 'value') {
       // One write per batch: only the final state has a revision of its own.
-      const state = states[states.length - 1];
+      const state = states[count - 1];
       for (const sub of set) if (sub.onState !== null) this.call(sub, () => sub.onState?.(state, slot.version));
       return;
     }
     let seq = fromVersion;
-    for (let i = 0; i < effects.length; i++) {
+    for (let i = 0; i < count; i++) {
       const events = (effects[i] as EffectBuilder<unknown, unknown>).events;
       if (events === null) continue;
       for (const event of events) {
