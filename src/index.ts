@@ -6,3 +6,4 @@ export * from './actors/index.js';
 export * from './supervisor/index.js';
 export * from './persistence/index.js';
 export * from './entities/index.js';
+export * from './gateway/index.js';

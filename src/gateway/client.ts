@@ -1,0 +1,628 @@
+/**
+ * The beamstate client, for Node and browsers: the standard `WebSocket` where the platform has
+ * one, else `ws` (imported on demand). Requests are correlated by id; commands are never
+ * retried, because they are not idempotent: a request in flight when the connection drops fails
+ * with `CONNECTION_LOST`. Requests made while reconnecting wait (with their timeout running) and
+ * are sent once the connection is back. Subscriptions survive reconnections without gaps.
+ */
+import { type Clock, systemClock, type TimerHandle } from '../actors/clock.js';
+import { InvalidOptionError } from '../actors/errors.js';
+import type { AskOptions } from '../actors/ref.js';
+import type { EntityType } from '../entities/definition.js';
+import type { CommandSpecs, EntityRef } from '../entities/entity-ref.js';
+import type { EntityUpdate } from '../entities/subscriptions.js';
+import { backoffDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js';
+import { type ClientCodec, clientCodec } from './client-codec.js';
+import { type ClientSubscribeOptions, ClientSubscription, type SubscriptionOwner } from './client-subscription.js';
+import { ClientClosedError, ConnectFailedError, ConnectionLostError, RemoteError, RequestAbortedError, RequestTimeoutError } from './errors.js';
+import { AUTH_SUBPROTOCOL_PREFIX, type FrameFormat, type RequestId, type ServerFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from './protocol.js';
+
+/** Where a client is: connecting for the first time, open, reconnecting after a loss, or closed for good. */
+export type ClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Options of {@link connect}. Defaults in {@link clientDefaults}. */
+export interface ConnectOptions {
+  /** Presented on every (re)connection; a function is called each time, so it can refresh the token. */
+  readonly token?: string | (() => string | undefined | Promise<string | undefined>);
+  /**
+   * How the token travels: `'header'` (`Authorization: Bearer`, Node's `ws` only), `'protocol'`
+   * (a `beamstate.auth.<base64url>` subprotocol, works in browsers) or `'query'` (`?token=`).
+   * Default `'header'` with `ws`, `'protocol'` with a platform WebSocket.
+   */
+  readonly tokenTransport?: 'header' | 'protocol' | 'query';
+  /** Frame format. Default `'json'`. */
+  readonly format?: FrameFormat;
+  /** Default timeout of a request, in ms (`Infinity`: none). Default 5000. */
+  readonly timeout?: number;
+  /** How long opening a connection may take. Default 10 000 ms. */
+  readonly connectTimeout?: number;
+  /** Reconnection after a lost connection; `false` closes the client instead. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** Application-level pings when the server has been silent this long; two silent intervals mean the connection is dead. `false`: off. Default 30 000 ms. */
+  readonly heartbeatMs?: number | false;
+  /** A WebSocket class to use instead of the platform's (or `ws`). Called as `new WebSocket(url, protocols)`. */
+  readonly WebSocket?: new (url: string, protocols: string[]) => object;
+  /** Time source for timeouts, heartbeats and backoff. Default the real clock; a `ManualClock` in tests. */
+  readonly clock?: Clock;
+  /** Told of every status change; `error` says why the connection was lost or the client closed. */
+  readonly onStatusChange?: (status: ClientStatus, error?: Error) => void;
+}
+
+/** Every default of {@link ConnectOptions}, in one place. */
+export const clientDefaults = {
+  format: 'json',
+  timeout: 5000,
+  connectTimeout: 10_000,
+  heartbeatMs: 30_000,
+  reconnect: reconnectDefaults,
+} as const;
+
+/** The commands of an entity definition, for typed refs: `CommandsOf<typeof cart>`. */
+export type CommandsOf<T> = T extends EntityType<infer C> ? C : CommandSpecs;
+
+/** A typed ref to a remote entity: `ask` and `tell` as on the server, plus `subscribe`. */
+export interface ClientEntityRef<C extends CommandSpecs = CommandSpecs> extends EntityRef<C> {
+  subscribe(options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void): Promise<ClientSubscription>;
+}
+
+/** The standard WebSocket API as the client uses it (browsers' WebSocket and `ws` both have it). */
+interface SocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  binaryType: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: { message?: string; error?: unknown }) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  terminate?(): void;
+}
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: Error) => void;
+  timer: TimerHandle | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+  /** The encoded frame while it waits to be sent; null once sent. */
+  frame: string | Uint8Array | null;
+}
+
+const OPEN = 1;
+/** HTTP statuses after which reconnecting cannot help. */
+const PERMANENT = new Set([400, 401, 403, 404]);
+
+/**
+ * A connection to a beamstate gateway. Made by {@link connect}.
+ *
+ * ```ts
+ * const client = await connect('ws://localhost:8080', { token });
+ * const cart = client.ref<typeof shoppingCart>('cart', 'c1');
+ * await cart.ask('addItem', { sku: 'apple', name: 'Apple', quantity: 2 });
+ * for await (const update of await cart.subscribe({ state: true })) render(update);
+ * ```
+ */
+export class GatewayClient implements SubscriptionOwner, AsyncDisposable {
+  private statusValue: ClientStatus = 'connecting';
+  private socket: SocketLike | null = null;
+  private readonly pending = new Map<RequestId, Pending>();
+  private readonly outbox: RequestId[] = [];
+  private readonly subs = new Map<RequestId, ClientSubscription>();
+  private nextId = 1;
+  private attempt = 0;
+  private reconnectTimer: TimerHandle | null = null;
+  private heartbeatTimer: TimerHandle | null = null;
+  private heard = false;
+  private silentTicks = 0;
+  private closedBy: Error | undefined;
+  private wsModule: (new (url: string, protocols: string[], options: object) => SocketLike) | null = null;
+  private readonly clock: Clock;
+  private readonly timeout: number;
+  private readonly connectTimeout: number;
+  private readonly heartbeatMs: number;
+  private readonly reconnect: Required<ReconnectOptions> | null;
+
+  /** @internal Use {@link connect}. */
+  constructor(
+    /** The gateway's URL (`ws://…` or `wss://…`). */
+    readonly url: string,
+    private readonly codec: ClientCodec,
+    private readonly options: ConnectOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.timeout = checkTimeout('timeout', options.timeout ?? clientDefaults.timeout);
+    this.connectTimeout = checkTimeout('connectTimeout', options.connectTimeout ?? clientDefaults.connectTimeout);
+    const hb = options.heartbeatMs ?? clientDefaults.heartbeatMs;
+    this.heartbeatMs = hb === false ? 0 : checkTimeout('heartbeatMs', hb);
+    this.reconnect = options.reconnect === false ? null : { ...reconnectDefaults, ...options.reconnect };
+  }
+
+  /** Where the client is. */
+  get status(): ClientStatus {
+    return this.statusValue;
+  }
+
+  /** The frame format in use. */
+  get format(): FrameFormat {
+    return this.codec.format;
+  }
+
+  /**
+   * Sends a command to entity `(type, id)` and resolves with its reply. Rejects with the server's
+   * error code (`RemoteError`: `COMMAND_FAILED`, `INVALID_COMMAND` with `issues`, `FORBIDDEN`, …),
+   * or `REQUEST_TIMEOUT`, `REQUEST_ABORTED`, `CONNECTION_LOST` (the command may have run; it is
+   * not retried), `CLIENT_CLOSED`.
+   */
+  ask<R = unknown>(type: string, id: string, command: string, input?: unknown, options?: AskOptions): Promise<R> {
+    const frame =
+      input === undefined
+        ? { kind: 'command', id: 0 as RequestId, entity: { type, id }, command }
+        : { kind: 'command', id: 0 as RequestId, entity: { type, id }, command, input };
+    return this.request(frame, options) as Promise<R>;
+  }
+
+  /** Sends a command without waiting for its reply; failures are ignored. */
+  tell(type: string, id: string, command: string, input?: unknown): void {
+    this.ask(type, id, command, input).catch(() => {});
+  }
+
+  /**
+   * A typed ref to a remote entity. Type it with the definition, imported as a type only so the
+   * server's code stays out of the client's bundle:
+   * `client.ref<typeof shoppingCart>('cart', 'c1')`, or pass the definition itself.
+   */
+  ref<T extends EntityType = EntityType>(type: T | string, id: string): ClientEntityRef<CommandsOf<T>> {
+    const typeName = typeof type === 'string' ? type : type.name;
+    const ref = {
+      type: typeName,
+      id,
+      ask: (command: string, input?: unknown, options?: AskOptions) => this.ask(typeName, id, command, input, options),
+      tell: (command: string, input?: unknown) => this.tell(typeName, id, command, input),
+      subscribe: (options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void) => this.subscribe(typeName, id, options, listener),
+      toString: () => `${typeName}/${id}`,
+    };
+    return ref as unknown as ClientEntityRef<CommandsOf<T>>;
+  }
+
+  /**
+   * Subscribes to an entity's events and/or state. Resolves once the server acknowledged it.
+   * Updates go to `listener`, or without one, queue for `for await`.
+   */
+  subscribe(type: string, id: string, options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void): Promise<ClientSubscription> {
+    if (this.statusValue === 'closed') return Promise.reject(new ClientClosedError(this.closedBy));
+    const sub = new ClientSubscription(this, this.nextId++, type, id, options, listener);
+    this.subs.set(sub.id, sub);
+    const acked = new Promise<void>((resolve, reject) => {
+      sub.firstAck = { resolve, reject };
+    });
+    const timeout = options.timeout ?? this.timeout;
+    let timer: TimerHandle | null = null;
+    if (timeout !== Infinity) {
+      timer = this.clock.setTimeout(() => {
+        this.release(sub);
+        sub.end(new RequestTimeoutError(timeout));
+      }, timeout);
+    }
+    const signal = options.signal;
+    const onAbort = (): void => {
+      this.release(sub);
+      sub.end(new RequestAbortedError(signal?.reason));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted === true) onAbort();
+    else if (this.statusValue === 'open') this.sendNow(sub.frame());
+    return acked.then(
+      () => {
+        if (timer !== null) this.clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return sub;
+      },
+      (err: unknown) => {
+        if (timer !== null) this.clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        throw err;
+      },
+    );
+  }
+
+  /** Application-level ping: resolves with the round trip in ms. */
+  async ping(options?: AskOptions): Promise<number> {
+    const start = this.clock.now();
+    await this.request({ kind: 'ping', id: 0 }, options);
+    return this.clock.now() - start;
+  }
+
+  /** Closes the connection; requests not yet answered fail with `CLIENT_CLOSED`, subscriptions end. */
+  async close(): Promise<void> {
+    if (this.statusValue === 'closed') return;
+    const socket = this.socket;
+    this.shutdown(undefined);
+    if (socket !== null && socket.readyState === OPEN) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          socket.terminate?.();
+          resolve();
+        }, this.connectTimeout);
+        socket.onclose = () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+        socket.close(1000, 'client closed');
+      });
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ------------------------------------------------------------ requests
+
+  private request(frame: { kind: string; id: RequestId }, options: AskOptions | undefined): Promise<unknown> {
+    if (this.statusValue === 'closed') return Promise.reject(new ClientClosedError(this.closedBy));
+    const id = this.nextId++;
+    frame.id = id;
+    let encoded: string | Uint8Array;
+    try {
+      encoded = this.codec.encode(frame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const p: Pending = { resolve, reject, timer: null, signal: options?.signal, onAbort: null, frame: encoded };
+      const timeout = options?.timeout ?? this.timeout;
+      if (timeout !== Infinity) p.timer = this.clock.setTimeout(() => this.fail(id, new RequestTimeoutError(timeout)), timeout);
+      const signal = options?.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          this.clearPending(p);
+          reject(new RequestAbortedError(signal.reason));
+          return;
+        }
+        p.onAbort = () => this.fail(id, new RequestAbortedError(signal.reason));
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.pending.set(id, p);
+      if (this.statusValue === 'open' && this.socket !== null) {
+        p.frame = null;
+        this.socket.send(encoded);
+      } else this.outbox.push(id);
+    });
+  }
+
+  private take(id: RequestId): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    this.clearPending(p);
+    return p;
+  }
+
+  private clearPending(p: Pending): void {
+    if (p.timer !== null) this.clock.clearTimeout(p.timer);
+    if (p.onAbort !== null) p.signal?.removeEventListener('abort', p.onAbort);
+  }
+
+  private fail(id: RequestId, err: Error): void {
+    this.take(id)?.reject(err);
+  }
+
+  private sendNow(frame: object): void {
+    try {
+      this.socket?.send(this.codec.encode(frame));
+    } catch {
+      // The socket is going away; its close handler deals with what is in flight.
+    }
+  }
+
+  /** @internal From a subscription: forget it, and tell the server if it knows it. */
+  release(sub: ClientSubscription): void {
+    if (this.subs.get(sub.id) !== sub) return;
+    this.subs.delete(sub.id);
+    if (sub.acked && this.statusValue === 'open') this.sendNow({ kind: 'unsubscribe', id: this.nextId++, subscription: sub.id });
+  }
+
+  // ------------------------------------------------------------ frames
+
+  private receive(data: unknown): void {
+    this.heard = true;
+    let frame: ServerFrame | undefined;
+    try {
+      frame = this.codec.decode(data);
+    } catch {
+      return;
+    }
+    if (frame === undefined) return;
+    switch (frame.kind) {
+      case 'reply':
+        this.take(frame.id)?.resolve(frame.result);
+        return;
+      case 'pong':
+      case 'unsubscribed':
+        this.take(frame.id)?.resolve(undefined);
+        return;
+      case 'error': {
+        const e = frame.error;
+        const err = new RemoteError(String(e?.code ?? 'INTERNAL_ERROR'), String(e?.message ?? ''), e?.issues, e?.details);
+        if (frame.id === null) return; // about a frame the server could not read: nothing to correlate
+        const p = this.take(frame.id);
+        if (p !== undefined) {
+          p.reject(err);
+          return;
+        }
+        const sub = this.subs.get(frame.id);
+        if (sub !== undefined) {
+          this.subs.delete(frame.id);
+          sub.end(err);
+        }
+        return;
+      }
+      case 'subscribed': {
+        const sub = this.subs.get(frame.id);
+        if (sub !== undefined) sub.acknowledged(frame.version);
+        // Unsubscribed (or timed out) before the server acknowledged: end it there too.
+        else this.sendNow({ kind: 'unsubscribe', id: this.nextId++, subscription: frame.id });
+        return;
+      }
+      case 'update':
+        this.subs.get(frame.subscription)?.receive(frame);
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------ connection
+
+  /** @internal Opens a connection; resolves when open, rejects with `CONNECT_FAILED`. */
+  async open(): Promise<void> {
+    const socket = await this.createSocket();
+    await new Promise<void>((resolve, reject) => {
+      let status: number | undefined;
+      let done = false;
+      const timer = this.clock.setTimeout(() => failed(new ConnectFailedError(`no connection within ${this.connectTimeout} ms`, undefined)), this.connectTimeout);
+      const failed = (err: ConnectFailedError): void => {
+        if (done) return;
+        done = true;
+        this.clock.clearTimeout(timer);
+        socket.onopen = socket.onclose = socket.onerror = socket.onmessage = null;
+        try {
+          if (socket.terminate !== undefined) socket.terminate();
+          else socket.close();
+        } catch {
+          // already closed
+        }
+        reject(err);
+      };
+      socket.onerror = (event) => {
+        // `ws` says which HTTP status refused the upgrade; browsers never tell.
+        const m = /Unexpected server response: (\d+)/.exec(String(event?.message ?? (event?.error as Error | undefined)?.message ?? ''));
+        if (m !== null) status = Number(m[1]);
+        failed(new ConnectFailedError(status === undefined ? `cannot connect to ${this.url}` : `the server refused the connection with HTTP ${status}`, status, event?.error));
+      };
+      socket.onclose = (event) => failed(new ConnectFailedError(`the connection closed while opening (${event.code})`, status));
+      socket.onopen = () => {
+        if (done) return;
+        const expected = this.codec.format === 'json' ? [SUBPROTOCOL_JSON, 'beamstate.v1'] : [SUBPROTOCOL_MSGPACK];
+        if (!expected.includes(socket.protocol)) {
+          failed(new ConnectFailedError(`the server did not accept the ${this.codec.format === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK} subprotocol`, undefined));
+          return;
+        }
+        done = true;
+        this.clock.clearTimeout(timer);
+        this.attach(socket);
+        resolve();
+      };
+    });
+  }
+
+  private async createSocket(): Promise<SocketLike> {
+    const tokenOption = this.options.token;
+    const token = typeof tokenOption === 'function' ? await tokenOption() : tokenOption;
+    const Platform = this.options.WebSocket ?? (globalThis as { WebSocket?: new (url: string, protocols: string[]) => object }).WebSocket;
+    const transport = this.options.tokenTransport ?? (Platform === undefined ? 'header' : 'protocol');
+    if (transport === 'header' && Platform !== undefined && this.options.tokenTransport === 'header') {
+      throw new InvalidOptionError('tokenTransport', "'header' needs Node's ws: a platform WebSocket cannot set headers");
+    }
+    const protocols = [this.codec.format === 'json' ? SUBPROTOCOL_JSON : SUBPROTOCOL_MSGPACK];
+    let url = this.url;
+    const headers: Record<string, string> = {};
+    if (token !== undefined && token !== '') {
+      if (transport === 'header') headers.authorization = `Bearer ${token}`;
+      else if (transport === 'protocol') protocols.push(AUTH_SUBPROTOCOL_PREFIX + base64url(token));
+      else url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+    }
+    let socket: SocketLike;
+    if (Platform !== undefined) socket = new Platform(url, protocols) as SocketLike;
+    else {
+      if (this.wsModule === null) {
+        const ws = await import('ws');
+        this.wsModule = ws.WebSocket as unknown as new (url: string, protocols: string[], options: object) => SocketLike;
+      }
+      socket = new this.wsModule(url, protocols, { headers, perMessageDeflate: false });
+    }
+    // Node's platform WebSocket (undici) defaults to Blobs, which need an await to read.
+    if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
+    return socket;
+  }
+
+  private attach(socket: SocketLike): void {
+    this.socket = socket;
+    this.attempt = 0;
+    this.heard = true;
+    this.silentTicks = 0;
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onclose = (event) => this.lost(socket, event.code, event.reason);
+    socket.onerror = () => {
+      // The close event follows and carries the code.
+    };
+    this.setStatus('open');
+    // Subscriptions first, so they are established before queued commands change the entities.
+    for (const sub of this.subs.values()) {
+      sub.acked = false;
+      this.sendNow(sub.frame());
+    }
+    for (const id of this.outbox.splice(0)) {
+      const p = this.pending.get(id);
+      if (p === undefined || p.frame === null) continue;
+      const frame = p.frame;
+      p.frame = null;
+      socket.send(frame);
+    }
+    if (this.heartbeatMs > 0) this.scheduleHeartbeat();
+  }
+
+  /** The connection dropped: fail what was in flight, then reconnect (or close). */
+  private lost(socket: SocketLike, code: number, reason: string): void {
+    if (this.socket !== socket) return;
+    socket.onopen = socket.onclose = socket.onerror = socket.onmessage = null;
+    this.socket = null;
+    this.stopHeartbeat();
+    const err = new ConnectionLostError(code, reason);
+    for (const [id, p] of [...this.pending]) {
+      if (p.frame !== null) continue; // never sent: it waits for the next connection
+      this.pending.delete(id);
+      this.clearPending(p);
+      p.reject(err);
+    }
+    for (const sub of this.subs.values()) sub.acked = false;
+    if (this.statusValue === 'closed') return;
+    if (this.reconnect === null) {
+      this.shutdown(err);
+      return;
+    }
+    this.setStatus('reconnecting', err);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const r = this.reconnect;
+    if (r === null) return;
+    if (this.attempt >= r.maxAttempts) {
+      this.shutdown(new ConnectFailedError(`gave up reconnecting after ${this.attempt} attempts`, undefined));
+      return;
+    }
+    const delay = backoffDelay(this.attempt++, r, Math.random());
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.statusValue === 'closed') return;
+      this.open().catch((err: unknown) => {
+        if (this.statusValue === 'closed') return;
+        if (err instanceof ConnectFailedError && err.status !== undefined && PERMANENT.has(err.status)) {
+          // Refused for good (a revoked token): retrying would only hammer the server.
+          this.shutdown(err);
+          return;
+        }
+        this.setStatus('reconnecting', err as Error);
+        this.scheduleReconnect();
+      });
+    }, delay);
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.clock.setTimeout(() => this.heartbeat(), this.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer !== null) this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  /** Pings a silent server; drops the connection after two silent intervals. */
+  private heartbeat(): void {
+    this.heartbeatTimer = null;
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.heard) {
+      this.heard = false;
+      this.silentTicks = 0;
+    } else if (++this.silentTicks >= 2) {
+      try {
+        if (socket.terminate !== undefined) socket.terminate();
+        else socket.close(4000, 'heartbeat timeout');
+      } catch {
+        // already closing
+      }
+      this.lost(socket, 1006, 'heartbeat timeout');
+      return;
+    } else this.sendNow({ kind: 'ping', id: this.nextId++ });
+    this.scheduleHeartbeat();
+  }
+
+  private setStatus(status: ClientStatus, error?: Error): void {
+    this.statusValue = status;
+    try {
+      if (error === undefined) this.options.onStatusChange?.(status);
+      else this.options.onStatusChange?.(status, error);
+    } catch {
+      // A throwing callback must not disturb the client.
+    }
+  }
+
+  /** @internal The first connection failed: the client is closed before anyone saw it. */
+  abandon(error: Error): void {
+    this.shutdown(error);
+  }
+
+  /** Closes for good: `error` undefined when the user closed, else why the client gave up. */
+  private shutdown(error: Error | undefined): void {
+    if (this.statusValue === 'closed') return;
+    this.closedBy = error;
+    this.stopHeartbeat();
+    if (this.reconnectTimer !== null) this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const socket = this.socket;
+    if (socket !== null) {
+      socket.onmessage = socket.onerror = null;
+      socket.onclose = null;
+    }
+    this.socket = null;
+    this.setStatus('closed', error);
+    const closed = new ClientClosedError(error);
+    for (const p of this.pending.values()) {
+      this.clearPending(p);
+      p.reject(error ?? closed);
+    }
+    this.pending.clear();
+    this.outbox.length = 0;
+    for (const sub of [...this.subs.values()]) sub.end(error);
+    this.subs.clear();
+    if (socket !== null && error !== undefined) {
+      try {
+        socket.close(1000);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+/**
+ * Connects to a beamstate gateway. Resolves once the connection is open (the first attempt is
+ * not retried: it rejects with `CONNECT_FAILED`, with the HTTP `status` in Node when the server
+ * refused, e.g. 401); later losses reconnect with backoff.
+ */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<GatewayClient> {
+  if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new InvalidOptionError('url', `must be a ws:// or wss:// URL, got ${String(url)}`);
+  const format = options.format ?? clientDefaults.format;
+  if (format !== 'json' && format !== 'msgpack') throw new InvalidOptionError('format', `must be 'json' or 'msgpack', got ${String(format)}`);
+  const client = new GatewayClient(url, await clientCodec(format), options);
+  try {
+    await client.open();
+  } catch (err) {
+    client.abandon(err as Error);
+    throw err;
+  }
+  return client;
+}
+
+function checkTimeout(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new InvalidOptionError(field, `must be a number > 0 (or Infinity), got ${String(value)}`);
+  return value;
+}
+
+/** RFC 4648 §5 without padding, of the UTF-8 bytes: a valid subprotocol token. */
+function base64url(text: string): string {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,0 +1,400 @@
+/**
+ * One client connection: decodes requests, runs them against the entity runtime, answers each
+ * by its id, and pushes subscription updates.
+ *
+ * The hot path (a command) allocates the decoded frame, one map entry, the runtime's ask and
+ * the reply string; nothing else. Sends made in the same turn of the event loop are corked into
+ * one write to the socket (replies of a batch of commands come together), and the send buffer is
+ * checked against the high-water mark when the cork is released.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { EntityRef } from '../entities/entity-ref.js';
+import type { EntityRuntime } from '../entities/runtime.js';
+import type { EntityUpdate, Subscription } from '../entities/subscriptions.js';
+import type { Logger } from '../logger.js';
+import type { Authorize, AuthorizeRequest } from './auth.js';
+import type { ServerCodec } from './codec.js';
+import {
+  DuplicateIdError,
+  ForbiddenError,
+  FrameError,
+  InternalGatewayError,
+  NotSubscribableError,
+  ShuttingDownError,
+  SlowConsumerError,
+  TooManyRequestsError,
+  TooManySubscriptionsError,
+  UnknownSubscriptionError,
+} from './errors.js';
+import type { ResolvedLimits } from './options.js';
+import { CloseCode, type CommandFrame, type RequestId, type SubscribeFrame, type UnsubscribeFrame } from './protocol.js';
+import { GatewaySubscription, type UpdateSink } from './subscription.js';
+import { parseRequest } from './validate.js';
+import { toWireError } from './wire-error.js';
+
+/** What a connection needs from its gateway. @internal */
+export interface ConnectionHost<P> {
+  readonly runtime: EntityRuntime;
+  readonly limits: ResolvedLimits;
+  readonly authorize: Authorize<P> | undefined;
+  readonly logger: Logger;
+  /** True once `close()` began: new requests are refused with `SHUTTING_DOWN`. */
+  readonly closing: boolean;
+  /** The kind of a registered entity type, or undefined. */
+  kindOf(typeName: string): string | undefined;
+  /** A request went in flight. */
+  started(): void;
+  /** A request finished (answered, or dropped with its connection). */
+  settled(): void;
+  /** The connection closed. */
+  removed(connection: Connection<P>): void;
+}
+
+/** @internal */
+export class Connection<P> implements UpdateSink {
+  /** Requests in flight by id: null for a command, the subscription for a subscribe. */
+  private inflight: Map<RequestId, GatewaySubscription | null> | null = null;
+  /** Established subscriptions by id. */
+  private subs: Map<RequestId, GatewaySubscription> | null = null;
+  /** Established and pending subscriptions. */
+  private subCount = 0;
+  private corked = false;
+  /** Set by any frame or pong; cleared by each heartbeat tick. */
+  heard = false;
+  /** Consecutive heartbeat ticks without hearing from the peer. */
+  silentTicks = 0;
+  /** Closed, or closing by our decision: nothing more is sent or run. */
+  closed = false;
+
+  constructor(
+    private readonly host: ConnectionHost<P>,
+    readonly ws: WebSocket,
+    private readonly socket: Socket,
+    private readonly codec: ServerCodec,
+    readonly principal: P,
+  ) {
+    ws.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    ws.on('pong', () => {
+      this.heard = true;
+    });
+    ws.on('close', () => this.onClose());
+    // `ws` closes the connection itself on protocol errors (1002, 1007, 1009); this only logs.
+    ws.on('error', (err) => host.logger.debug({ err }, 'connection error'));
+  }
+
+  /** Number of requests in flight (for tests and stats). */
+  get inFlight(): number {
+    return this.inflight === null ? 0 : this.inflight.size;
+  }
+
+  get subscriptionCount(): number {
+    return this.subCount;
+  }
+
+  private receive(data: Buffer, isBinary: boolean): void {
+    this.heard = true;
+    if (this.closed) return;
+    let id: RequestId | null = null;
+    try {
+      const frame = parseRequest(this.codec.decode(data, isBinary));
+      id = frame.id;
+      switch (frame.kind) {
+        case 'command':
+          this.command(frame);
+          return;
+        case 'subscribe':
+          this.subscribe(frame);
+          return;
+        case 'unsubscribe':
+          this.unsubscribe(frame);
+          return;
+        case 'ping':
+          if (this.inUse(frame.id)) this.refuse(frame.id, new DuplicateIdError(frame.id));
+          else this.send(this.codec.pong(frame.id));
+          return;
+      }
+    } catch (err) {
+      if (err instanceof FrameError) this.refuse(err.id, err);
+      else {
+        this.host.logger.error({ err }, 'unexpected error handling a frame');
+        this.refuse(id, new InternalGatewayError(err));
+      }
+    }
+  }
+
+  private inUse(id: RequestId): boolean {
+    return (this.inflight !== null && this.inflight.has(id)) || (this.subs !== null && this.subs.has(id));
+  }
+
+  /** Checks shared by commands and subscribes; returns the in-flight map, or null after refusing. */
+  private admit(id: RequestId): Map<RequestId, GatewaySubscription | null> | null {
+    if (this.inUse(id)) return this.refuse(id, new DuplicateIdError(id));
+    if (this.host.closing) return this.refuse(id, new ShuttingDownError());
+    const inflight = this.inflight ?? (this.inflight = new Map());
+    if (inflight.size >= this.host.limits.maxInFlight) return this.refuse(id, new TooManyRequestsError(this.host.limits.maxInFlight));
+    return inflight;
+  }
+
+  private ref(id: RequestId, type: string, entityId: string): EntityRef | null {
+    try {
+      return this.host.runtime.refFor(type, entityId);
+    } catch (err) {
+      return this.refuse(id, err);
+    }
+  }
+
+  // ------------------------------------------------------------ command
+
+  private command(frame: CommandFrame): void {
+    const id = frame.id;
+    const inflight = this.admit(id);
+    if (inflight === null) return;
+    const ref = this.ref(id, frame.entity.type, frame.entity.id);
+    if (ref === null) return;
+    inflight.set(id, null);
+    this.host.started();
+    const authorize = this.host.authorize;
+    if (authorize === undefined) {
+      this.run(ref, frame);
+      return;
+    }
+    this.authorized(
+      id,
+      authorize,
+      { action: 'command', entityType: frame.entity.type, entityId: frame.entity.id, command: frame.command, input: frame.input },
+      () => this.run(ref, frame),
+      `${frame.command} on ${frame.entity.type}`,
+    );
+  }
+
+  private run(ref: EntityRef, frame: CommandFrame): void {
+    const id = frame.id;
+    if (this.closed) {
+      this.settle(id);
+      return;
+    }
+    ref.ask(frame.command, frame.input).then(
+      (result) => this.replied(id, result),
+      (err: unknown) => this.finishWithError(id, err),
+    );
+  }
+
+  private replied(id: RequestId, result: unknown): void {
+    if (!this.closed) {
+      let data: string | Buffer;
+      try {
+        data = this.codec.reply(id, result);
+      } catch (err) {
+        data = this.codec.error(id, toWireError(err, this.host.logger));
+      }
+      this.send(data);
+    }
+    this.settle(id);
+  }
+
+  /** Answers a request in flight with an error, then lets it go. */
+  private finishWithError(id: RequestId, err: unknown): void {
+    if (!this.closed) this.send(this.codec.error(id, toWireError(err, this.host.logger)));
+    this.settle(id);
+  }
+
+  private settle(id: RequestId): void {
+    this.inflight?.delete(id);
+    this.host.settled();
+  }
+
+  /** Runs the authorize hook: `true` proceeds, anything else is `FORBIDDEN`, a throw is `INTERNAL_ERROR`. */
+  private authorized(id: RequestId, authorize: Authorize<P>, request: AuthorizeRequest, proceed: () => void, what: string): void {
+    const deny = (err: unknown): void => {
+      const sub = this.inflight?.get(id);
+      if (sub) this.dropPendingSubscription(sub);
+      this.finishWithError(id, err);
+    };
+    const failed = (err: unknown): void => {
+      this.host.logger.error({ err }, 'authorize hook failed');
+      deny(new InternalGatewayError(err));
+    };
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = authorize(this.principal, request);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    if (verdict === true) proceed();
+    else if (typeof (verdict as Promise<boolean> | undefined)?.then === 'function') {
+      (verdict as Promise<boolean>).then((ok) => (ok === true ? proceed() : deny(new ForbiddenError(what))), failed);
+    } else deny(new ForbiddenError(what));
+  }
+
+  // ------------------------------------------------------------ subscriptions
+
+  private subscribe(frame: SubscribeFrame): void {
+    const id = frame.id;
+    const inflight = this.admit(id);
+    if (inflight === null) return;
+    const { type, id: entityId } = frame.entity;
+    if (this.subCount >= this.host.limits.maxSubscriptions) {
+      this.refuse(id, new TooManySubscriptionsError(this.host.limits.maxSubscriptions));
+      return;
+    }
+    const ref = this.ref(id, type, entityId);
+    if (ref === null) return;
+    if (this.host.kindOf(type) === 'stateless') {
+      this.refuse(id, new NotSubscribableError(type));
+      return;
+    }
+    const events = frame.events === true;
+    const state = frame.state === true;
+    const sub = new GatewaySubscription(this, id, events, state);
+    inflight.set(id, sub);
+    this.subCount++;
+    this.host.started();
+    const from = frame.fromSequenceNr;
+    const start = (): void => {
+      if (this.closed || sub.ended) {
+        this.dropPendingSubscription(sub);
+        this.settle(id);
+        return;
+      }
+      this.host.runtime
+        .subscribe(ref, from === undefined ? { events, state: true } : { events, state: true, fromSequenceNr: from }, sub.listener)
+        .then(
+          (handle) => this.established(sub, handle),
+          (err: unknown) => {
+            this.dropPendingSubscription(sub);
+            this.finishWithError(id, err);
+          },
+        );
+    };
+    const authorize = this.host.authorize;
+    if (authorize === undefined) start();
+    else this.authorized(id, authorize, { action: 'subscribe', entityType: type, entityId, events, state }, start, `subscribe to ${type}`);
+  }
+
+  private dropPendingSubscription(sub: GatewaySubscription): void {
+    if (!sub.ended) {
+      sub.end();
+      this.subCount--;
+    }
+  }
+
+  private established(sub: GatewaySubscription, handle: Subscription): void {
+    const id = sub.id;
+    if (this.closed || sub.ended) {
+      handle.unsubscribe();
+      this.dropPendingSubscription(sub);
+      this.settle(id);
+      return;
+    }
+    this.inflight?.delete(id);
+    (this.subs ?? (this.subs = new Map())).set(id, sub);
+    const held = sub.goLive(handle);
+    this.send(this.codec.subscribed(id, sub.version < 0 ? 0 : sub.version));
+    for (const update of held) this.sendUpdate(sub, update);
+    this.host.settled();
+  }
+
+  /** @internal From the subscription: encode and send one update, or end the subscription if it cannot be encoded. */
+  sendUpdate(sub: GatewaySubscription, update: EntityUpdate): void {
+    if (this.closed || sub.ended) return;
+    let data: string | Buffer;
+    try {
+      data = update.kind === 'event' ? this.codec.event(sub.id, update.sequenceNr, update.event) : this.codec.state(sub.id, update.version, update.state);
+    } catch (err) {
+      // A gap would break the promise of complete, ordered updates: end the subscription instead.
+      this.endSubscription(sub);
+      this.send(this.codec.error(sub.id, toWireError(err, this.host.logger)));
+      return;
+    }
+    this.send(data);
+  }
+
+  private endSubscription(sub: GatewaySubscription): void {
+    if (this.subs?.delete(sub.id) === true) this.subCount--;
+    sub.end();
+  }
+
+  private unsubscribe(frame: UnsubscribeFrame): void {
+    const id = frame.id;
+    if (this.inUse(id)) {
+      this.refuse(id, new DuplicateIdError(id));
+      return;
+    }
+    const sub = this.subs?.get(frame.subscription);
+    if (sub === undefined) {
+      this.refuse(id, new UnknownSubscriptionError(frame.subscription));
+      return;
+    }
+    this.endSubscription(sub);
+    this.send(this.codec.unsubscribed(id));
+  }
+
+  // ------------------------------------------------------------ sending
+
+  /** Sends an error frame for a request that never went in flight. Returns null for the callers' convenience. */
+  private refuse(id: RequestId | null, err: unknown): null {
+    if (!this.closed) this.send(this.codec.error(id, toWireError(err, this.host.logger)));
+    return null;
+  }
+
+  private send(data: string | Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.ws.send(data);
+  }
+
+  /** @internal */
+  flush(): void {
+    this.corked = false;
+    this.socket.uncork();
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.host.limits.sendHighWaterMark && !this.closed) {
+      const err = new SlowConsumerError(buffered, this.host.limits.sendHighWaterMark);
+      this.host.logger.warn({ err, bufferedBytes: buffered }, 'closing a slow consumer');
+      this.shut(CloseCode.SLOW_CONSUMER, 'slow consumer');
+    }
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Stops everything and starts the closing handshake. */
+  shut(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endAll();
+    this.ws.close(code, reason);
+  }
+
+  /** Drops the connection without a closing handshake (a dead peer). */
+  terminate(): void {
+    this.closed = true;
+    this.endAll();
+    this.ws.terminate();
+  }
+
+  private endAll(): void {
+    if (this.subs !== null) {
+      for (const sub of this.subs.values()) sub.end();
+      this.subs.clear();
+    }
+    if (this.inflight !== null) {
+      for (const sub of this.inflight.values()) if (sub !== null) sub.end();
+    }
+    this.subCount = 0;
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.endAll();
+    this.host.removed(this);
+  }
+}
+
+function uncork(connection: Connection<unknown>): void {
+  connection.flush();
+}

@@ -1,0 +1,59 @@
+// The public API of the gateway: the server, its protocol, the client.
+export { Gateway, createGateway } from './server.js';
+export { gatewayDefaults } from './options.js';
+export type { GatewayOptions, GatewayLimits, HeartbeatOptions } from './options.js';
+export { requestToken } from './auth.js';
+export type { Authenticate, Authorize, AuthorizeRequest } from './auth.js';
+export { requestFrameSchemas } from './frames.js';
+export { connect, GatewayClient, clientDefaults } from './client.js';
+export type { ConnectOptions, ClientStatus, ClientEntityRef, CommandsOf } from './client.js';
+export { ClientSubscription } from './client-subscription.js';
+export type { ClientSubscribeOptions } from './client-subscription.js';
+export { reconnectDefaults } from './backoff.js';
+export type { ReconnectOptions } from './backoff.js';
+export { CloseCode, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, SUBPROTOCOL_BARE, AUTH_SUBPROTOCOL_PREFIX } from './protocol.js';
+export type {
+  FrameFormat,
+  RequestId,
+  EntityAddress,
+  RequestFrame,
+  CommandFrame,
+  SubscribeFrame,
+  UnsubscribeFrame,
+  PingFrame,
+  ServerFrame,
+  ReplyFrame,
+  ErrorFrame,
+  SubscribedFrame,
+  UnsubscribedFrame,
+  PongFrame,
+  UpdateFrame,
+  WireError,
+} from './protocol.js';
+export {
+  MalformedFrameError,
+  InvalidFrameError,
+  UnsafeKeyError,
+  NestingTooDeepError,
+  DuplicateIdError,
+  TooManyRequestsError,
+  TooManySubscriptionsError,
+  UnknownSubscriptionError,
+  NotSubscribableError,
+  ForbiddenError,
+  ShuttingDownError,
+  EncodeFailedError,
+  InternalGatewayError,
+  SlowConsumerError,
+  UnauthenticatedError,
+  AuthenticationFailedError,
+  UnsupportedSubprotocolError,
+  TooManyConnectionsError,
+  PathNotFoundError,
+  RemoteError,
+  RequestTimeoutError,
+  RequestAbortedError,
+  ConnectionLostError,
+  ClientClosedError,
+  ConnectFailedError,
+} from './errors.js';

@@ -1,0 +1,324 @@
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type Clock, keepAlive, type TimerHandle } from '../actors/clock.js';
+import type { EntityRuntime } from '../entities/runtime.js';
+import type { Logger } from '../logger.js';
+import type { Authenticate, Authorize } from './auth.js';
+import { codecFor, type ServerCodec } from './codec.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import {
+  AuthenticationFailedError,
+  PathNotFoundError,
+  ShuttingDownError,
+  TooManyConnectionsError,
+  UnauthenticatedError,
+  UnsupportedSubprotocolError,
+} from './errors.js';
+import { type GatewayOptions, type ResolvedLimits, resolveOptions } from './options.js';
+import { CloseCode, type FrameFormat } from './protocol.js';
+import { type Negotiated, negotiate, rejectUpgrade } from './upgrade.js';
+
+const NEGOTIATED = Symbol('beamstate.negotiated');
+type UpgradeRequest = IncomingMessage & { [NEGOTIATED]?: string };
+
+const ignore = (): void => {};
+
+/**
+ * A WebSocket gateway in front of an entity runtime: clients send commands to entities and
+ * subscribe to their events or state over the `beamstate.v1` protocol (`docs/protocol.md`).
+ * Made by {@link createGateway}; `close()` (or `await using`) shuts it down gracefully.
+ */
+export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable {
+  /** @internal */ readonly runtime: EntityRuntime;
+  /** @internal */ readonly limits: ResolvedLimits;
+  /** @internal */ readonly authorize: Authorize<P> | undefined;
+  /** @internal */ readonly logger: Logger;
+  /** @internal */ closing = false;
+  private readonly authenticate: Authenticate<P> | undefined;
+  private readonly path: string | undefined;
+  private readonly clock: Clock;
+  private readonly heartbeatMs: number;
+  private readonly drainTimeoutMs: number;
+  private readonly wss: WebSocketServer;
+  private readonly codecs: Record<FrameFormat, ServerCodec>;
+  private readonly conns = new Set<Connection<P>>();
+  private readonly kinds = new Map<string, string>();
+  private pendingUpgrades = 0;
+  private inflight = 0;
+  private drained: (() => void) | null = null;
+  private allClosed: (() => void) | null = null;
+  private heartbeatTimer: TimerHandle | null = null;
+  private stopped: Promise<void> | null = null;
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
+
+  /** @internal Use {@link createGateway}. */
+  constructor(
+    options: GatewayOptions<P>,
+    /** The HTTP server upgrades arrive on. */
+    readonly server: HttpServer | HttpsServer,
+    private readonly ownServer: boolean,
+  ) {
+    const o = resolveOptions(options);
+    this.runtime = o.runtime;
+    this.limits = o.limits;
+    this.authorize = o.authorize;
+    this.authenticate = o.authenticate;
+    this.logger = o.logger;
+    this.path = o.path;
+    this.clock = o.runtime.system.clock;
+    this.heartbeatMs = o.heartbeatMs;
+    this.drainTimeoutMs = o.drainTimeoutMs;
+    this.codecs = { json: codecFor('json', o.limits.maxDepth), msgpack: codecFor('msgpack', o.limits.maxDepth) };
+    // `closeTimeout` (ws >= 8.18) bounds the closing handshake; @types/ws does not know it yet.
+    const wsOptions = {
+      noServer: true,
+      clientTracking: false,
+      maxPayload: o.limits.maxPayload,
+      perMessageDeflate: false,
+      closeTimeout: o.closeTimeoutMs,
+      handleProtocols: (_offered: Set<string>, req: IncomingMessage) => (req as UpgradeRequest)[NEGOTIATED] ?? false,
+    };
+    this.wss = new WebSocketServer(wsOptions);
+    server.on('upgrade', this.onUpgrade);
+    if (this.heartbeatMs > 0) this.scheduleHeartbeat();
+  }
+
+  /** The URL clients connect to (`ws://host:port/path`), once the HTTP server listens. */
+  get url(): string | undefined {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') return undefined;
+    const host = a.address === '::' || a.address === '0.0.0.0' ? 'localhost' : a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    const scheme = typeof (this.server as { addContext?: unknown }).addContext === 'function' ? 'wss' : 'ws';
+    return `${scheme}://${host}:${a.port}${this.path ?? '/'}`;
+  }
+
+  /** The port the HTTP server listens on. */
+  get port(): number | undefined {
+    const a = this.server.address();
+    return a === null || typeof a === 'string' ? undefined : a.port;
+  }
+
+  /** Open WebSocket connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /**
+   * Graceful shutdown: refuses new connections (HTTP 503) and new requests (`SHUTTING_DOWN`),
+   * waits for requests in flight to be answered (up to `drainTimeoutMs`), then closes every
+   * connection with 1001 and, if the gateway made its HTTP server, closes it. The entity runtime
+   * is not stopped (it is yours). Idempotent.
+   */
+  close(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ------------------------------------------------------------ upgrades
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.path !== undefined) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      if ((q < 0 ? url : url.slice(0, q)) !== this.path) {
+        // On a server of its own nobody else will answer; on yours, other listeners may.
+        if (this.ownServer) rejectUpgrade(socket, new PathNotFoundError());
+        return;
+      }
+    }
+    // Until `ws` takes the socket, a reset would be an unhandled 'error' event.
+    socket.on('error', ignore);
+    if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());
+    if (this.conns.size + this.pendingUpgrades >= this.limits.maxConnections) {
+      this.logger.warn({ limit: this.limits.maxConnections }, 'connection refused: too many connections');
+      return rejectUpgrade(socket, new TooManyConnectionsError(this.limits.maxConnections));
+    }
+    const negotiated = negotiate(req.headers['sec-websocket-protocol']);
+    if (negotiated === undefined) return rejectUpgrade(socket, new UnsupportedSubprotocolError());
+    const authenticate = this.authenticate;
+    if (authenticate === undefined) return this.complete(req, socket, head, negotiated, undefined as P);
+    this.pendingUpgrades++;
+    const failed = (err: unknown): void => {
+      this.pendingUpgrades--;
+      this.logger.error({ err }, 'authenticate hook failed');
+      rejectUpgrade(socket, new AuthenticationFailedError(err));
+    };
+    const decided = (principal: P | undefined | null | false): void => {
+      this.pendingUpgrades--;
+      if (principal === undefined || principal === null || principal === false) {
+        this.logger.debug({ url: req.url }, 'connection refused: not authenticated');
+        return rejectUpgrade(socket, new UnauthenticatedError());
+      }
+      if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());
+      this.complete(req, socket, head, negotiated, principal);
+    };
+    let result: ReturnType<Authenticate<P>>;
+    try {
+      result = authenticate(req);
+    } catch (err) {
+      return failed(err);
+    }
+    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') (result as Promise<P | undefined>).then(decided, failed);
+    else decided(result as P | undefined);
+  }
+
+  private complete(req: IncomingMessage, socket: Duplex, head: Buffer, negotiated: Negotiated, principal: P): void {
+    if (socket.destroyed) return;
+    socket.removeListener('error', ignore);
+    (req as UpgradeRequest)[NEGOTIATED] = negotiated.protocol;
+    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.accept(ws, socket as Socket, negotiated.format, principal));
+  }
+
+  private accept(ws: WebSocket, socket: Socket, format: FrameFormat, principal: P): void {
+    if (this.closing) {
+      ws.close(CloseCode.GOING_AWAY, 'server shutting down');
+      return;
+    }
+    const connection = new Connection<P>(this, ws, socket, this.codecs[format], principal);
+    this.conns.add(connection);
+    this.logger.debug({ format, connections: this.conns.size }, 'connection opened');
+  }
+
+  // ------------------------------------------------------------ ConnectionHost
+
+  /** @internal */
+  kindOf(typeName: string): string | undefined {
+    let kind = this.kinds.get(typeName);
+    if (kind === undefined) {
+      // Types registered since the last look-up.
+      for (const [name, type] of this.runtime.types) this.kinds.set(name, type.kind);
+      kind = this.kinds.get(typeName);
+    }
+    return kind;
+  }
+
+  /** @internal */
+  started(): void {
+    this.inflight++;
+  }
+
+  /** @internal */
+  settled(): void {
+    if (--this.inflight === 0 && this.drained !== null) this.drained();
+  }
+
+  /** @internal */
+  removed(connection: Connection<P>): void {
+    this.conns.delete(connection);
+    this.logger.debug({ connections: this.conns.size }, 'connection closed');
+    if (this.conns.size === 0 && this.allClosed !== null) this.allClosed();
+  }
+
+  // ------------------------------------------------------------ heartbeats
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = this.clock.setTimeout(() => this.heartbeat(), this.heartbeatMs);
+    // The gateway's listening socket keeps the process alive, not its heartbeat.
+    keepAlive(this.heartbeatTimer, false);
+  }
+
+  /** Pings connections silent since the last tick; terminates those silent for two. */
+  private heartbeat(): void {
+    this.heartbeatTimer = null;
+    for (const c of this.conns) {
+      if (c.closed) continue;
+      if (c.heard) {
+        c.heard = false;
+        c.silentTicks = 0;
+        continue;
+      }
+      if (++c.silentTicks >= 2) {
+        this.logger.debug({}, 'terminating a silent connection');
+        c.terminate();
+        continue;
+      }
+      try {
+        c.ws.ping();
+      } catch (err) {
+        this.logger.debug({ err }, 'ping failed');
+      }
+    }
+    if (!this.closing || this.conns.size > 0) this.scheduleHeartbeat();
+  }
+
+  // ------------------------------------------------------------ shutdown
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.logger.info({ connections: this.conns.size, inflight: this.inflight }, 'gateway closing');
+    // Stop listening at once: new TCP connections are refused, upgrades on open ones get 503.
+    const serverClosed = this.ownServer ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    if (this.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(resolve, this.drainTimeoutMs);
+        this.drained = () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drained = null;
+      if (this.inflight > 0) this.logger.warn({ inflight: this.inflight }, 'drain timed out; closing connections with requests in flight');
+    }
+    if (this.conns.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.allClosed = resolve;
+        // Replies sent while draining are queued before the close frame, so they reach the client.
+        for (const c of [...this.conns]) c.shut(CloseCode.GOING_AWAY, 'server shutting down');
+      });
+      this.allClosed = null;
+    }
+    if (this.heartbeatTimer !== null) this.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    this.server.removeListener('upgrade', this.onUpgrade);
+    this.wss.close();
+    if (this.ownServer) {
+      (this.server as HttpServer).closeIdleConnections();
+      await serverClosed;
+    }
+    this.logger.info({}, 'gateway closed');
+  }
+}
+
+/**
+ * Starts a gateway. Without `server` it makes an HTTP server and listens on `port` (default
+ * 8080; 0 picks a free one), resolving once it listens; with `server` it attaches to that
+ * server's upgrades.
+ *
+ * ```ts
+ * const gateway = await createGateway({ runtime: entities, port: 8080 });
+ * console.log(`listening on ${gateway.url}`);
+ * // …
+ * await gateway.close(); // drains requests in flight, closes connections with 1001
+ * ```
+ */
+export async function createGateway<P = unknown>(options: GatewayOptions<P>): Promise<Gateway<P>> {
+  const o = resolveOptions(options);
+  if (o.server !== undefined) return new Gateway(options, o.server, false);
+  const server = createServer((_req, res) => {
+    // Plain HTTP requests get told what this endpoint is for.
+    res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close', Upgrade: 'websocket' });
+    res.end('this is a beamstate WebSocket endpoint: connect with the beamstate.v1.json or beamstate.v1.msgpack subprotocol\n');
+  });
+  const gateway = new Gateway(options, server, true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  gateway.logger.info({ url: gateway.url }, 'gateway listening');
+  return gateway;
+}
