@@ -1,6 +1,6 @@
 import type { Context } from '../actors/context.js';
 import type { Logger } from '../logger.js';
-import { JournalConflictError, DurableStateConflictError, AppendOutcomeUnknownError } from '../persistence/errors.js';
+import { JournalConflictError, DurableStateConflictError, WriteOutcomeUnknownError } from '../persistence/errors.js';
 import type { AppendResult, EventToAppend } from '../persistence/journal.js';
 import type { UpsertStateResult } from '../persistence/durable-state-store.js';
 import type { EntityRefs, EventSourcedEntity, ValueEntity } from './definition.js';
@@ -310,7 +310,7 @@ export function writeFailure(region: Region, slot: Slot, err: unknown): WriteFai
     return { error: new EntityConflictError(region.type.name, slot.entityId, err), reload: true };
   }
   // Whether it committed is unknown: the in-memory version can no longer be trusted.
-  const reload = err instanceof AppendOutcomeUnknownError;
+  const reload = err instanceof WriteOutcomeUnknownError;
   return { error: new PersistFailedError(region.type.name, slot.entityId, err), reload };
 }
 

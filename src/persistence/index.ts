@@ -10,6 +10,7 @@ export type {
   PostgresStoreOptions,
   PGliteStoreOptions,
   PGliteInstance,
+  PgPoolInstance,
   MemoryStoreOptions,
   GroupCommitSettings,
 } from './options.js';

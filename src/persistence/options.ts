@@ -1,4 +1,3 @@
-import type { Pool } from 'pg';
 import type { Logger } from '../logger.js';
 import type { Serializer } from './serializer.js';
 
@@ -36,13 +35,25 @@ export interface SqlStoreOptions extends CommonStoreOptions {
   readonly replayChunkSize?: number;
 }
 
+/**
+ * A `pg.Pool` (from the `pg` package), described by the members the store uses, so that
+ * beamstate's public types do not require `@types/pg` in your project. Any `pg.Pool` fits.
+ */
+export interface PgPoolInstance {
+  connect(): Promise<unknown>;
+  query(...args: never[]): Promise<unknown>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
 /** PostgreSQL through `pg`: pass exactly one of `connectionString` and `pool`. */
 export interface PostgresStoreOptions extends SqlStoreOptions {
   readonly kind: 'postgres';
   /** e.g. `postgres://user@host:5432/db`. The store creates (and closes) its own pool. */
   readonly connectionString?: string;
   /** A pool you own: the store uses it and does not end it on close. */
-  readonly pool?: Pool;
+  readonly pool?: PgPoolInstance;
   /** Connections in the store's own pool. Default 10. Ignored with `pool`. */
   readonly poolSize?: number;
   /** How long to wait for a new connection before failing with `STORE_UNAVAILABLE`. Default 10000 ms. Ignored with `pool`. */

@@ -134,7 +134,7 @@ function postgresDriver(opts: PostgresStoreOptions, logger: Logger): SqlDriver {
     opts.outcomeResolutionTimeoutMs ?? STORE_DEFAULTS.outcomeResolutionTimeoutMs,
     'options.outcomeResolutionTimeoutMs',
   );
-  if (opts.pool !== undefined) return new PgDriver({ pool: opts.pool, ownsPool: false, logger, outcomeResolutionTimeoutMs });
+  if (opts.pool !== undefined) return new PgDriver({ pool: opts.pool as pg.Pool, ownsPool: false, logger, outcomeResolutionTimeoutMs });
   if (typeof opts.connectionString !== 'string' || opts.connectionString === '') {
     throw new PersistenceArgumentError('options.connectionString', 'must be a non-empty string');
   }
