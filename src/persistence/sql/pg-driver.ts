@@ -46,10 +46,16 @@ export class PgDriver implements SqlDriver {
   }
 
   async query(text: string, values: readonly unknown[] = [], name?: string): Promise<SqlResult> {
+    // Not pool.query(): it listens for the client's 'error' with `once`, and a terminated session
+    // can emit two (the FATAL message, then the closed socket) — the second would be unhandled and
+    // crash the process. The checkout below keeps a listener for as long as the client is out.
+    const client = await this.#checkout();
     try {
-      const result = await this.#pool.query(config(text, values, name));
+      const result = await client.query(config(text, values, name));
+      release(client);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     } catch (err) {
+      release(client, err);
       throw toStoreError(err, 'query failed');
     }
   }
@@ -188,9 +194,14 @@ const absorb = (): void => {};
 
 /** Returns a client to the pool; with an error, the pool destroys it instead of reusing it. */
 function release(client: PoolClient, err?: unknown): void {
-  client.off('error', absorb);
-  if (err === undefined) client.release();
-  else client.release(err instanceof Error ? err : true);
+  if (err === undefined) {
+    // Back to the pool, which listens for idle clients' errors itself.
+    client.off('error', absorb);
+    client.release();
+  } else {
+    // Destroyed: keep absorbing, since a dying session can still emit a late 'error'.
+    client.release(err instanceof Error ? err : true);
+  }
 }
 
 function config(text: string, values: readonly unknown[], name: string | undefined): QueryArrayConfig {
