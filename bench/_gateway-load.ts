@@ -1,0 +1,104 @@
+// The load generator of `bench/gateway.ts`, run in a process of its own (forked) so that the
+// server under test has its own event loop. Driven over IPC:
+//
+//   { op: 'load', url, protocol, connections, inflight, entities, warmupMs, durationMs }
+//     → { op: 'loaded', requests, seconds, p50, p99, errors }
+//     Each connection keeps `inflight` command frames outstanding; a reply (any frame with the
+//     request's id) sends the next one. The frames are the protocol's command frames; the echo
+//     baseline sends the same frames back, so the generator does the same work for both.
+//   { op: 'idle', url, protocol, connections } → { op: 'opened' }   (opens idle connections)
+//   { op: 'close' } → { op: 'closed' }
+import WebSocket from 'ws';
+
+type Message =
+  | { op: 'load'; url: string; protocol: string; connections: number; inflight: number; entities: number; warmupMs: number; durationMs: number }
+  | { op: 'idle'; url: string; protocol: string; connections: number }
+  | { op: 'close' };
+
+const send = (msg: object): void => {
+  process.send?.(msg);
+};
+
+let idle: WebSocket[] = [];
+
+function open(url: string, protocol: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+async function load(m: Extract<Message, { op: 'load' }>): Promise<void> {
+  const sockets = await Promise.all(Array.from({ length: m.connections }, () => open(m.url, m.protocol)));
+  const slots = m.inflight;
+  // Latencies of the measured window, in a preallocated ring (the newest million).
+  const lat = new Float64Array(1 << 20);
+  let latN = 0;
+  let measuring = false;
+  let stopped = false;
+  let count = 0;
+  let errors = 0;
+  let nextEntity = 0;
+  const starts = sockets.map(() => new Float64Array(slots));
+  const seqs = sockets.map(() => new Float64Array(slots));
+  const prefix = '{"kind":"command","id":';
+  const entityPart = ',"entity":{"type":"counter","id":"e';
+  const suffix = '"},"command":"add","input":{"n":1}}';
+  const fire = (c: number, slot: number): void => {
+    const seq = (seqs[c] as Float64Array)[slot] as number;
+    (seqs[c] as Float64Array)[slot] = seq + 1;
+    const id = seq * slots + slot;
+    const entity = nextEntity++ % m.entities;
+    (starts[c] as Float64Array)[slot] = performance.now();
+    (sockets[c] as WebSocket).send(prefix + id + entityPart + entity + suffix);
+  };
+  sockets.forEach((ws, c) => {
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as { id: number; kind: string };
+      const slot = frame.id % slots;
+      if (frame.kind === 'error') errors++;
+      if (measuring) {
+        count++;
+        lat[latN++ & (lat.length - 1)] = performance.now() - ((starts[c] as Float64Array)[slot] as number);
+      }
+      if (!stopped) fire(c, slot);
+    });
+  });
+  for (let c = 0; c < sockets.length; c++) for (let s = 0; s < slots; s++) fire(c, s);
+  await new Promise((r) => setTimeout(r, m.warmupMs));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, m.durationMs));
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  stopped = true;
+  const sorted = lat.subarray(0, Math.min(latN, lat.length)).sort();
+  const pct = (p: number): number => (sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number));
+  // Let the outstanding requests drain before closing, so the server is not left mid-reply.
+  await new Promise((r) => setTimeout(r, 200));
+  await Promise.all(sockets.map((ws) => new Promise((r) => (ws.once('close', r), ws.close()))));
+  send({ op: 'loaded', requests: count, seconds, p50: pct(50), p99: pct(99), errors });
+}
+
+async function openIdle(m: Extract<Message, { op: 'idle' }>): Promise<void> {
+  // In waves: 10 k simultaneous handshakes would overflow the listen backlog.
+  for (let i = 0; i < m.connections; i += 500) {
+    const wave = await Promise.all(Array.from({ length: Math.min(500, m.connections - i) }, () => open(m.url, m.protocol)));
+    idle.push(...wave);
+  }
+  send({ op: 'opened', connections: idle.length });
+}
+
+process.on('message', (m: Message) => {
+  const run = m.op === 'load' ? load(m) : m.op === 'idle' ? openIdle(m) : closeAll();
+  run.catch((err: unknown) => {
+    send({ op: 'failed', message: String((err as Error)?.stack ?? err) });
+  });
+});
+
+async function closeAll(): Promise<void> {
+  for (const ws of idle) ws.terminate();
+  idle = [];
+  send({ op: 'closed' });
+}

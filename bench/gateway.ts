@@ -1,0 +1,159 @@
+// npm run bench -- gateway
+//
+// The load comes from a separate process over loopback (bench/_gateway-load.ts): 32 connections,
+// 64 requests in flight on each, the protocol's JSON command frames.
+//
+// ws_echo_per_s                    baseline: a bare `ws` echo server under the same load generator
+// gateway_commands_per_s_memory    the same load as commands to 1000 entities, in-memory store
+// gateway_commands_per_s_postgres  the same on DATABASE_URL, each command persisting an event
+// gateway_p99_ms_postgres          its 99th percentile latency (as the load generator sees it)
+// idle_connection_bytes            server heap per idle connection, 10 k connections open (forced GC)
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { WebSocketServer } from 'ws';
+import { z } from 'zod';
+import { createActorSystem, createGateway, EntityRuntime, eventSourcedEntity, SUBPROTOCOL_JSON } from '../src/index.js';
+import { createStore, type Store } from '../src/persistence/index.js';
+import { gc, log, report, round } from './_report.js';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CONNECTIONS = 32;
+const INFLIGHT = 64;
+const ENTITIES = 1000;
+const WARMUP_MS = 2000;
+const DURATION_MS = 6000;
+const IDLE_CONNECTIONS = 10_000;
+
+const counter = eventSourcedEntity('counter')
+  .initialState(() => ({ value: 0 }))
+  .events<{ type: 'Added'; n: number }>({ Added: (s, e) => ({ value: s.value + e.n }) })
+  .command('add', z.object({ n: z.number().int() }), (_s, { n }, ctx) => ctx.emit({ type: 'Added', n }).thenReply((st) => st.value))
+  .command('get', (s, _i, ctx) => ctx.reply(s.value));
+
+interface Loaded {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+let loader: ChildProcess;
+
+function call<T>(msg: object, reply: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { op: string; message?: string }): void => {
+      if (m.op === 'failed') {
+        loader.off('message', onMessage);
+        reject(new Error(`load generator: ${m.message}`));
+      } else if (m.op === reply) {
+        loader.off('message', onMessage);
+        resolve(m as T);
+      }
+    };
+    loader.on('message', onMessage);
+    loader.send(msg);
+  });
+}
+
+function drive(url: string): Promise<Loaded> {
+  return call<Loaded>(
+    { op: 'load', url, protocol: SUBPROTOCOL_JSON, connections: CONNECTIONS, inflight: INFLIGHT, entities: ENTITIES, warmupMs: WARMUP_MS, durationMs: DURATION_MS },
+    'loaded',
+  );
+}
+
+function rate(r: Loaded): number {
+  if (r.errors > 0) throw new Error(`${r.errors} requests answered with errors`);
+  return r.requests / r.seconds;
+}
+
+async function benchEcho(): Promise<number> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, handleProtocols: (p) => p.values().next().value ?? false });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  await new Promise((r) => wss.once('listening', r));
+  const { port } = wss.address() as { port: number };
+  const r = await drive(`ws://127.0.0.1:${port}/`);
+  await new Promise((r2) => wss.close(r2));
+  return rate(r);
+}
+
+async function benchGateway(store: Store): Promise<Loaded> {
+  const system = createActorSystem();
+  const runtime = new EntityRuntime(system, { store });
+  runtime.register(counter);
+  // Activate first: measure commands, not activations (as the entities benchmark does).
+  await Promise.all(Array.from({ length: ENTITIES }, (_, i) => runtime.ref(counter, `e${i}`).ask('get')));
+  const gateway = await createGateway({ runtime, port: 0, host: '127.0.0.1' });
+  const r = await drive(gateway.url as string);
+  await gateway.close();
+  await system.stop();
+  return r;
+}
+
+async function benchIdle(): Promise<number> {
+  const store = await createStore({ kind: 'memory' });
+  const system = createActorSystem();
+  const runtime = new EntityRuntime(system, { store });
+  runtime.register(counter);
+  const gateway = await createGateway({ runtime, port: 0, host: '127.0.0.1', limits: { maxConnections: IDLE_CONNECTIONS * 2 } });
+  // Warm the upgrade path (and its lazily created objects) before the baseline reading.
+  await call({ op: 'idle', url: gateway.url, protocol: SUBPROTOCOL_JSON, connections: 100 }, 'opened');
+  await call({ op: 'close' }, 'closed');
+  while (gateway.connections > 0) await new Promise((r) => setTimeout(r, 10));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  await call({ op: 'idle', url: gateway.url, protocol: SUBPROTOCOL_JSON, connections: IDLE_CONNECTIONS }, 'opened');
+  while (gateway.connections < IDLE_CONNECTIONS) await new Promise((r) => setTimeout(r, 10));
+  gc();
+  const perConnection = (process.memoryUsage().heapUsed - before) / IDLE_CONNECTIONS;
+  await call({ op: 'close' }, 'closed');
+  await gateway.close();
+  await system.stop();
+  await store.close();
+  return perConnection;
+}
+
+async function main(): Promise<void> {
+  const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim());
+  log(`file descriptor limit (ulimit -n): ${fdLimit}`);
+  if (fdLimit < IDLE_CONNECTIONS + 1000) log(`  below ${IDLE_CONNECTIONS + 1000}: raise it (ulimit -n 65536) or the idle-connection run will fail`);
+  loader = fork(join(here, '_gateway-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const schema = `bench_gateway_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  try {
+    log('ws echo (baseline)…');
+    const echo = await benchEcho();
+    log(`  ${round(echo)} messages/s`);
+    log('gateway commands, memory store…');
+    const memStore = await createStore({ kind: 'memory' });
+    const mem = await benchGateway(memStore);
+    await memStore.close();
+    log(`  ${round(rate(mem))} commands/s (p50 ${round(mem.p50, 2)} ms, p99 ${round(mem.p99, 2)} ms), ${round((100 * rate(mem)) / echo)} % of echo`);
+    log('gateway commands, PostgreSQL…');
+    const pgStore = await createStore({ kind: 'postgres', connectionString: DATABASE_URL, schema, poolSize: 10 });
+    const pgr = await benchGateway(pgStore);
+    await pgStore.close();
+    log(`  ${round(rate(pgr))} commands/s (p50 ${round(pgr.p50, 2)} ms, p99 ${round(pgr.p99, 2)} ms)`);
+    log(`idle connections (${IDLE_CONNECTIONS})…`);
+    const idle = await benchIdle();
+    log(`  ${round(idle)} B per connection`);
+    report('gateway', {
+      ws_echo_per_s: round(echo),
+      gateway_commands_per_s_memory: round(rate(mem)),
+      gateway_commands_per_s_postgres: round(rate(pgr)),
+      gateway_p99_ms_postgres: round(pgr.p99, 2),
+      idle_connection_bytes: round(idle),
+    });
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+    loader.kill();
+  }
+}
+
+await main();

@@ -1,0 +1,125 @@
+// Authentication on the upgrade (refused clients never get a WebSocket) and authorization per request.
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { type AuthorizeRequest, connect, type ConnectFailedError, type RemoteError, requestToken, SUBPROTOCOL_JSON } from '../../src/index.js';
+import { onCleanup, rawClient, serve, upgradeOutcome } from './support.js';
+
+const tokens: Record<string, { user: string }> = { 'alice-token': { user: 'alice' }, 'bob-token': { user: 'bob' } };
+const authenticate = (req: IncomingMessage): { user: string } | undefined => tokens[requestToken(req) ?? ''];
+
+describe('authentication', () => {
+  it('refuses an unauthenticated upgrade with HTTP 401: no WebSocket is ever made', async () => {
+    const { url, gateway } = await serve({ authenticate });
+    const refused = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer wrong' });
+    expect(refused).toMatchObject({ status: 401, upgraded: false });
+    expect(JSON.parse(refused.body)).toEqual({ code: 'UNAUTHENTICATED', message: 'authentication required' });
+    expect((await upgradeOutcome(url, [SUBPROTOCOL_JSON])).status).toBe(401);
+    expect(gateway.connections).toBe(0);
+    // With the right token the same endpoint upgrades.
+    expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 101, upgraded: true });
+  });
+
+  it('the client reports a refused connection as CONNECT_FAILED with the HTTP status', async () => {
+    const { url } = await serve({ authenticate });
+    const err = (await connect(url, { token: 'nope' }).catch((e: unknown) => e)) as ConnectFailedError;
+    expect(err.code).toBe('CONNECT_FAILED');
+    expect(err.status).toBe(401);
+  });
+
+  it.each(['header', 'protocol', 'query'] as const)('accepts the token from the client by %s', async (tokenTransport) => {
+    const seen: string[] = [];
+    const { url } = await serve({
+      authenticate,
+      authorize: (principal, request) => {
+        seen.push(`${(principal as { user: string }).user}:${request.action}`);
+        return true;
+      },
+    });
+    const client = await connect(url, { token: () => 'bob-token', tokenTransport });
+    onCleanup(() => client.close());
+    expect(await client.ask('counter', 'a', 'add', { n: 1 })).toBe(1);
+    expect(seen).toEqual(['bob:command']);
+  });
+
+  it('an authenticate hook may be async; one that throws refuses with 500 and the server goes on', async () => {
+    const { url } = await serve({
+      authenticate: async (req) => {
+        if (requestToken(req) === 'explode') throw new Error('token service down');
+        return authenticate(req);
+      },
+    });
+    const failed = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer explode' });
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body).code).toBe('AUTHENTICATION_FAILED');
+    expect(failed.body).not.toContain('token service down');
+    const client = await connect(url, { token: 'alice-token' });
+    onCleanup(() => client.close());
+    expect(await client.ask('counter', 'x', 'get')).toBe(0);
+  });
+
+  it('requestToken looks at the Authorization header, then the auth subprotocol, then the query', () => {
+    const req = (headers: Record<string, string>, url = '/'): IncomingMessage => ({ headers, url }) as unknown as IncomingMessage;
+    expect(requestToken(req({ authorization: 'Bearer abc' }, '/?token=q'))).toBe('abc');
+    const encoded = Buffer.from('tök en', 'utf8').toString('base64url');
+    expect(requestToken(req({ 'sec-websocket-protocol': `beamstate.v1.json, beamstate.auth.${encoded}` }, '/?token=q'))).toBe('tök en');
+    expect(requestToken(req({}, '/ws?x=1&token=q%20r'))).toBe('q r');
+    expect(requestToken(req({ authorization: 'Basic abc' }))).toBeUndefined();
+    expect(requestToken(req({}))).toBeUndefined();
+  });
+});
+
+describe('authorization', () => {
+  const onlyReads = (principal: unknown, request: AuthorizeRequest): boolean =>
+    (principal as { user: string }).user === 'alice' || (request.action === 'command' && request.command === 'get');
+
+  it('denies a command with FORBIDDEN, and the command never runs', async () => {
+    const { url, runtime } = await serve({ authenticate, authorize: onlyReads });
+    const bob = await connect(url, { token: 'bob-token' });
+    const alice = await connect(url, { token: 'alice-token' });
+    onCleanup(() => bob.close());
+    onCleanup(() => alice.close());
+    const denied = (await bob.ask('counter', 'k', 'add', { n: 5 }).catch((e: unknown) => e)) as RemoteError;
+    expect(denied.code).toBe('FORBIDDEN');
+    expect(await bob.ask('counter', 'k', 'get')).toBe(0);
+    expect(await alice.ask('counter', 'k', 'add', { n: 2 })).toBe(2);
+    expect(await runtime.refFor('counter', 'k').ask('get')).toBe(2);
+  });
+
+  it('sees what is asked: the type, the id, the command and its input', async () => {
+    const requests: AuthorizeRequest[] = [];
+    const { url } = await serve({
+      authorize: async (_principal, request) => {
+        requests.push(request);
+        return true;
+      },
+    });
+    const c = await rawClient(url);
+    await c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'q' }, command: 'add', input: { n: 3 } });
+    await c.request({ kind: 'subscribe', id: 2, entity: { type: 'counter', id: 'q' }, events: true });
+    expect(requests).toEqual([
+      { action: 'command', entityType: 'counter', entityId: 'q', command: 'add', input: { n: 3 } },
+      { action: 'subscribe', entityType: 'counter', entityId: 'q', events: true, state: false },
+    ]);
+  });
+
+  it('denies a subscription with FORBIDDEN', async () => {
+    const { url } = await serve({ authorize: (_p, request) => request.action !== 'subscribe' });
+    const c = await rawClient(url);
+    expect(await c.request({ kind: 'subscribe', id: 's', entity: { type: 'counter', id: 'a' }, state: true })).toMatchObject({ kind: 'error', id: 's', error: { code: 'FORBIDDEN' } });
+    expect(await c.request({ kind: 'command', id: 'c', entity: { type: 'counter', id: 'a' }, command: 'get' })).toMatchObject({ kind: 'reply', result: 0 });
+  });
+
+  it('a throwing or non-boolean authorize hook refuses (INTERNAL_ERROR, FORBIDDEN) without leaking details', async () => {
+    const { url } = await serve({
+      authorize: (_p, request) => {
+        if (request.action === 'command' && request.command === 'add') throw new Error('policy store exploded');
+        return 'yes' as unknown as boolean;
+      },
+    });
+    const c = await rawClient(url);
+    const thrown = await c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'a' }, command: 'add', input: { n: 1 } });
+    expect(thrown).toEqual({ kind: 'error', id: 1, error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
+    // Only `true` allows: a truthy string is a refusal.
+    expect(await c.request({ kind: 'command', id: 2, entity: { type: 'counter', id: 'a' }, command: 'get' })).toMatchObject({ error: { code: 'FORBIDDEN' } });
+  });
+});
