@@ -27,6 +27,8 @@ export type {
 export type { SnapshotStore, Snapshot, SnapshotCriteria, SnapshotMetadata, SaveSnapshotOptions } from './snapshot-store.js';
 export type { DurableStateStore, DurableStateRecord, UpsertStateOptions, UpsertStateResult } from './durable-state-store.js';
 export type { Serializer } from './serializer.js';
+export type { RecoveryReader, RecoveryData, RecoveryOptions } from './recovery.js';
+export { RECOVERY_DEFAULTS } from './recovery.js';
 export { msgpackSerializer } from './serializer.js';
 export {
   JournalConflictError,

@@ -18,6 +18,12 @@ import { checkPositiveInt } from './validation.js';
 import { MemoryJournal } from './memory/memory-journal.js';
 import { MemorySnapshotStore } from './memory/memory-snapshot-store.js';
 import { MemoryDurableStateStore } from './memory/memory-durable-state-store.js';
+import { MemoryRecoveryReader } from './memory/memory-recovery.js';
+import type { RecoveryReader } from './recovery.js';
+import { SqlRecoveryReader } from './sql/sql-recovery.js';
+
+/** Recovery statements in flight at once on a PostgreSQL pool. */
+const RECOVERY_IN_FLIGHT_POSTGRES = 4;
 import type { SqlDriver } from './sql/driver.js';
 import { PgDriver } from './sql/pg-driver.js';
 import { PGliteDriver } from './sql/pglite-driver.js';
@@ -34,6 +40,8 @@ export interface Store extends AsyncDisposable {
   readonly journal: Journal;
   readonly snapshots: SnapshotStore;
   readonly durableState: DurableStateStore;
+  /** Latest snapshot plus the events after it, in one call; concurrent loads share statements on SQL backends. */
+  readonly recovery: RecoveryReader;
   /**
    * Stops accepting calls (they reject with `STORE_CLOSED`), waits for queued and running
    * appends to settle, then releases the connection pool or database the store created.
@@ -53,15 +61,11 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
   const logger = (opts.logger ?? silentLogger).child({ component: 'persistence', backend: opts.kind });
   const lifecycle = new Lifecycle();
   switch (opts.kind) {
-    case 'memory':
-      return assemble(
-        'memory',
-        lifecycle,
-        new MemoryJournal(serializer, lifecycle),
-        new MemorySnapshotStore(serializer, lifecycle),
-        new MemoryDurableStateStore(serializer, lifecycle),
-        async () => {},
-      );
+    case 'memory': {
+      const journal = new MemoryJournal(serializer, lifecycle);
+      const snapshots = new MemorySnapshotStore(serializer, lifecycle);
+      return assemble('memory', lifecycle, journal, snapshots, new MemoryDurableStateStore(serializer, lifecycle), new MemoryRecoveryReader(journal, snapshots), async () => {});
+    }
     case 'postgres':
     case 'pglite': {
       const t = tables(opts.schema ?? STORE_DEFAULTS.schema, opts.tablePrefix ?? STORE_DEFAULTS.tablePrefix);
@@ -76,12 +80,15 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
       }
       const journal = new SqlJournal({ driver, tables: t, serializer, lifecycle, groupCommit, replayChunkSize });
       logger.info({ schema: t.schema, tablePrefix: t.prefix, ...groupCommit }, 'store ready');
+      // Recovery reads run a few statements at once on a pool; PGlite runs one at a time anyway.
+      const recoveryInFlight = opts.kind === 'postgres' ? RECOVERY_IN_FLIGHT_POSTGRES : 1;
       return assemble(
         opts.kind,
         lifecycle,
         journal,
         new SqlSnapshotStore(driver, t, serializer, lifecycle),
         new SqlDurableStateStore(driver, t, serializer, lifecycle),
+        new SqlRecoveryReader(driver, t, serializer, lifecycle, recoveryInFlight),
         async () => {
           await journal.drain();
           await driver.close();
@@ -193,6 +200,7 @@ function assemble(
   journal: Journal,
   snapshots: SnapshotStore,
   durableState: DurableStateStore,
+  recovery: RecoveryReader,
   release: () => Promise<void>,
 ): Store {
   let closing: Promise<void> | undefined;
@@ -203,5 +211,5 @@ function assemble(
     }
     return closing;
   };
-  return { kind, journal, snapshots, durableState, close, [Symbol.asyncDispose]: close };
+  return { kind, journal, snapshots, durableState, recovery, close, [Symbol.asyncDispose]: close };
 }

@@ -46,6 +46,20 @@ describe.each(backends)('recovery on %s', (backend) => {
   });
 });
 
+describe('long histories', () => {
+  it('an entity with more events than one recovery read holds comes back whole', async () => {
+    const { store } = await openStore('memory');
+    for (let i = 0; i < 2500; i += 100) {
+      await store.journal.append('counter|long', i, Array.from({ length: 100 }, () => ({ payload: { type: 'Added', n: 1 }, type: 'Added' })));
+    }
+    const h = await harness(store);
+    h.runtime.register(counter, { snapshotEvery: 0 });
+    expect(await h.runtime.ref(counter, 'long').ask('get')).toBe(2500);
+    expect(activations(h.events, 'long')[0]).toMatchObject({ sequenceNr: 2500, replayed: 2500, fromSnapshot: false });
+    expect(await h.runtime.ref(counter, 'long').ask('add', { n: 1 })).toBe(2501);
+  });
+});
+
 describe('side effects', () => {
   it('run after the write commits, in order, and are not run again on recovery', async () => {
     const { store } = await openStore('memory');

@@ -4,6 +4,7 @@ import type { Store } from '../../src/persistence/index.js';
 import { journalContract } from './conformance/journal.js';
 import { snapshotContract } from './conformance/snapshots.js';
 import { durableStateContract } from './conformance/durable-state.js';
+import { recoveryContract } from './conformance/recovery.js';
 
 describe('memory backend', () => {
   let store: Store;
@@ -16,4 +17,5 @@ describe('memory backend', () => {
   journalContract(() => store);
   snapshotContract(() => store);
   durableStateContract(() => store);
+  recoveryContract(() => store);
 });

@@ -3,6 +3,7 @@ import type { Store } from '../../src/persistence/index.js';
 import { journalContract } from './conformance/journal.js';
 import { snapshotContract } from './conformance/snapshots.js';
 import { durableStateContract } from './conformance/durable-state.js';
+import { recoveryContract } from './conformance/recovery.js';
 import { openTestDatabase } from './support.js';
 import type { TestDatabase } from './support.js';
 
@@ -20,4 +21,5 @@ describe('PGlite backend', () => {
   journalContract(() => store);
   snapshotContract(() => store);
   durableStateContract(() => store);
+  recoveryContract(() => store);
 });
