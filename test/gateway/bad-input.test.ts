@@ -22,7 +22,7 @@ async function bystander(url: string): Promise<{ check(): Promise<void> }> {
   };
 }
 
-const cmd = (id: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+const cmd = (id: unknown, extra: Record<string, unknown> = {}): Frame => ({
   kind: 'command',
   id,
   entity: { type: 'counter', id: 'x' },
