@@ -14,35 +14,43 @@ import { encodeEvents } from '../encoded-events.js';
 import { JournalConflictError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
-
-/** One stored event. Payloads are kept encoded, so tests see the serializer exactly as in SQL. */
-interface StoredEvent {
-  readonly persistenceId: string;
-  readonly sequenceNr: number;
-  readonly ordering: number;
-  readonly type: string;
-  readonly payload: Uint8Array;
-  readonly metadata: Uint8Array | null;
-  readonly timestamp: number;
-  deleted: boolean;
-}
+import { ByteArena } from './byte-arena.js';
 
 interface IdLog {
   highest: number;
-  /** Live events, ascending and contiguous: `events[0]` is `deletedTo + 1`. */
-  events: StoredEvent[];
+  /** Events up to here were deleted (`deleteTo`); they are skipped on reads. */
+  deletedTo: number;
+  /** `orderings[seq - 1]`: where event `seq` of this id sits in the columns (its ordering - 1). */
+  readonly orderings: number[];
 }
 
 /**
- * The in-memory journal: plain maps, no SQL. Each call runs to completion synchronously inside
- * its promise, which is what makes an append atomic here.
+ * The in-memory journal: plain JavaScript, no SQL. Each call runs to completion synchronously
+ * inside its promise, which is what makes an append atomic here.
+ *
+ * Events are stored as columns (parallel arrays indexed by ordering - 1) with their encoded
+ * bytes copied into one growing arena, rather than as an object and a buffer view per event: a
+ * journal of millions of events then holds a few large arrays instead of millions of small
+ * objects for the garbage collector to trace. Payloads stay encoded, so tests see the serializer
+ * exactly as with SQL; reads decode from copies, so nothing a caller does to a decoded value can
+ * reach the stored bytes.
  */
 export class MemoryJournal implements Journal {
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
   readonly #ids = new Map<string, IdLog>();
-  /** Every event ever written, indexed by `ordering - 1`; deleted ones are flagged. */
-  readonly #all: StoredEvent[] = [];
+  // The columns.
+  readonly #pids: string[] = [];
+  readonly #seqs: number[] = [];
+  readonly #types: string[] = [];
+  readonly #timestamps: number[] = [];
+  /** Arena offset and length of the payload. */
+  readonly #payloadAt: number[] = [];
+  readonly #payloadLength: number[] = [];
+  /** Arena offset of the metadata, -1 when there is none, and its length. */
+  readonly #metadataAt: number[] = [];
+  readonly #metadataLength: number[] = [];
+  readonly #bytes = new ByteArena();
   #stats = { appends: 0, events: 0, conflicts: 0, batches: 0, largestBatch: 0 };
 
   constructor(serializer: Serializer, lifecycle: Lifecycle) {
@@ -54,6 +62,7 @@ export class MemoryJournal implements Journal {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
+    // Encode everything first: a value the serializer rejects fails the append before anything is stored.
     const encoded = encodeEvents(this.#serializer, events);
     let log = this.#ids.get(persistenceId);
     if ((log?.highest ?? 0) !== expectedSequenceNr) {
@@ -61,23 +70,24 @@ export class MemoryJournal implements Journal {
       throw new JournalConflictError(persistenceId, expectedSequenceNr);
     }
     if (log === undefined) {
-      log = { highest: 0, events: [] };
+      log = { highest: 0, deletedTo: 0, orderings: [] };
       this.#ids.set(persistenceId, log);
     }
     const timestamp = Date.now();
+    const bytes = this.#bytes;
     for (let i = 0; i < encoded.count; i++) {
-      const stored: StoredEvent = {
-        persistenceId,
-        sequenceNr: expectedSequenceNr + i + 1,
-        ordering: this.#all.length + 1,
-        type: encoded.types[i] as string,
-        payload: encoded.payloads[i] as Uint8Array,
-        metadata: encoded.metadata[i] ?? null,
-        timestamp,
-        deleted: false,
-      };
-      this.#all.push(stored);
-      log.events.push(stored);
+      const index = this.#pids.length;
+      const payload = encoded.payloads[i] as Uint8Array;
+      const metadata = encoded.metadata[i] ?? null;
+      this.#pids.push(persistenceId);
+      this.#seqs.push(expectedSequenceNr + i + 1);
+      this.#types.push(encoded.types[i] as string);
+      this.#timestamps.push(timestamp);
+      this.#payloadAt.push(bytes.add(payload));
+      this.#payloadLength.push(payload.byteLength);
+      this.#metadataAt.push(metadata === null ? -1 : bytes.add(metadata));
+      this.#metadataLength.push(metadata === null ? 0 : metadata.byteLength);
+      log.orderings.push(index);
     }
     log.highest = expectedSequenceNr + encoded.count;
     this.#stats.appends++;
@@ -91,17 +101,15 @@ export class MemoryJournal implements Journal {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     const { from, to, max } = replayBounds(options);
-    const events = this.#ids.get(persistenceId)?.events;
+    const log = this.#ids.get(persistenceId);
     let count = 0;
     let lastSequenceNr = 0;
-    if (events === undefined || events.length === 0) return { count, lastSequenceNr };
-    const first = (events[0] as StoredEvent).sequenceNr;
-    for (let i = Math.max(0, from - first); i < events.length && count < max; i++) {
-      const stored = events[i] as StoredEvent;
-      if (stored.sequenceNr > to) break;
-      onEvent(this.#decode(stored));
+    if (log === undefined) return { count, lastSequenceNr };
+    const last = Math.min(to, log.highest);
+    for (let seq = Math.max(from, log.deletedTo + 1); seq <= last && count < max; seq++) {
+      onEvent(this.#decode(log.orderings[seq - 1] as number));
       count++;
-      lastSequenceNr = stored.sequenceNr;
+      lastSequenceNr = seq;
     }
     return { count, lastSequenceNr };
   }
@@ -121,15 +129,10 @@ export class MemoryJournal implements Journal {
   async deleteTo(persistenceId: string, toSequenceNr: number): Promise<void> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
-    checkBound(toSequenceNr, 'toSequenceNr');
+    const to = checkBound(toSequenceNr, 'toSequenceNr');
     const log = this.#ids.get(persistenceId);
     if (log === undefined) return;
-    let n = 0;
-    while (n < log.events.length && (log.events[n] as StoredEvent).sequenceNr <= toSequenceNr) {
-      (log.events[n] as StoredEvent).deleted = true;
-      n++;
-    }
-    if (n > 0) log.events.splice(0, n);
+    log.deletedTo = Math.max(log.deletedTo, Math.min(to, log.highest));
   }
 
   async readByOrdering(query?: OrderingQuery): Promise<PersistentEvent[]> {
@@ -137,9 +140,10 @@ export class MemoryJournal implements Journal {
     const after = query?.afterOrdering === undefined ? 0 : checkNonNegativeInt(query.afterOrdering, 'query.afterOrdering');
     const max = query?.max === undefined ? 1000 : checkPositiveInt(query.max, 'query.max');
     const out: PersistentEvent[] = [];
-    for (let i = after; i < this.#all.length && out.length < max; i++) {
-      const stored = this.#all[i] as StoredEvent;
-      if (!stored.deleted) out.push(this.#decode(stored));
+    const n = this.#pids.length;
+    for (let i = after; i < n && out.length < max; i++) {
+      const log = this.#ids.get(this.#pids[i] as string) as IdLog;
+      if ((this.#seqs[i] as number) > log.deletedTo) out.push(this.#decode(i));
     }
     return out;
   }
@@ -148,19 +152,24 @@ export class MemoryJournal implements Journal {
     return { ...this.#stats };
   }
 
-  #decode(stored: StoredEvent): PersistentEvent {
-    const what = `event ${stored.persistenceId}#${stored.sequenceNr}`;
+  #decode(i: number): PersistentEvent {
+    const persistenceId = this.#pids[i] as string;
+    const sequenceNr = this.#seqs[i] as number;
+    const type = this.#types[i] as string;
+    const bytes = this.#bytes;
+    const payload = bytes.copy(this.#payloadAt[i] as number, this.#payloadLength[i] as number);
+    const metadataAt = this.#metadataAt[i] as number;
     return {
-      persistenceId: stored.persistenceId,
-      sequenceNr: stored.sequenceNr,
-      ordering: stored.ordering,
-      type: stored.type,
-      payload: decodeValue(this.#serializer, stored.payload, stored.type, what),
+      persistenceId,
+      sequenceNr,
+      ordering: i + 1,
+      type,
+      payload: decodeValue(this.#serializer, payload, type, `event ${persistenceId}#${sequenceNr}`),
       metadata:
-        stored.metadata === null
+        metadataAt < 0
           ? undefined
-          : (decodeValue(this.#serializer, stored.metadata, '', `metadata of ${what}`) as Record<string, unknown>),
-      timestamp: stored.timestamp,
+          : (decodeValue(this.#serializer, bytes.copy(metadataAt, this.#metadataLength[i] as number), '', `metadata of event ${persistenceId}#${sequenceNr}`) as Record<string, unknown>),
+      timestamp: this.#timestamps[i] as number,
     };
   }
 }
