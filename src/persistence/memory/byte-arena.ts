@@ -28,6 +28,7 @@ export class ByteArena {
 
   /** A new `Uint8Array` holding the `length` bytes stored at `offset`. */
   copy(offset: number, length: number): Uint8Array {
+    if (length === 0) return new Uint8Array(0); // an empty value may sit before any chunk exists
     const c = this.chunkAt(offset);
     const start = offset - (this.starts[c] as number);
     return (this.chunks[c] as Uint8Array).slice(start, start + length);
