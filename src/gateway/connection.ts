@@ -346,12 +346,24 @@ export class Connection<P> implements UpdateSink {
       process.nextTick(uncork, this);
     }
     this.ws.send(data);
+    // Checked on every send, so that memory stays bounded within one turn of the event loop too.
+    if (this.ws.bufferedAmount > this.host.limits.sendHighWaterMark) this.overflowing();
   }
 
-  /** @internal */
+  /** @internal Releases the cork of this turn. */
   flush(): void {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
+    if (this.ws.bufferedAmount > this.host.limits.sendHighWaterMark) this.overflowing();
+  }
+
+  /** Over the high-water mark: if only because of the cork, write now; if still over, the client is not reading. */
+  private overflowing(): void {
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.host.limits.sendHighWaterMark && !this.closed) {
       const err = new SlowConsumerError(buffered, this.host.limits.sendHighWaterMark);
