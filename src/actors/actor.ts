@@ -24,6 +24,10 @@ class StopSignal {
   constructor(readonly reason: ExitReason) {}
 }
 
+// The common stop requests carry no per-call data: share them.
+const STOP_NORMAL = new StopSignal('normal');
+const STOP_SHUTDOWN = new StopSignal('shutdown');
+
 /** One monitor: `watcher` (an actor) gets a `down` message, or `callback` is called. @internal */
 export class Monitor implements MonitorRef {
   constructor(
@@ -54,7 +58,6 @@ class Extras {
   /** -1: the system's default. */
   stashCapacity = -1;
   abort: AbortController | null = null;
-  exitWaiters: ((reason: ExitReason) => void)[] | null = null;
   startWaiters: ((outcome: StartOutcome) => void)[] | null = null;
   onAsyncOk: ((state: unknown) => void) | null = null;
   onAsyncErr: ((err: unknown) => void) | null = null;
@@ -87,8 +90,14 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** A graceful stop asked for while busy, carried out when the current handler settles. */
   stopRequest: ExitReason | undefined = undefined;
   mailbox: Mailbox | null = null;
-  /** Exit signals and stop requests: they overtake everything in the mailbox. */
+  /**
+   * Exit signals and stop requests: they overtake everything in the mailbox. The oldest waits in
+   * `signal` (one field, checked on every turn), later ones in `signals`.
+   */
+  private signal0: ExitSignal | StopSignal | null = null;
   private signals: RingBuffer<ExitSignal | StopSignal> | null = null;
+  /** Called with the exit reason when the actor dies (`stop()`, `awaitExit`, monitors by callback). */
+  private exitWaiters: ((reason: ExitReason) => void)[] | null = null;
   /** Trapped exits, delivered before mailbox messages. */
   private priority: RingBuffer<ExitEnvelope> | null = null;
   /** The mailbox item being handled, and the ask it is if it is one. */
@@ -202,7 +211,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** Calls `fn` with the exit reason when the actor dies (at once, synchronously, if it is dead). */
   onExit(fn: (reason: ExitReason) => void): void {
     if (this.dead) fn(this.exitReason as ExitReason);
-    else (this.extras().exitWaiters ??= []).push(fn);
+    else (this.exitWaiters ??= []).push(fn);
   }
 
   get ctx(): Context {
@@ -229,13 +238,13 @@ export class Actor implements ActorRef, AskTarget, Runnable {
 
   runnable(): boolean {
     if (this.dead) return false;
-    if (this.signals !== null && this.signals.length > 0) return true;
+    if (this.signal0 !== null) return true;
     if (this.busy) return false;
     return (this.mailbox !== null && this.mailbox.length > 0) || (this.priority !== null && this.priority.length > 0);
   }
 
   run(budget: number): number {
-    if (this.signals !== null && this.signals.length > 0) this.processSignals();
+    if (this.signal0 !== null) this.processSignals();
     if (this.dead || this.busy) return 1;
     const mb = this.mailbox;
     let n = 0;
@@ -248,7 +257,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
       n++;
       this.handle(item);
       if (this.busy || this.dead) break;
-      if (this.signals !== null && this.signals.length > 0) {
+      if (this.signal0 !== null) {
         this.processSignals();
         if (this.dead || this.busy) break;
       }
@@ -386,13 +395,14 @@ export class Actor implements ActorRef, AskTarget, Runnable {
 
   private pushSignal(signal: ExitSignal | StopSignal): void {
     if (this.dead) return;
-    (this.signals ??= new RingBuffer(4)).push(signal);
+    if (this.signal0 === null) this.signal0 = signal;
+    else (this.signals ??= new RingBuffer(4)).push(signal);
     if (!this.scheduled) this.system.scheduler.enqueue(this);
   }
 
   /** Queues a graceful stop request; it overtakes queued messages. */
   signalStop(reason: ExitReason): void {
-    this.pushSignal(new StopSignal(reason));
+    this.pushSignal(reason === 'normal' ? STOP_NORMAL : reason === 'shutdown' ? STOP_SHUTDOWN : new StopSignal(reason));
   }
 
   /** An exit signal from `from` (null: from outside any actor). `'kill'` is handled by the caller. */
@@ -401,9 +411,10 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   }
 
   private processSignals(): void {
-    const q = this.signals as RingBuffer<ExitSignal | StopSignal>;
-    while (q.length > 0 && !this.dead) {
-      const s = q.shift() as ExitSignal | StopSignal;
+    while (this.signal0 !== null && !this.dead) {
+      const s = this.signal0;
+      const rest = this.signals;
+      this.signal0 = rest !== null && rest.length > 0 ? (rest.shift() as ExitSignal | StopSignal) : null;
       if (s instanceof StopSignal) this.requestStop(s.reason);
       else this.receiveExit(s.from, s.reason);
     }
@@ -489,7 +500,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     this.mailbox = null;
     if (mb !== null) mb.drain((item) => this.dropOnDeath(item, reason));
     if (this.priority !== null) this.priority = null;
-    if (this.signals !== null) this.signals = null;
+    this.signal0 = null;
+    this.signals = null;
     if (ext !== null) {
       if (ext.stash !== null) ext.stash.drain((item) => this.dropOnDeath(item, reason));
       if (ext.owed !== null) {
@@ -525,7 +537,11 @@ export class Actor implements ActorRef, AskTarget, Runnable {
         ext.watching = null;
       }
       if (ext.startWaiters !== null) for (const w of ext.startWaiters.splice(0)) w({ error: reason });
-      if (ext.exitWaiters !== null) for (const w of ext.exitWaiters.splice(0)) w(reason);
+    }
+    const waiters = this.exitWaiters;
+    if (waiters !== null) {
+      this.exitWaiters = null;
+      for (let i = 0; i < waiters.length; i++) (waiters[i] as (r: ExitReason) => void)(reason);
     }
     this.state = undefined;
     if (sys.events.active) sys.events.publish({ type: 'actor.stopped', actor: this, reason });
