@@ -87,7 +87,11 @@ describe('start failures', () => {
   it('a child that fails to restart is retried without blocking the supervisor, and recovers', async () => {
     const { system } = testSystem();
     const failing = new Set<string>();
-    const sup = await startSupervisor(system, { intensity: 1000, children: [flaky('a', failing), flaky('b', failing)] });
+    // As OTP's try_again_restart, a failed restart is retried at once, each try counting toward the
+    // intensity, and no time passes on the test clock: the supervisor spins through retries while
+    // the test takes its turns. The intensity must be out of reach for those few turns, or the
+    // supervisor would (correctly) give up first, depending on scheduling.
+    const sup = await startSupervisor(system, { intensity: 1_000_000_000, children: [flaky('a', failing), flaky('b', failing)] });
     const before = await refs(sup);
     failing.add('a');
     before.a!.tell({ crash: 'boom' });
@@ -122,7 +126,7 @@ describe('start failures', () => {
     const log: string[] = [];
     const sup = await startSupervisor(system, {
       strategy: 'one-for-all',
-      intensity: 1000,
+      intensity: 1_000_000_000, // retries spin while the test takes its turns (see above)
       children: [flaky('a', failing, log), flaky('b', failing, log), flaky('c', failing, log)],
     });
     failing.add('b');
@@ -137,7 +141,7 @@ describe('start failures', () => {
   it('a retry that finds the child terminated meanwhile does nothing', async () => {
     const { system } = testSystem();
     const failing = new Set<string>();
-    const sup = await startSupervisor(system, { intensity: 1000, children: [flaky('a', failing)] });
+    const sup = await startSupervisor(system, { intensity: 1_000_000_000, children: [flaky('a', failing)] }); // see above
     failing.add('a');
     (await refs(sup)).a!.tell({ crash: 'boom' });
     await sup.terminateChild('a'); // handled between two retries
