@@ -5,15 +5,26 @@ import { createActorSystem } from '../../src/index.js';
 import { deferred } from './support.js';
 
 // These tests use the real clock and real I/O on purpose: fairness is about the event loop.
-// Nothing sleeps: every loop is bounded by the flood, which ends by itself.
+// Nothing sleeps: every loop is bounded by the flood, which ends by itself. Each message does a
+// little work so that the flood lasts a few hundred milliseconds even on a fast machine, a wide
+// margin over an I/O round trip on a busy one.
 const FLOOD = 300_000;
+
+/** About a microsecond of arithmetic the optimizer cannot drop. */
+function work(n: number): number {
+  let x = n;
+  for (let i = 0; i < 200; i++) x = (x * 1103515245 + 12345) % 2147483648;
+  return x;
+}
 
 function flooded(system: ReturnType<typeof createActorSystem>) {
   const done = deferred();
   let handled = 0;
+  let sink = 0;
   const ref = system.spawn<number, undefined>({
-    receive(s) {
-      if (++handled === FLOOD) done.resolve();
+    receive(s, n) {
+      sink ^= work(n);
+      if (++handled === FLOOD) done.resolve(void sink);
       return s;
     },
   });
