@@ -448,7 +448,8 @@ export class GatewayClient implements SubscriptionOwner, AsyncDisposable {
   private attach(socket: SocketLike): void {
     this.socket = socket;
     this.attempt = 0;
-    this.heard = true;
+    // As on the server: the opening handshake does not count; a live server answers the first ping.
+    this.heard = false;
     this.silentTicks = 0;
     socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = (event) => this.lost(socket, event.code, event.reason);
