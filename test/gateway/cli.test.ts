@@ -98,7 +98,7 @@ describe('beamstate serve', () => {
 
   it('serves an `entities` export, uses its authorize hook, and runs on PostgreSQL with --database', async () => {
     // Inside the repository, so that the module resolves zod from its node_modules.
-    const dir = await mkdtemp(join(root, 'scratch-cli-'));
+    const dir = await mkdtemp(join(root, '.scratch-gateway-cli-'));
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const module = join(dir, 'served.ts');
     await writeFile(
@@ -149,7 +149,7 @@ export const authorize = (_principal: unknown, request: { action: string; comman
     const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((b) => b.includes('connect('));
     expect(example).toBeDefined();
     // Inside the repository, so that the example runs as an ES module (top-level await), as the README test does.
-    const dir = await mkdtemp(join(root, 'scratch-readme-client-'));
+    const dir = await mkdtemp(join(root, '.scratch-gateway-readme-'));
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'client.ts');
     await writeFile(file, (example as string).replaceAll("from 'beamstate'", `from ${JSON.stringify(join(root, 'src', 'index.ts'))}`).replace('ws://127.0.0.1:8080', served.url));
@@ -163,7 +163,8 @@ export const authorize = (_principal: unknown, request: { action: string; comman
     await served.stderrClosed; // the server (npm's child) has exited too
     expect(served.stderr()).toContain('beamstate: SIGINT, shutting down');
     expect(served.stderr()).toContain('beamstate: stopped');
-    expect((await upgradeOutcome(served.url, ['beamstate.v1.json']).catch((e: NodeJS.ErrnoException) => e)).code).toBe('ECONNREFUSED');
+    const after = await upgradeOutcome(served.url, ['beamstate.v1.json']).catch((e: NodeJS.ErrnoException) => e.code);
+    expect(after).toBe('ECONNREFUSED');
   });
 });
 
