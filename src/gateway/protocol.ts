@@ -31,8 +31,6 @@ export const CloseCode = {
   INVALID_PAYLOAD: 1007,
   /** A message was larger than `limits.maxPayload` (sent by `ws`). */
   MESSAGE_TOO_BIG: 1009,
-  /** The server hit an unexpected error on this connection. */
-  INTERNAL_ERROR: 1011,
   /** The client did not read its frames: unsent data exceeded `limits.sendHighWaterMark`. */
   SLOW_CONSUMER: 4008,
 } as const;
