@@ -37,13 +37,18 @@ export async function loadServedModule(file: string): Promise<ServedModule> {
 }
 
 async function importTypeScript(url: string): Promise<Record<string, unknown>> {
-  let tsx: { tsImport(specifier: string, parent: string): Promise<unknown> };
+  let tsx: { register(): unknown };
   try {
     tsx = (await import('tsx/esm/api')) as typeof tsx;
   } catch {
     throw new CliError('serving a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to JavaScript first');
   }
-  return (await tsx.tsImport(url, import.meta.url)) as Record<string, unknown>;
+  // Registered for the whole process, not scoped (tsImport): the module must share this
+  // process's module instances, or its definitions would be of another copy of beamstate.
+  tsx.register();
+  // Node remembers the failed import of this URL: import it again under another one. Only the
+  // entry's URL differs; what it imports resolves as usual.
+  return (await import(`${url}?beamstate-serve`)) as Record<string, unknown>;
 }
 
 /** An entity definition, recognised by shape so that a module built against another copy of beamstate is still found. */

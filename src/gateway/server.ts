@@ -31,12 +31,13 @@ const ignore = (): void => {};
  * subscribe to their events or state over the `beamstate.v1` protocol (`docs/protocol.md`).
  * Made by {@link createGateway}; `close()` (or `await using`) shuts it down gracefully.
  */
-export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable {
-  /** @internal */ readonly runtime: EntityRuntime;
-  /** @internal */ readonly limits: ResolvedLimits;
-  /** @internal */ readonly authorize: Authorize<P> | undefined;
+export class Gateway<P = unknown> implements AsyncDisposable {
   /** @internal */ readonly logger: Logger;
-  /** @internal */ closing = false;
+  private readonly runtime: EntityRuntime;
+  private readonly limits: ResolvedLimits;
+  private closing = false;
+  /** What connections see of the gateway (kept off the public type, which must not depend on `ws`'s types). */
+  private readonly host: ConnectionHost<P>;
   private readonly authenticate: Authenticate<P> | undefined;
   private readonly path: string | undefined;
   private readonly clock: Clock;
@@ -64,7 +65,6 @@ export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable 
     const o = resolveOptions(options);
     this.runtime = o.runtime;
     this.limits = o.limits;
-    this.authorize = o.authorize;
     this.authenticate = o.authenticate;
     this.logger = o.logger;
     this.path = o.path;
@@ -82,6 +82,24 @@ export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable 
       handleProtocols: (_offered: Set<string>, req: IncomingMessage) => (req as UpgradeRequest)[NEGOTIATED] ?? false,
     };
     this.wss = new WebSocketServer(wsOptions);
+    const gateway = this;
+    this.host = {
+      runtime: o.runtime,
+      limits: o.limits,
+      authorize: o.authorize,
+      logger: o.logger,
+      get closing() {
+        return gateway.closing;
+      },
+      kindOf: (typeName) => this.kindOf(typeName),
+      started: () => {
+        this.inflight++;
+      },
+      settled: () => {
+        if (--this.inflight === 0 && this.drained !== null) this.drained();
+      },
+      removed: (connection) => this.removed(connection),
+    };
     server.on('upgrade', this.onUpgrade);
     if (this.heartbeatMs > 0) this.scheduleHeartbeat();
   }
@@ -181,15 +199,14 @@ export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable 
       ws.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
-    const connection = new Connection<P>(this, ws, socket, this.codecs[format], principal);
+    const connection = new Connection<P>(this.host, ws, socket, this.codecs[format], principal);
     this.conns.add(connection);
     this.logger.debug({ format, connections: this.conns.size }, 'connection opened');
   }
 
-  // ------------------------------------------------------------ ConnectionHost
+  // ------------------------------------------------------------ what connections need
 
-  /** @internal */
-  kindOf(typeName: string): string | undefined {
+  private kindOf(typeName: string): string | undefined {
     let kind = this.kinds.get(typeName);
     if (kind === undefined) {
       // Types registered since the last look-up.
@@ -199,18 +216,7 @@ export class Gateway<P = unknown> implements ConnectionHost<P>, AsyncDisposable 
     return kind;
   }
 
-  /** @internal */
-  started(): void {
-    this.inflight++;
-  }
-
-  /** @internal */
-  settled(): void {
-    if (--this.inflight === 0 && this.drained !== null) this.drained();
-  }
-
-  /** @internal */
-  removed(connection: Connection<P>): void {
+  private removed(connection: Connection<P>): void {
     this.conns.delete(connection);
     this.logger.debug({ connections: this.conns.size }, 'connection closed');
     if (this.conns.size === 0 && this.allClosed !== null) this.allClosed();
