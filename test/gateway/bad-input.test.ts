@@ -106,14 +106,19 @@ describe('bad input on a JSON connection', () => {
 
   it('unknown entity types and commands keep the entity layer’s codes', async () => {
     const { url } = await serve();
+    const watch = await bystander(url);
     const c = await rawClient(url);
     await expectError(c, cmd('a', { entity: { type: 'ghost', id: 'x' } }), 'UNKNOWN_ENTITY_TYPE', 'a');
     await expectError(c, cmd('b', { command: 'fly' }), 'UNKNOWN_COMMAND', 'b');
     await expectError(c, cmd('c', { command: 'add', input: { n: 'one' } }), 'INVALID_COMMAND', 'c');
+    await expectError(c, cmd('d', { entity: { type: 'counter', id: 'x'.repeat(10_000) } }), 'INVALID_ENTITY_ID', 'd');
+    await watch.check();
+    await stillServes(url);
   });
 
   it('a duplicate id of a request in flight is DUPLICATE_ID; the original is still answered', async () => {
     const { url, runtime } = await serve();
+    const watch = await bystander(url);
     let release = (): void => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     runtime.register(
@@ -133,6 +138,7 @@ describe('bad input on a JSON connection', () => {
     expect(await c.waitFor((f) => f.kind === 'reply' && f.id === 'same')).toEqual({ kind: 'reply', id: 'same', result: 'done' });
     // Once answered, the id is free again.
     expect(await c.request({ kind: 'ping', id: 'same' })).toEqual({ kind: 'pong', id: 'same' });
+    await watch.check();
   });
 
   it('__proto__, constructor and prototype keys are refused anywhere, and nothing is polluted', async () => {
