@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { type Clock, keepAlive, type TimerHandle } from '../actors/clock.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import type { Logger } from '../logger.js';
-import type { Authenticate, Authorize } from './auth.js';
+import type { Authenticate } from './auth.js';
 import { codecFor, type ServerCodec } from './codec.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import {
