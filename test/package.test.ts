@@ -43,6 +43,8 @@ describe('the packed library', () => {
   it('ships the build, its types and the docs, and not the sources of tests or benchmarks', () => {
     expect(packedFiles).toContain('dist/index.js');
     expect(packedFiles).toContain('dist/index.d.ts');
+    expect(packedFiles).toContain('dist/client.js');
+    expect(packedFiles).toContain('dist/client.d.ts');
     expect(packedFiles).toContain('README.md');
     expect(packedFiles).toContain('package.json');
     expect(packedFiles.some((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('src/'))).toBe(false);
@@ -52,6 +54,8 @@ describe('the packed library', () => {
     await writeFile(
       join(project, 'consumer.mjs'),
       `import { createActorSystem, isBeamstateError } from 'beamstate';
+import { connect, RemoteError } from 'beamstate/client';
+if (typeof connect !== 'function' || typeof RemoteError !== 'function') throw new Error('beamstate/client is incomplete');
 const system = createActorSystem();
 const ref = system.spawn({ init: () => 40, receive(n, m, ctx) { ctx.reply(n + m); return n; } });
 const answer = await ref.ask(2);
