@@ -24,10 +24,9 @@ export interface WriteFailure {
  * for the batch up front (most batches hold one command), and `size` says how many are used.
  * @internal
  */
-class Batch {
-  readonly pendings: Pending[];
-  readonly effects: EffectBuilder<unknown, unknown>[];
-  readonly states: unknown[];
+export class Batch {
+  /** Pending, effect, state after it; pending, effect, state; … (one array, not three). */
+  private readonly items: unknown[];
   size = 0;
   finalState: unknown = undefined;
   fromVersion = 0;
@@ -35,16 +34,26 @@ class Batch {
   crash: unknown = NO_CRASH;
 
   constructor(capacity: number) {
-    this.pendings = new Array<Pending>(capacity);
-    this.effects = new Array<EffectBuilder<unknown, unknown>>(capacity);
-    this.states = new Array<unknown>(capacity);
+    this.items = new Array<unknown>(capacity * 3);
   }
 
   add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown): void {
-    const i = this.size++;
-    this.pendings[i] = p;
-    this.effects[i] = effect;
-    this.states[i] = state;
+    const i = 3 * this.size++;
+    this.items[i] = p;
+    this.items[i + 1] = effect;
+    this.items[i + 2] = state;
+  }
+
+  pending(i: number): Pending {
+    return this.items[3 * i] as Pending;
+  }
+
+  effect(i: number): EffectBuilder<unknown, unknown> {
+    return this.items[3 * i + 1] as EffectBuilder<unknown, unknown>;
+  }
+
+  state(i: number): unknown {
+    return this.items[3 * i + 2];
   }
 }
 
@@ -70,6 +79,10 @@ export abstract class EntityCell {
   reloadRequested = false;
   /** The state has been loaded; commands wait until then. */
   recovered = false;
+  /** The batch whose write is in flight. */
+  private writing: Batch | null = null;
+  private onWritten: ((result: unknown) => EntityCell | Promise<EntityCell>) | null = null;
+  private onWriteFailed: ((err: unknown) => EntityCell) | null = null;
   readonly ctx: HandlerCtx;
 
   constructor(
@@ -188,17 +201,25 @@ export abstract class EntityCell {
       this.succeeded(batch);
       return this.complete(batch);
     }
-    return written.then(
-      (result) => {
-        this.version = this.slot.version = this.versionAfter(result);
-        this.succeeded(batch);
-        return this.complete(batch);
-      },
-      (err: unknown) => {
-        this.failed(batch, writeFailure(this.region, this.slot, err));
-        return this.finishOrCrash(batch);
-      },
-    );
+    // One batch is written at a time, so the continuations are made once per incarnation and
+    // find the batch in `writing`, instead of two closures per write.
+    this.writing = batch;
+    return written.then((this.onWritten ??= (result) => this.written(result)), (this.onWriteFailed ??= (err) => this.writeFailed(err)));
+  }
+
+  private written(result: unknown): EntityCell | Promise<EntityCell> {
+    const batch = this.writing as Batch;
+    this.writing = null;
+    this.version = this.slot.version = this.versionAfter(result);
+    this.succeeded(batch);
+    return this.complete(batch);
+  }
+
+  private writeFailed(err: unknown): EntityCell {
+    const batch = this.writing as Batch;
+    this.writing = null;
+    this.failed(batch, writeFailure(this.region, this.slot, err));
+    return this.finishOrCrash(batch);
   }
 
   /** The write committed: the batch is done (off the queue), the state is the new state. */
@@ -214,7 +235,7 @@ export abstract class EntityCell {
     const q = this.slot.queue;
     for (let i = 0; i < batch.size; i++) {
       q.shift();
-      (batch.pendings[i] as Pending).fail(failure.error);
+      batch.pending(i).fail(failure.error);
     }
     if (failure.reload) this.reloadRequested = true;
   }
@@ -236,10 +257,9 @@ export abstract class EntityCell {
   }
 
   private completeFrom(batch: Batch, from: number, fromStep: number): Promise<void> | undefined {
-    const { pendings, effects, states } = batch;
     for (let i = from; i < batch.size; i++) {
-      const p = pendings[i] as Pending;
-      const effect = effects[i] as EffectBuilder<unknown, unknown>;
+      const p = batch.pending(i);
+      const effect = batch.effect(i);
       if (effect.failure !== null) {
         p.fail(effect.failure);
         continue;
@@ -247,7 +267,7 @@ export abstract class EntityCell {
       const replyFn = effect.replyFn;
       if (replyFn !== null) {
         try {
-          p.succeed(replyFn(states[i]));
+          p.succeed(replyFn(batch.state(i)));
         } catch (err) {
           p.fail(err);
         }
@@ -256,7 +276,7 @@ export abstract class EntityCell {
       const steps = effect.steps;
       if (steps !== null) {
         for (let s = i === from ? fromStep : 0; s < steps.length; s++) {
-          const running = this.runStep(p, steps[s] as Step<unknown>, states[i]);
+          const running = this.runStep(p, steps[s] as Step<unknown>, batch.state(i));
           if (running !== undefined) return running.then(() => this.completeFrom(batch, i, s + 1));
         }
       }
@@ -331,10 +351,9 @@ export class EventSourcedCell extends EntityCell {
   }
 
   protected write(batch: Batch): Promise<unknown> | undefined {
-    const effects = batch.effects;
     let toAppend: EventToAppend[] | null = null;
     for (let i = 0; i < batch.size; i++) {
-      const events = (effects[i] as EffectBuilder<unknown, unknown>).events;
+      const events = batch.effect(i).events;
       if (events === null) continue;
       toAppend ??= [];
       for (let j = 0; j < events.length; j++) {
@@ -351,7 +370,7 @@ export class EventSourcedCell extends EntityCell {
     if (this.version === from) return;
     const region = this.region;
     region.persisted(this.slot, from + 1, this.version);
-    region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.size, from);
+    region.runtime.subscriptions.publish(this.slot, batch, from);
     const every = region.settings.snapshotEvery;
     if (every > 0 && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
   }
@@ -394,10 +413,9 @@ export class ValueCell extends EntityCell {
   }
 
   protected write(batch: Batch): Promise<unknown> | undefined {
-    const effects = batch.effects;
     let last = NO_WRITE;
     for (let i = 0; i < batch.size; i++) {
-      const w = (effects[i] as EffectBuilder<unknown, unknown>).write;
+      const w = batch.effect(i).write;
       if (w !== NO_WRITE) last = w;
     }
     if (last === NO_WRITE) return undefined;
@@ -411,10 +429,10 @@ export class ValueCell extends EntityCell {
 
   protected committed(batch: Batch): void {
     let wrote = false;
-    for (let i = 0; i < batch.size; i++) if ((batch.effects[i] as EffectBuilder<unknown, unknown>).write !== NO_WRITE) wrote = true;
+    for (let i = 0; i < batch.size; i++) if (batch.effect(i).write !== NO_WRITE) wrote = true;
     if (!wrote) return;
     this.region.persisted(this.slot, batch.fromVersion, this.version);
-    this.region.runtime.subscriptions.publish(this.slot, batch.effects, batch.states, batch.size, batch.fromVersion);
+    this.region.runtime.subscriptions.publish(this.slot, batch, batch.fromVersion);
   }
 }
 

@@ -1,5 +1,4 @@
-import type { EntityCell } from './entity-cell.js';
-import type { EffectBuilder } from './effect.js';
+import type { Batch, EntityCell } from './entity-cell.js';
 import type { Pending, Subscriber } from './pending.js';
 import type { EntityRuntime } from './runtime.js';
 import type { Slot } from './slot.js';
@@ -76,26 +75,26 @@ export class Subscriptions {
   }
 
   /** After a committed write: events one by one, and the state after each command that wrote. */
-  publish(slot: Slot, effects: readonly EffectBuilder<unknown, unknown>[], states: readonly unknown[], count: number, fromVersion: number): void {
+  publish(slot: Slot, batch: Batch, fromVersion: number): void {
     if (this.byPid.size === 0) return;
     const set = this.byPid.get(slot.persistenceId);
     if (set === undefined) return;
     if (slot.region.type.kind === 'value') {
       // One write per batch: only the final state has a revision of its own.
-      const state = states[count - 1];
+      const state = batch.state(batch.size - 1);
       for (const sub of set) if (sub.onState !== null) this.call(sub, () => sub.onState?.(state, slot.version));
       return;
     }
     let seq = fromVersion;
-    for (let i = 0; i < count; i++) {
-      const events = (effects[i] as EffectBuilder<unknown, unknown>).events;
+    for (let i = 0; i < batch.size; i++) {
+      const events = batch.effect(i).events;
       if (events === null) continue;
       for (const event of events) {
         seq++;
         const n = seq;
         for (const sub of set) if (sub.onEvent !== null) this.call(sub, () => sub.onEvent?.(event, n));
       }
-      const state = states[i];
+      const state = batch.state(i);
       const version = seq;
       for (const sub of set) if (sub.onState !== null) this.call(sub, () => sub.onState?.(state, version));
     }

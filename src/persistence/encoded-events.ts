@@ -21,6 +21,26 @@ export interface EncodedEvents {
   readonly hasMetadata: boolean;
 }
 
+/** One event, validated and encoded. */
+export interface EncodedEvent {
+  readonly type: string;
+  readonly payload: Uint8Array;
+  readonly metadata: Uint8Array | null;
+}
+
+/** Validates and encodes event `i` of an append. */
+export function encodeEvent(serializer: Serializer, event: EventToAppend | undefined, i: number): EncodedEvent {
+  if (typeof event !== 'object' || event === null) {
+    throw new PersistenceArgumentError(`events[${i}]`, 'must be an object with a payload');
+  }
+  return {
+    type: event.type === undefined ? '' : checkTypeName(event.type, `events[${i}].type`),
+    payload: encodeValue(serializer, event.payload, `events[${i}].payload`),
+    metadata:
+      event.metadata === undefined ? null : encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`),
+  };
+}
+
 export function encodeEvents(serializer: Serializer, events: readonly EventToAppend[]): EncodedEvents {
   if (!Array.isArray(events)) throw new PersistenceArgumentError('events', 'must be an array');
   const count = events.length;
@@ -31,20 +51,13 @@ export function encodeEvents(serializer: Serializer, events: readonly EventToApp
   let bytes = 0;
   let hasMetadata = false;
   for (let i = 0; i < count; i++) {
-    const event = events[i] as EventToAppend | undefined;
-    if (typeof event !== 'object' || event === null) {
-      throw new PersistenceArgumentError(`events[${i}]`, 'must be an object with a payload');
-    }
-    types[i] = event.type === undefined ? '' : checkTypeName(event.type, `events[${i}].type`);
-    const payload = encodeValue(serializer, event.payload, `events[${i}].payload`);
-    payloads[i] = payload;
-    bytes += payload.byteLength;
-    if (event.metadata === undefined) {
-      metadata[i] = null;
-    } else {
-      const meta = encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`);
-      metadata[i] = meta;
-      bytes += meta.byteLength;
+    const e = encodeEvent(serializer, events[i], i);
+    types[i] = e.type;
+    payloads[i] = e.payload;
+    metadata[i] = e.metadata;
+    bytes += e.payload.byteLength;
+    if (e.metadata !== null) {
+      bytes += e.metadata.byteLength;
       hasMetadata = true;
     }
   }

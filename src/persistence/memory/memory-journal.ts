@@ -10,7 +10,7 @@ import type {
 } from '../journal.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
-import { encodeEvents } from '../encoded-events.js';
+import { encodeEvent, encodeEvents, type EncodedEvents } from '../encoded-events.js';
 import { JournalConflictError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
@@ -62,8 +62,10 @@ export class MemoryJournal implements Journal {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
-    // Encode everything first: a value the serializer rejects fails the append before anything is stored.
-    const encoded = encodeEvents(this.#serializer, events);
+    // Encode everything first: a value the serializer rejects fails the append before anything
+    // is stored. A lone event (the common case) skips the arrays of the general path.
+    const single = Array.isArray(events) && events.length === 1 ? encodeEvent(this.#serializer, events[0], 0) : null;
+    const encoded = single === null ? encodeEvents(this.#serializer, events) : null;
     let log = this.#ids.get(persistenceId);
     if ((log?.highest ?? 0) !== expectedSequenceNr) {
       this.#stats.conflicts++;
@@ -74,27 +76,36 @@ export class MemoryJournal implements Journal {
       this.#ids.set(persistenceId, log);
     }
     const timestamp = Date.now();
-    const bytes = this.#bytes;
-    for (let i = 0; i < encoded.count; i++) {
-      const index = this.#pids.length;
-      const payload = encoded.payloads[i] as Uint8Array;
-      const metadata = encoded.metadata[i] ?? null;
-      this.#pids.push(persistenceId);
-      this.#seqs.push(expectedSequenceNr + i + 1);
-      this.#types.push(encoded.types[i] as string);
-      this.#timestamps.push(timestamp);
-      this.#payloadAt.push(bytes.add(payload));
-      this.#payloadLength.push(payload.byteLength);
-      this.#metadataAt.push(metadata === null ? -1 : bytes.add(metadata));
-      this.#metadataLength.push(metadata === null ? 0 : metadata.byteLength);
-      log.orderings.push(index);
+    let count: number;
+    if (single !== null) {
+      this.#store(log, persistenceId, expectedSequenceNr + 1, single.type, single.payload, single.metadata, timestamp);
+      count = 1;
+    } else {
+      const e = encoded as EncodedEvents;
+      for (let i = 0; i < e.count; i++) {
+        this.#store(log, persistenceId, expectedSequenceNr + i + 1, e.types[i] as string, e.payloads[i] as Uint8Array, e.metadata[i] ?? null, timestamp);
+      }
+      count = e.count;
     }
-    log.highest = expectedSequenceNr + encoded.count;
+    log.highest = expectedSequenceNr + count;
     this.#stats.appends++;
-    this.#stats.events += encoded.count;
+    this.#stats.events += count;
     this.#stats.batches++;
     this.#stats.largestBatch = 1;
     return { persistenceId, firstSequenceNr: expectedSequenceNr + 1, highestSequenceNr: log.highest, timestamp };
+  }
+
+  #store(log: IdLog, persistenceId: string, sequenceNr: number, type: string, payload: Uint8Array, metadata: Uint8Array | null, timestamp: number): void {
+    const bytes = this.#bytes;
+    log.orderings.push(this.#pids.length);
+    this.#pids.push(persistenceId);
+    this.#seqs.push(sequenceNr);
+    this.#types.push(type);
+    this.#timestamps.push(timestamp);
+    this.#payloadAt.push(bytes.add(payload));
+    this.#payloadLength.push(payload.byteLength);
+    this.#metadataAt.push(metadata === null ? -1 : bytes.add(metadata));
+    this.#metadataLength.push(metadata === null ? 0 : metadata.byteLength);
   }
 
   async replay(persistenceId: string, options: ReplayOptions, onEvent: (event: PersistentEvent) => void): Promise<ReplayResult> {
