@@ -15,23 +15,24 @@ import { JournalConflictError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
 import { ByteArena } from './byte-arena.js';
+import { Float64Column, Int32Column, StringTable } from './columns.js';
 
 interface IdLog {
   highest: number;
   /** Events up to here were deleted (`deleteTo`); they are skipped on reads. */
   deletedTo: number;
-  /** `orderings[seq - 1]`: where event `seq` of this id sits in the columns (its ordering - 1). */
-  readonly orderings: number[];
+  /** `orderings.get(seq - 1)`: where event `seq` of this id sits in the columns (its ordering - 1). */
+  readonly orderings: Int32Column;
 }
 
 /**
  * The in-memory journal: plain JavaScript, no SQL. Each call runs to completion synchronously
  * inside its promise, which is what makes an append atomic here.
  *
- * Events are stored as columns (parallel arrays indexed by ordering - 1) with their encoded
- * bytes copied into one growing arena, rather than as an object and a buffer view per event: a
- * journal of millions of events then holds a few large arrays instead of millions of small
- * objects for the garbage collector to trace. Payloads stay encoded, so tests see the serializer
+ * Events are stored as columns (typed arrays indexed by ordering - 1, ids and types as indexes
+ * into string tables) with their encoded bytes copied into an arena, rather than as an object
+ * and a buffer view per event: a journal of millions of events then lies almost entirely outside
+ * the JavaScript heap, and costs the garbage collector nothing to trace. Payloads stay encoded, so tests see the serializer
  * exactly as with SQL; reads decode from copies, so nothing a caller does to a decoded value can
  * reach the stored bytes.
  */
@@ -40,16 +41,17 @@ export class MemoryJournal implements Journal {
   readonly #lifecycle: Lifecycle;
   readonly #ids = new Map<string, IdLog>();
   // The columns.
-  readonly #pids: string[] = [];
-  readonly #seqs: number[] = [];
-  readonly #types: string[] = [];
-  readonly #timestamps: number[] = [];
+  readonly #names = new StringTable();
+  readonly #pids = new Int32Column();
+  readonly #seqs = new Float64Column();
+  readonly #types = new Int32Column();
+  readonly #timestamps = new Float64Column();
   /** Arena offset and length of the payload. */
-  readonly #payloadAt: number[] = [];
-  readonly #payloadLength: number[] = [];
+  readonly #payloadAt = new Float64Column();
+  readonly #payloadLength = new Int32Column();
   /** Arena offset of the metadata, -1 when there is none, and its length. */
-  readonly #metadataAt: number[] = [];
-  readonly #metadataLength: number[] = [];
+  readonly #metadataAt = new Float64Column();
+  readonly #metadataLength = new Int32Column();
   readonly #bytes = new ByteArena();
   #stats = { appends: 0, events: 0, conflicts: 0, batches: 0, largestBatch: 0 };
 
@@ -72,7 +74,7 @@ export class MemoryJournal implements Journal {
       throw new JournalConflictError(persistenceId, expectedSequenceNr);
     }
     if (log === undefined) {
-      log = { highest: 0, deletedTo: 0, orderings: [] };
+      log = { highest: 0, deletedTo: 0, orderings: new Int32Column(8) };
       this.#ids.set(persistenceId, log);
     }
     const timestamp = Date.now();
@@ -98,9 +100,9 @@ export class MemoryJournal implements Journal {
   #store(log: IdLog, persistenceId: string, sequenceNr: number, type: string, payload: Uint8Array, metadata: Uint8Array | null, timestamp: number): void {
     const bytes = this.#bytes;
     log.orderings.push(this.#pids.length);
-    this.#pids.push(persistenceId);
+    this.#pids.push(this.#names.indexOf(persistenceId));
     this.#seqs.push(sequenceNr);
-    this.#types.push(type);
+    this.#types.push(this.#names.indexOf(type));
     this.#timestamps.push(timestamp);
     this.#payloadAt.push(bytes.add(payload));
     this.#payloadLength.push(payload.byteLength);
@@ -118,7 +120,7 @@ export class MemoryJournal implements Journal {
     if (log === undefined) return { count, lastSequenceNr };
     const last = Math.min(to, log.highest);
     for (let seq = Math.max(from, log.deletedTo + 1); seq <= last && count < max; seq++) {
-      onEvent(this.#decode(log.orderings[seq - 1] as number));
+      onEvent(this.#decode(log.orderings.get(seq - 1)));
       count++;
       lastSequenceNr = seq;
     }
@@ -153,8 +155,8 @@ export class MemoryJournal implements Journal {
     const out: PersistentEvent[] = [];
     const n = this.#pids.length;
     for (let i = after; i < n && out.length < max; i++) {
-      const log = this.#ids.get(this.#pids[i] as string) as IdLog;
-      if ((this.#seqs[i] as number) > log.deletedTo) out.push(this.#decode(i));
+      const log = this.#ids.get(this.#names.at(this.#pids.get(i))) as IdLog;
+      if (this.#seqs.get(i) > log.deletedTo) out.push(this.#decode(i));
     }
     return out;
   }
@@ -164,12 +166,12 @@ export class MemoryJournal implements Journal {
   }
 
   #decode(i: number): PersistentEvent {
-    const persistenceId = this.#pids[i] as string;
-    const sequenceNr = this.#seqs[i] as number;
-    const type = this.#types[i] as string;
+    const persistenceId = this.#names.at(this.#pids.get(i));
+    const sequenceNr = this.#seqs.get(i);
+    const type = this.#names.at(this.#types.get(i));
     const bytes = this.#bytes;
-    const payload = bytes.copy(this.#payloadAt[i] as number, this.#payloadLength[i] as number);
-    const metadataAt = this.#metadataAt[i] as number;
+    const payload = bytes.copy(this.#payloadAt.get(i), this.#payloadLength.get(i));
+    const metadataAt = this.#metadataAt.get(i);
     return {
       persistenceId,
       sequenceNr,
@@ -179,8 +181,8 @@ export class MemoryJournal implements Journal {
       metadata:
         metadataAt < 0
           ? undefined
-          : (decodeValue(this.#serializer, bytes.copy(metadataAt, this.#metadataLength[i] as number), '', `metadata of event ${persistenceId}#${sequenceNr}`) as Record<string, unknown>),
-      timestamp: this.#timestamps[i] as number,
+          : (decodeValue(this.#serializer, bytes.copy(metadataAt, this.#metadataLength.get(i)), '', `metadata of event ${persistenceId}#${sequenceNr}`) as Record<string, unknown>),
+      timestamp: this.#timestamps.get(i),
     };
   }
 }
