@@ -15,7 +15,7 @@ export interface GroupCommitSettings {
   readonly maxBatchEvents?: number;
   /** Most payload + metadata bytes per batch. Default 4 MiB. */
   readonly maxBatchBytes?: number;
-  /** Batches running at once, each on its own connection. Default 2 on PostgreSQL; always 1 on PGlite. */
+  /** Batches running at once, each on its own connection. Default 3 on PostgreSQL (measured best on 2 cores); always 1 on PGlite. */
   readonly maxBatchesInFlight?: number;
 }
 
@@ -112,5 +112,5 @@ export const STORE_DEFAULTS = Object.freeze({
   replayChunkSize: 5_000,
   maxBatchEvents: 1_000,
   maxBatchBytes: 4 * 1024 * 1024,
-  maxBatchesInFlight: 2,
+  maxBatchesInFlight: 3,
 });
