@@ -152,7 +152,12 @@ export const authorize = (_principal: unknown, request: { action: string; comman
     const dir = await mkdtemp(join(root, '.scratch-gateway-readme-'));
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'client.ts');
-    await writeFile(file, (example as string).replaceAll("from 'beamstate'", `from ${JSON.stringify(join(root, 'src', 'index.ts'))}`).replace('ws://127.0.0.1:8080', served.url));
+    // Each package entry maps to its source (the package's exports map points into dist/, which
+    // a fresh clone has not built).
+    const source = (example as string)
+      .replaceAll("from 'beamstate/client'", `from ${JSON.stringify(join(root, 'src', 'client.ts'))}`)
+      .replaceAll("from 'beamstate'", `from ${JSON.stringify(join(root, 'src', 'index.ts'))}`);
+    await writeFile(file, source.replace('ws://127.0.0.1:8080', served.url));
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', file], { cwd: root, timeout: 30_000 });
     const expected = /console\.log\(.*\); \/\/ (\S+)/.exec(example as string)?.[1];
     expect(stdout.trim()).toBe(expected);
