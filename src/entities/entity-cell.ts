@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { JournalConflictError, DurableStateConflictError, WriteOutcomeUnknownError } from '../persistence/errors.js';
 import type { AppendResult, EventToAppend } from '../persistence/journal.js';
 import type { UpsertStateResult } from '../persistence/durable-state-store.js';
-import type { EntityRefs, EventSourcedEntity, ValueEntity } from './definition.js';
+import type { EntityRefs, EventSourcedEntity } from './definition.js';
 import { DELETE, EffectBuilder, failure, type Failure, isEffect, NO_WRITE, type Step, UPDATE } from './effect.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
 import { EntityConflictError, PersistFailedError, PoisonCommandError } from './errors.js';

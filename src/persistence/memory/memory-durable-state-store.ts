@@ -1,9 +1,10 @@
 import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
 import type { Serializer } from '../serializer.js';
-import { decodeValue, encodeValue } from '../serializer.js';
+import { decodeValue } from '../serializer.js';
 import { DurableStateConflictError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
-import { checkNonNegativeInt, checkPersistenceId, checkTypeName } from '../validation.js';
+import { encodeState } from '../encoded-writes.js';
+import { checkNonNegativeInt, checkPersistenceId } from '../validation.js';
 
 interface StoredState {
   readonly revision: number;
@@ -39,10 +40,7 @@ export class MemoryDurableStateStore implements DurableStateStore {
 
   async upsert(persistenceId: string, expectedRevision: number, value: unknown, options?: UpsertStateOptions): Promise<UpsertStateResult> {
     this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
-    checkNonNegativeInt(expectedRevision, 'expectedRevision');
-    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
-    const payload = encodeValue(this.#serializer, value, `durable state ${persistenceId}`);
+    const { type, payload } = encodeState(this.#serializer, persistenceId, expectedRevision, value, options);
     const current = this.#ids.get(persistenceId)?.revision ?? 0;
     if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
     const timestamp = Date.now();

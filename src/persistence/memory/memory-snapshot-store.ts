@@ -1,12 +1,11 @@
 import type { SaveSnapshotOptions, Snapshot, SnapshotCriteria, SnapshotMetadata, SnapshotStore } from '../snapshot-store.js';
 import type { Serializer } from '../serializer.js';
-import { decodeValue, encodeValue } from '../serializer.js';
+import { decodeValue } from '../serializer.js';
 import type { Lifecycle } from '../lifecycle.js';
+import { encodeSnapshot } from '../encoded-writes.js';
 import {
-  checkMetadata,
   checkNonNegativeInt,
   checkPersistenceId,
-  checkTypeName,
   criteriaBounds,
   matchesCriteria,
 } from '../validation.js';
@@ -32,15 +31,7 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   async save(persistenceId: string, sequenceNr: number, snapshot: unknown, options?: SaveSnapshotOptions): Promise<SnapshotMetadata> {
     this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
-    checkNonNegativeInt(sequenceNr, 'sequenceNr');
-    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
-    const timestamp = options?.timestamp === undefined ? Date.now() : checkNonNegativeInt(options.timestamp, 'options.timestamp');
-    const payload = encodeValue(this.#serializer, snapshot, 'snapshot');
-    const metadata =
-      options?.metadata === undefined
-        ? null
-        : encodeValue(this.#serializer, checkMetadata(options.metadata, 'options.metadata'), 'snapshot metadata');
+    const { type, timestamp, payload, metadata } = encodeSnapshot(this.#serializer, persistenceId, sequenceNr, snapshot, options);
     let list = this.#ids.get(persistenceId);
     if (list === undefined) {
       list = [];

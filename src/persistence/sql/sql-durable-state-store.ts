@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
 import type { Serializer } from '../serializer.js';
-import { decodeValue, encodeValue } from '../serializer.js';
+import { decodeValue } from '../serializer.js';
 import { DurableStateConflictError, DurableStateOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
-import { checkNonNegativeInt, checkPersistenceId, checkTypeName } from '../validation.js';
+import { encodeState } from '../encoded-writes.js';
+import { checkNonNegativeInt, checkPersistenceId } from '../validation.js';
 import type { SqlDriver, SqlQuery, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import type { Tables } from './tables.js';
@@ -51,10 +52,7 @@ export class SqlDurableStateStore implements DurableStateStore {
 
   async upsert(persistenceId: string, expectedRevision: number, value: unknown, options?: UpsertStateOptions): Promise<UpsertStateResult> {
     this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
-    checkNonNegativeInt(expectedRevision, 'expectedRevision');
-    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
-    const payload = encodeValue(this.#serializer, value, `durable state ${persistenceId}`);
+    const { type, payload } = encodeState(this.#serializer, persistenceId, expectedRevision, value, options);
     const timestamp = Date.now();
     const revision = expectedRevision + 1;
     const writeId = randomUUID();

@@ -1,8 +1,9 @@
 import type { SaveSnapshotOptions, Snapshot, SnapshotCriteria, SnapshotMetadata, SnapshotStore } from '../snapshot-store.js';
 import type { Serializer } from '../serializer.js';
-import { decodeValue, encodeValue } from '../serializer.js';
+import { decodeValue } from '../serializer.js';
 import type { Lifecycle } from '../lifecycle.js';
-import { checkMetadata, checkNonNegativeInt, checkPersistenceId, checkTypeName, criteriaBounds } from '../validation.js';
+import { encodeSnapshot } from '../encoded-writes.js';
+import { checkNonNegativeInt, checkPersistenceId, criteriaBounds } from '../validation.js';
 import type { SqlDriver } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import { SnapshotOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
@@ -27,15 +28,7 @@ export class SqlSnapshotStore implements SnapshotStore {
 
   async save(persistenceId: string, sequenceNr: number, snapshot: unknown, options?: SaveSnapshotOptions): Promise<SnapshotMetadata> {
     this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
-    checkNonNegativeInt(sequenceNr, 'sequenceNr');
-    const type = options?.type === undefined ? '' : checkTypeName(options.type, 'options.type');
-    const timestamp = options?.timestamp === undefined ? Date.now() : checkNonNegativeInt(options.timestamp, 'options.timestamp');
-    const payload = encodeValue(this.#serializer, snapshot, 'snapshot');
-    const metadata =
-      options?.metadata === undefined
-        ? null
-        : encodeValue(this.#serializer, checkMetadata(options.metadata, 'options.metadata'), 'snapshot metadata');
+    const { type, timestamp, payload, metadata } = encodeSnapshot(this.#serializer, persistenceId, sequenceNr, snapshot, options);
     const writeId = randomUUID();
     const t = this.#t.snapshots;
     let out;
