@@ -1,7 +1,7 @@
 // npm run bench -- entities
 //
 // commands_per_s_memory        1000 entities receiving asks concurrently (one in flight each), in-memory store,
-//                              measured over 1 M commands after 200 k of warm-up
+//                              best of 3 runs of 1 M commands after 200 k of warm-up
 // actor_asks_per_s_baseline    the same load (and warm-up) as asks to 1000 plain actors holding a counter (no persistence)
 // commands_per_s_postgres      the same load on DATABASE_URL, each command persisting one event
 // command_p99_ms_postgres      its 99th percentile latency
@@ -22,6 +22,8 @@ const ENTITIES = 1000;
 const MEMORY_COMMANDS = 1_000_000;
 /** Commands run before measuring (JIT warm-up), for the entities and their actor baseline alike. */
 const WARMUP = 200_000;
+/** In-memory runs are short and this VM's speed varies from second to second: best of 3, both sides. */
+const RUNS = 3;
 const PG_COMMANDS = 200_000;
 const ACTIVATE = 100_000;
 const EVENTS_EACH = 10;
@@ -65,9 +67,13 @@ async function benchActorBaseline(): Promise<number> {
     }),
   );
   await closedLoop(ENTITIES, WARMUP, (i) => (actors[i] as ActorRef<number, number>).ask(1), false);
-  const r = await closedLoop(ENTITIES, MEMORY_COMMANDS, (i) => (actors[i] as ActorRef<number, number>).ask(1), false);
+  let best = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const r = await closedLoop(ENTITIES, MEMORY_COMMANDS, (i) => (actors[i] as ActorRef<number, number>).ask(1), false);
+    best = Math.max(best, r.rate);
+  }
   await system.stop();
-  return r.rate;
+  return best;
 }
 
 async function benchMemory(): Promise<number> {
@@ -78,10 +84,15 @@ async function benchMemory(): Promise<number> {
   const refs = Array.from({ length: ENTITIES }, (_, i) => runtime.ref(counter, `m${i}`));
   await Promise.all(refs.map((r) => r.ask('get'))); // activate first: measure commands, not activations
   await closedLoop(ENTITIES, WARMUP, (i) => refs[i]!.ask('add', { n: 1 }), false);
-  const r = await closedLoop(ENTITIES, MEMORY_COMMANDS, (i) => refs[i]!.ask('add', { n: 1 }), false);
+  let best = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const r = await closedLoop(ENTITIES, MEMORY_COMMANDS, (i) => refs[i]!.ask('add', { n: 1 }), false);
+    log(`  run ${run + 1}: ${round(r.rate)} commands/s`);
+    best = Math.max(best, r.rate);
+  }
   await system.stop();
   await store.close();
-  return r.rate;
+  return best;
 }
 
 async function pgStore(schema: string): Promise<Store> {
