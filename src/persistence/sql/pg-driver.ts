@@ -43,6 +43,11 @@ export class PgDriver implements SqlDriver {
     // would crash the process. The pool drops the client and reconnects on the next checkout.
     this.#onPoolError = (err) => this.#logger.warn({ err }, 'idle database connection lost');
     this.#pool.on('error', this.#onPoolError);
+    // Every client gets a listener for life, from birth: pg-pool hands a new client over (and drops
+    // its own listener) while parsing the connection's ReadyForQuery, and a FATAL that arrives in
+    // the same socket chunk (a session terminated as it starts) is emitted in that same parse,
+    // before any checkout can add its listener. Errors of a running query still reach the query.
+    this.#pool.on('connect', onNewClient);
   }
 
   async query(text: string, values: readonly unknown[] = [], name?: string): Promise<SqlResult> {
@@ -116,6 +121,7 @@ export class PgDriver implements SqlDriver {
 
   async close(): Promise<void> {
     this.#pool.off('error', this.#onPoolError);
+    this.#pool.off('connect', onNewClient);
     if (this.#ownsPool) await this.#pool.end();
   }
 
@@ -191,6 +197,11 @@ export class PgDriver implements SqlDriver {
 }
 
 const absorb = (): void => {};
+/** A listener of its own (not `absorb`, which checkouts add and remove). */
+const absorbForLife = (): void => {};
+const onNewClient = (client: PoolClient): void => {
+  client.on('error', absorbForLife);
+};
 
 /** Returns a client to the pool; with an error, the pool destroys it instead of reusing it. */
 function release(client: PoolClient, err?: unknown): void {
