@@ -21,9 +21,6 @@ const PASSIVATE_LRU = Symbol('passivate:lru');
 const PASSIVATE_REQUESTED = Symbol('passivate:requested');
 type EntityMsg = typeof RECOVER | typeof WAKE | typeof PASSIVATE_IDLE | typeof PASSIVATE_LRU | typeof PASSIVATE_REQUESTED;
 
-/** Events loaded with the snapshot in one group read; a longer history is replayed in chunks. */
-const RECOVERY_EVENTS = 1000;
-
 /** Supervision of each entity type: restarts paced by the type's backoff; a circuit breaker beyond this many crashes per second. @internal */
 export const typeSupervisorDefaults = { intensity: 100, periodMs: 1000, shutdownMs: 5000 } as const;
 
@@ -231,7 +228,7 @@ export class Region {
           const def = this.type as EventSourcedEntity<unknown, { type: string }>;
           // One group read (shared with other entities recovering now) brings the latest
           // snapshot and the events after it; a longer history is replayed from where it stopped.
-          const data = await store.recovery.load(slot.persistenceId, { maxEvents: RECOVERY_EVENTS });
+          const data = await store.recovery.load(slot.persistenceId);
           const snap = data.snapshot;
           let state = snap === undefined ? def.initialState() : snap.snapshot;
           let seq = snap?.sequenceNr ?? 0;

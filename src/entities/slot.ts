@@ -25,9 +25,6 @@ export class Slot implements AskTarget {
   lastActive = 0;
   lruPrev: Slot | null = null;
   lruNext: Slot | null = null;
-  /** Consecutive crashes, for backoff; reset after a quiet period. */
-  restarts = 0;
-  lastRestartAt = 0;
   /** The entity's persisted version (sequence number or revision), kept for observers. */
   version = 0;
 
