@@ -2,12 +2,13 @@
 // server under test has its own event loop. Driven over IPC:
 //
 //   { op: 'load', url, protocol, connections, inflight, entities, warmupMs, durationMs }
-//     → { op: 'loaded', requests, seconds, p50, p99, errors }
+//     → { op: 'loaded', requests, seconds, p50, p90, p99, p999, max, errors } (latencies in ms)
 //     Each connection keeps `inflight` command frames outstanding; a reply (any frame with the
 //     request's id) sends the next one. The frames are the protocol's command frames; the echo
 //     baseline sends the same frames back, so the generator does the same work for both.
 //   { op: 'idle', url, protocol, connections } → { op: 'opened' }   (opens idle connections)
 //   { op: 'close' } → { op: 'closed' }
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 type Message =
@@ -19,14 +20,33 @@ const send = (msg: object): void => {
   process.send?.(msg);
 };
 
-let idle: WebSocket[] = [];
+let idle: Conn[] = [];
 
-function open(url: string, protocol: string): Promise<WebSocket> {
+interface Conn {
+  readonly ws: WebSocket;
+  readonly socket: Socket;
+  corked: boolean;
+}
+
+function open(url: string, protocol: string): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
+    let socket: Socket | undefined;
+    ws.once('upgrade', (res) => (socket = res.socket));
+    ws.once('open', () => (socket === undefined ? reject(new Error('no upgrade response')) : resolve({ ws, socket, corked: false })));
     ws.once('error', reject);
   });
+}
+
+/**
+ * The requests a connection sends in one turn of the event loop (one per reply that came in
+ * that turn) go out in one write, as the gateway's replies do: without the cork each frame
+ * costs this process a system call, and on 2 shared cores that starves the server under test.
+ * No request waits longer for it: the cork is released before the next turn.
+ */
+function uncork(conn: Conn): void {
+  conn.corked = false;
+  conn.socket.uncork();
 }
 
 async function load(m: Extract<Message, { op: 'load' }>): Promise<void> {
@@ -51,9 +71,15 @@ async function load(m: Extract<Message, { op: 'load' }>): Promise<void> {
     const id = seq * slots + slot;
     const entity = nextEntity++ % m.entities;
     (starts[c] as Float64Array)[slot] = performance.now();
-    (sockets[c] as WebSocket).send(prefix + id + entityPart + entity + suffix);
+    const conn = sockets[c] as Conn;
+    if (!conn.corked) {
+      conn.corked = true;
+      conn.socket.cork();
+      process.nextTick(uncork, conn);
+    }
+    conn.ws.send(prefix + id + entityPart + entity + suffix);
   };
-  sockets.forEach((ws, c) => {
+  sockets.forEach(({ ws }, c) => {
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as { id: number; kind: string };
       const slot = frame.id % slots;
@@ -77,8 +103,8 @@ async function load(m: Extract<Message, { op: 'load' }>): Promise<void> {
   const pct = (p: number): number => (sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number));
   // Let the outstanding requests drain before closing, so the server is not left mid-reply.
   await new Promise((r) => setTimeout(r, 200));
-  await Promise.all(sockets.map((ws) => new Promise((r) => (ws.once('close', r), ws.close()))));
-  send({ op: 'loaded', requests: count, seconds, p50: pct(50), p99: pct(99), errors });
+  await Promise.all(sockets.map(({ ws }) => new Promise((r) => (ws.once('close', r), ws.close()))));
+  send({ op: 'loaded', requests: count, seconds, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: pct(100), errors });
 }
 
 async function openIdle(m: Extract<Message, { op: 'idle' }>): Promise<void> {
@@ -98,7 +124,7 @@ process.on('message', (m: Message) => {
 });
 
 async function closeAll(): Promise<void> {
-  for (const ws of idle) ws.terminate();
+  for (const { ws } of idle) ws.terminate();
   idle = [];
   send({ op: 'closed' });
 }
