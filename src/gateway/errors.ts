@@ -158,6 +158,14 @@ export class AuthenticationFailedError extends UpgradeRejection {
   }
 }
 
+/** `AUTHENTICATION_TIMEOUT`: the `authenticate` hook did not decide within `authenticateTimeoutMs` (logged). HTTP 503. */
+export class AuthenticationTimeoutError extends UpgradeRejection {
+  readonly status = 503;
+  constructor(timeoutMs: number) {
+    super('AUTHENTICATION_TIMEOUT', `authentication was not decided within ${timeoutMs} ms`);
+  }
+}
+
 /** `UNSUPPORTED_SUBPROTOCOL`: the client offered none of `beamstate.v1.json`, `beamstate.v1.msgpack`, `beamstate.v1`. HTTP 400. */
 export class UnsupportedSubprotocolError extends UpgradeRejection {
   readonly status = 400;

@@ -47,6 +47,7 @@ export {
   SlowConsumerError,
   UnauthenticatedError,
   AuthenticationFailedError,
+  AuthenticationTimeoutError,
   UnsupportedSubprotocolError,
   TooManyConnectionsError,
   PathNotFoundError,

@@ -50,6 +50,12 @@ export interface GatewayOptions<P = unknown> {
   readonly limits?: GatewayLimits;
   /** `false` turns heartbeats off. */
   readonly heartbeat?: HeartbeatOptions | false;
+  /**
+   * How long an `authenticate` hook may take. An upgrade not decided by then is refused with HTTP
+   * 503 `AUTHENTICATION_TIMEOUT` and stops counting against `limits.maxConnections`, so a hung
+   * identity service cannot use up the gateway's connections. Default 10 000 ms.
+   */
+  readonly authenticateTimeoutMs?: number;
   /** How long `close()` waits for requests in flight before closing sockets anyway. Default 10 000 ms. */
   readonly drainTimeoutMs?: number;
   /** How long `close()` waits for clients to complete the closing handshake before terminating them. Default 5000 ms. */
@@ -70,6 +76,7 @@ export const gatewayDefaults = {
     maxDepth: 64,
   },
   heartbeat: { intervalMs: 30_000 },
+  authenticateTimeoutMs: 10_000,
   drainTimeoutMs: 10_000,
   closeTimeoutMs: 5000,
 } as const;
@@ -96,6 +103,7 @@ export interface ResolvedOptions<P> {
   readonly limits: ResolvedLimits;
   /** 0: off. */
   readonly heartbeatMs: number;
+  readonly authenticateTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly closeTimeoutMs: number;
   readonly logger: Logger;
@@ -153,6 +161,7 @@ export function resolveOptions<P>(options: GatewayOptions<P>): ResolvedOptions<P
     authorize: options.authorize,
     limits,
     heartbeatMs,
+    authenticateTimeoutMs: positiveNumber('authenticateTimeoutMs', options.authenticateTimeoutMs ?? gatewayDefaults.authenticateTimeoutMs),
     drainTimeoutMs: nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? gatewayDefaults.drainTimeoutMs),
     closeTimeoutMs: nonNegative('closeTimeoutMs', options.closeTimeoutMs ?? gatewayDefaults.closeTimeoutMs),
     logger: (options.logger ?? runtime.system.logger).child({ component: 'gateway' }),
@@ -161,6 +170,11 @@ export function resolveOptions<P>(options: GatewayOptions<P>): ResolvedOptions<P
 
 function positiveInt(field: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(field, `must be an integer >= 1, got ${String(value)}`);
+  return value;
+}
+
+function positiveNumber(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0) || value === Number.POSITIVE_INFINITY) throw new InvalidOptionError(field, `must be a finite number > 0, got ${String(value)}`);
   return value;
 }
 

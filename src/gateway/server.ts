@@ -11,11 +11,13 @@ import { codecFor, type ServerCodec } from './codec.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import {
   AuthenticationFailedError,
+  AuthenticationTimeoutError,
   PathNotFoundError,
   ShuttingDownError,
   TooManyConnectionsError,
   UnauthenticatedError,
   UnsupportedSubprotocolError,
+  type UpgradeRejection,
 } from './errors.js';
 import { type GatewayOptions, type ResolvedLimits, resolveOptions } from './options.js';
 import { CloseCode, type FrameFormat } from './protocol.js';
@@ -43,11 +45,13 @@ export class Gateway<P = unknown> implements AsyncDisposable {
   private readonly clock: Clock;
   private readonly heartbeatMs: number;
   private readonly drainTimeoutMs: number;
+  private readonly authenticateTimeoutMs: number;
   private readonly wss: WebSocketServer;
   private readonly codecs: Record<FrameFormat, ServerCodec>;
   private readonly conns = new Set<Connection<P>>();
   private readonly kinds = new Map<string, string>();
-  private pendingUpgrades = 0;
+  /** Upgrades whose `authenticate` hook has not decided: each refuses its upgrade with the given rejection. */
+  private readonly authenticating = new Set<(rejection: UpgradeRejection | ShuttingDownError) => void>();
   private inflight = 0;
   private drained: (() => void) | null = null;
   private allClosed: (() => void) | null = null;
@@ -71,6 +75,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     this.clock = o.runtime.system.clock;
     this.heartbeatMs = o.heartbeatMs;
     this.drainTimeoutMs = o.drainTimeoutMs;
+    this.authenticateTimeoutMs = o.authenticateTimeoutMs;
     this.codecs = { json: codecFor('json', o.limits.maxDepth), msgpack: codecFor('msgpack', o.limits.maxDepth) };
     // `closeTimeout` (ws >= 8.18) bounds the closing handshake; @types/ws does not know it yet.
     const wsOptions = {
@@ -154,7 +159,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     // Until `ws` takes the socket, a reset would be an unhandled 'error' event.
     socket.on('error', ignore);
     if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());
-    if (this.conns.size + this.pendingUpgrades >= this.limits.maxConnections) {
+    if (this.conns.size + this.authenticating.size >= this.limits.maxConnections) {
       this.logger.warn({ limit: this.limits.maxConnections }, 'connection refused: too many connections');
       return rejectUpgrade(socket, new TooManyConnectionsError(this.limits.maxConnections));
     }
@@ -162,14 +167,38 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     if (negotiated === undefined) return rejectUpgrade(socket, new UnsupportedSubprotocolError());
     const authenticate = this.authenticate;
     if (authenticate === undefined) return this.complete(req, socket, head, negotiated, undefined as P);
-    this.pendingUpgrades++;
+    // Exactly one of: a decision, a failure, the timeout, the client going away or the gateway
+    // closing settles the upgrade and gives its place under maxConnections back.
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.authenticating.delete(refuse);
+      this.clock.clearTimeout(timer);
+      socket.removeListener('close', abandoned);
+      return true;
+    };
+    const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
+      if (settle()) rejectUpgrade(socket, rejection);
+    };
+    const abandoned = (): void => {
+      settle();
+    };
+    this.authenticating.add(refuse);
+    const timer = this.clock.setTimeout(() => {
+      if (settled) return;
+      this.logger.warn({ url: req.url, timeoutMs: this.authenticateTimeoutMs }, 'connection refused: authenticate hook did not decide in time');
+      refuse(new AuthenticationTimeoutError(this.authenticateTimeoutMs));
+    }, this.authenticateTimeoutMs);
+    keepAlive(timer, false);
+    socket.once('close', abandoned);
     const failed = (err: unknown): void => {
-      this.pendingUpgrades--;
+      if (!settle()) return;
       this.logger.error({ err }, 'authenticate hook failed');
       rejectUpgrade(socket, new AuthenticationFailedError(err));
     };
     const decided = (principal: P | undefined | null | false): void => {
-      this.pendingUpgrades--;
+      if (!settle()) return;
       if (principal === undefined || principal === null || principal === false) {
         this.logger.debug({ url: req.url }, 'connection refused: not authenticated');
         return rejectUpgrade(socket, new UnauthenticatedError());
@@ -259,6 +288,8 @@ export class Gateway<P = unknown> implements AsyncDisposable {
   private async shutdown(): Promise<void> {
     this.closing = true;
     this.logger.info({ connections: this.conns.size, inflight: this.inflight }, 'gateway closing');
+    // Upgrades still being authenticated will not be served: refuse them now rather than wait.
+    for (const refuse of [...this.authenticating]) refuse(new ShuttingDownError());
     // Stop listening at once: new TCP connections are refused, upgrades on open ones get 503.
     const serverClosed = this.ownServer ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
     if (this.inflight > 0) {

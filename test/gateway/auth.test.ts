@@ -1,8 +1,9 @@
 // Authentication on the upgrade (refused clients never get a WebSocket) and authorization per request.
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type AuthorizeRequest, connect, type ConnectFailedError, type RemoteError, requestToken, SUBPROTOCOL_JSON } from '../../src/index.js';
-import { onCleanup, rawClient, serve, upgradeOutcome } from './support.js';
+import WebSocket from 'ws';
+import { type AuthorizeRequest, connect, type ConnectFailedError, createGateway, type RemoteError, requestToken, SUBPROTOCOL_JSON } from '../../src/index.js';
+import { onCleanup, rawClient, serve, turn, upgradeOutcome } from './support.js';
 
 const tokens: Record<string, { user: string }> = { 'alice-token': { user: 'alice' }, 'bob-token': { user: 'bob' } };
 const authenticate = (req: IncomingMessage): { user: string } | undefined => tokens[requestToken(req) ?? ''];
@@ -121,5 +122,79 @@ describe('authorization', () => {
     expect(thrown).toEqual({ kind: 'error', id: 1, error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
     // Only `true` allows: a truthy string is a refusal.
     expect(await c.request({ kind: 'command', id: 2, entity: { type: 'counter', id: 'a' }, command: 'get' })).toMatchObject({ error: { code: 'FORBIDDEN' } });
+  });
+});
+
+describe('authentication that does not decide', () => {
+  /** A hook that hangs for the token 'hang' (until the test settles it) and decides at once otherwise. */
+  function hangingAuthenticate(): { hook: (req: IncomingMessage) => Promise<{ user: string } | undefined>; hung: ((p: { user: string }) => void)[] } {
+    const hung: ((p: { user: string }) => void)[] = [];
+    const hook = (req: IncomingMessage): Promise<{ user: string } | undefined> =>
+      requestToken(req) === 'hang' ? new Promise((resolve) => hung.push(resolve)) : Promise.resolve(authenticate(req));
+    return { hook, hung };
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 1000 && !condition(); i++) await turn();
+    expect(condition()).toBe(true);
+  }
+
+  it('refuses with HTTP 503 AUTHENTICATION_TIMEOUT after authenticateTimeoutMs, and the place under maxConnections comes back', async () => {
+    const { hook, hung } = hangingAuthenticate();
+    const { url, clock, gateway } = await serve({ authenticate: hook, authenticateTimeoutMs: 2000, limits: { maxConnections: 1 } });
+    const waiting = upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer hang' });
+    await until(() => hung.length === 1);
+    // The undecided upgrade holds the only place.
+    expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 503 });
+    clock.advance(1999);
+    await turn();
+    clock.advance(1);
+    const timedOut = await waiting;
+    expect(timedOut).toMatchObject({ status: 503, upgraded: false });
+    expect(JSON.parse(timedOut.body)).toEqual({ code: 'AUTHENTICATION_TIMEOUT', message: 'authentication was not decided within 2000 ms' });
+    // A late answer changes nothing: no connection appears, and the place is counted once.
+    (hung[0] as (p: { user: string }) => void)({ user: 'late' });
+    await turn();
+    expect(gateway.connections).toBe(0);
+    expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 101, upgraded: true });
+  });
+
+  it('a client that hangs up while being authenticated: its place comes back at the timeout, the late answer is ignored', async () => {
+    const { hook, hung } = hangingAuthenticate();
+    const { url, clock, gateway } = await serve({ authenticate: hook, authenticateTimeoutMs: 500, limits: { maxConnections: 1 } });
+    const ws = new WebSocket(url, [SUBPROTOCOL_JSON], { headers: { authorization: 'Bearer hang' } });
+    ws.on('error', () => {});
+    await until(() => hung.length === 1);
+    ws.terminate();
+    // Node does not read an upgrade's socket while it waits, so the hang-up may go unseen; the
+    // timeout bounds how long the place stays taken.
+    clock.advance(500);
+    let outcome = { status: 0, body: '', upgraded: false };
+    for (let i = 0; i < 50 && !outcome.upgraded; i++) outcome = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' });
+    expect(outcome).toMatchObject({ status: 101, upgraded: true });
+    (hung[0] as (p: { user: string }) => void)({ user: 'gone' });
+    await turn();
+    await until(() => gateway.connections === 0);
+  });
+
+  it('close() refuses upgrades still being authenticated (HTTP 503 SHUTTING_DOWN) instead of waiting for the hook', async () => {
+    const { hook, hung } = hangingAuthenticate();
+    const { url, gateway } = await serve({ authenticate: hook });
+    const waiting = upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer hang' });
+    await until(() => hung.length === 1);
+    await gateway.close();
+    const refused = await waiting;
+    expect(refused).toMatchObject({ status: 503, upgraded: false });
+    expect(JSON.parse(refused.body).code).toBe('SHUTTING_DOWN');
+    (hung[0] as (p: { user: string }) => void)({ user: 'late' });
+    await turn();
+    expect(gateway.connections).toBe(0);
+  });
+
+  it('authenticateTimeoutMs must be a finite number > 0', async () => {
+    const { runtime } = await serve();
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10' as unknown as number]) {
+      await expect(createGateway({ runtime, port: 0, authenticateTimeoutMs: bad })).rejects.toMatchObject({ code: 'INVALID_OPTION', field: 'authenticateTimeoutMs' });
+    }
   });
 });
