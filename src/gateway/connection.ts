@@ -60,6 +60,8 @@ export class Connection<P> implements UpdateSink {
   /** Established and pending subscriptions. */
   private subCount = 0;
   private corked = false;
+  /** Per entity (type NUL id): authorization verdicts not yet carried out, oldest first. Made on first use. */
+  private authorizing: Map<string, PendingVerdict[]> | undefined;
   /** Set by any frame or pong; cleared by each heartbeat tick. */
   heard = false;
   /** Consecutive heartbeat ticks without hearing from the peer. */
@@ -204,7 +206,13 @@ export class Connection<P> implements UpdateSink {
     this.host.settled();
   }
 
-  /** Runs the authorize hook: `true` proceeds, anything else is `FORBIDDEN`, a throw is `INTERNAL_ERROR`. */
+  /**
+   * Runs the authorize hook: `true` proceeds, anything else is `FORBIDDEN`, a throw is
+   * `INTERNAL_ERROR`. Verdicts for one entity take effect in the order the requests arrived, even
+   * when an asynchronous hook answers them out of order: a request whose check is done waits for
+   * the checks of earlier requests to the same entity. With a synchronous hook and nothing
+   * waiting, nothing is queued.
+   */
   private authorized(id: RequestId, authorize: Authorize<P>, request: AuthorizeRequest, proceed: () => void, what: string): void {
     const deny = (err: unknown): void => {
       const sub = this.inflight?.get(id);
@@ -215,17 +223,57 @@ export class Connection<P> implements UpdateSink {
       this.host.logger.error({ err }, 'authorize hook failed');
       deny(new InternalGatewayError(err));
     };
+    const verdictOf = (ok: unknown): (() => void) => (ok === true ? proceed : () => deny(new ForbiddenError(what)));
+    const key = `${request.entityType}\u0000${request.entityId}`;
+    let queue = this.authorizing?.get(key);
     let verdict: boolean | Promise<boolean>;
     try {
       verdict = authorize(this.principal, request);
     } catch (err) {
-      failed(err);
+      if (queue === undefined) failed(err);
+      else this.enqueueVerdict(key, queue, () => failed(err));
       return;
     }
-    if (verdict === true) proceed();
-    else if (typeof (verdict as Promise<boolean> | undefined)?.then === 'function') {
-      (verdict as Promise<boolean>).then((ok) => (ok === true ? proceed() : deny(new ForbiddenError(what))), failed);
-    } else deny(new ForbiddenError(what));
+    if (typeof (verdict as Promise<boolean> | undefined)?.then !== 'function') {
+      if (queue === undefined) verdictOf(verdict)();
+      else this.enqueueVerdict(key, queue, verdictOf(verdict));
+      return;
+    }
+    if (queue === undefined) {
+      queue = [];
+      (this.authorizing ??= new Map()).set(key, queue);
+    }
+    const entry: PendingVerdict = { act: null };
+    queue.push(entry);
+    (verdict as Promise<boolean>).then(
+      (ok) => {
+        entry.act = verdictOf(ok);
+        this.drainVerdicts(key);
+      },
+      (err: unknown) => {
+        entry.act = () => failed(err);
+        this.drainVerdicts(key);
+      },
+    );
+  }
+
+  /** A verdict known now, behind verdicts still awaited for the same entity. */
+  private enqueueVerdict(key: string, queue: PendingVerdict[], act: () => void): void {
+    queue.push({ act });
+    this.drainVerdicts(key);
+  }
+
+  /** Carries out the verdicts at the head of an entity's queue that are known, in order. */
+  private drainVerdicts(key: string): void {
+    const queue = this.authorizing?.get(key);
+    if (queue === undefined) return;
+    while (queue.length > 0) {
+      const act = (queue[0] as PendingVerdict).act;
+      if (act === null) return;
+      queue.shift();
+      act();
+    }
+    this.authorizing?.delete(key);
   }
 
   // ------------------------------------------------------------ subscriptions
@@ -405,6 +453,11 @@ export class Connection<P> implements UpdateSink {
     this.endAll();
     this.host.removed(this);
   }
+}
+
+/** One request's authorization: what to do once every earlier request to the entity is done (`null` while awaited). */
+interface PendingVerdict {
+  act: (() => void) | null;
 }
 
 function uncork(connection: Connection<unknown>): void {

@@ -198,3 +198,45 @@ describe('authentication that does not decide', () => {
     }
   });
 });
+
+describe('authorization that answers later', () => {
+  it('commands to one entity run in the order they were sent, whatever order an async authorize answers in', async () => {
+    const pending: { request: AuthorizeRequest; answer: (ok: boolean) => void }[] = [];
+    const { url } = await serve({ authorize: (_p, request) => new Promise<boolean>((answer) => pending.push({ request, answer })) });
+    const c = await rawClient(url);
+    const first = c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'o' }, command: 'add', input: { n: 1 } });
+    const second = c.request({ kind: 'command', id: 2, entity: { type: 'counter', id: 'o' }, command: 'add', input: { n: 10 } });
+    const other = c.request({ kind: 'command', id: 3, entity: { type: 'counter', id: 'p' }, command: 'add', input: { n: 100 } });
+    for (let i = 0; i < 1000 && pending.length < 3; i++) await turn();
+    expect(pending).toHaveLength(3);
+    // Answered last first: the second command's check and the other entity's finish first.
+    pending[2]?.answer(true);
+    pending[1]?.answer(true);
+    // Another entity does not wait for this one's checks.
+    expect(await other).toMatchObject({ kind: 'reply', id: 3, result: 100 });
+    pending[0]?.answer(true);
+    // In order: 1, then 1 + 10. Reversed it would have been 10, then 11.
+    expect(await first).toMatchObject({ kind: 'reply', id: 1, result: 1 });
+    expect(await second).toMatchObject({ kind: 'reply', id: 2, result: 11 });
+  });
+
+  it('a denial or a failed check waits its turn too, and later requests still run in order', async () => {
+    const pending: ((ok: boolean | Error) => void)[] = [];
+    const { url } = await serve({
+      authorize: () => new Promise<boolean>((resolve, reject) => pending.push((ok) => (ok instanceof Error ? reject(ok) : resolve(ok)))),
+    });
+    const c = await rawClient(url);
+    const answers = [1, 2, 3, 4].map((id) => c.request({ kind: 'command', id, entity: { type: 'counter', id: 'd' }, command: 'add', input: { n: id } }));
+    for (let i = 0; i < 1000 && pending.length < 4; i++) await turn();
+    pending[3]?.(true);
+    pending[2]?.(new Error('policy store down'));
+    pending[1]?.(false);
+    await turn();
+    pending[0]?.(true);
+    const [a, b, d, e] = await Promise.all(answers);
+    expect(a).toMatchObject({ kind: 'reply', result: 1 });
+    expect(b).toMatchObject({ kind: 'error', error: { code: 'FORBIDDEN' } });
+    expect(d).toMatchObject({ kind: 'error', error: { code: 'INTERNAL_ERROR' } });
+    expect(e).toMatchObject({ kind: 'reply', result: 5 });
+  });
+});
