@@ -126,6 +126,39 @@ describe.runIf(DATABASE_URL !== undefined)('faults on a PostgreSQL server', () =
     return { store, pool, appName };
   }
 
+  it('a read on a pooled session the server has ended runs again on another connection', async () => {
+    const { store, pool, appName } = await isolatedStore(recordingLogger());
+    try {
+      const id = freshId('reread');
+      await store.journal.append(id, 0, [{ type: 'A', payload: 1 }]);
+      // Three idle sessions in the pool, then the server ends them all. Their sockets are not read
+      // meanwhile, so the pool cannot have noticed by the time the read takes one of them (in
+      // production that is a read racing the FATAL message, or a socket that died silently).
+      const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+      const streams = clients.map((c) => (c as unknown as { connection: { stream: Socket } }).connection.stream);
+      for (const c of clients) c.release();
+      for (const stream of streams) stream.pause();
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      const pids = clients.map((c) => (c as unknown as { processID: number }).processID);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS t(pid)', [pids]);
+      for (let i = 0; i < 500; i++) {
+        const { rows } = await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1::int[])', [pids]);
+        if (rows.length === 0) break;
+      }
+      await admin.end();
+      const reading = store.journal.read(id);
+      // The read has been sent on a dead session by now; let the sockets tell their news.
+      setImmediate(() => {
+        for (const stream of streams) stream.resume();
+      });
+      expect((await reading).map((e) => e.payload)).toEqual([1]);
+      expect(await store.journal.highestSequenceNr(id)).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('terminating the pool’s sessions during batched writes loses no acknowledged event and leaves no failed one', async () => {
     const logger = recordingLogger();
     const { store, pool, appName } = await isolatedStore(logger);

@@ -18,7 +18,9 @@ export interface SqlDriver {
    * Runs one statement (its own transaction unless inside `transaction`). `name` makes it a
    * prepared statement where the driver supports that. Rejects with `StoreUnavailableError`
    * on a lost or refused connection, `StoreQueryError` when the database rejects it.
-   * int8 columns come back as numbers, bytea as `Uint8Array`.
+   * int8 columns come back as numbers, bytea as `Uint8Array`. Only for statements that are safe
+   * to run twice (reads, idempotent deletes): a driver may run one again on another connection
+   * when the first was lost.
    */
   query(text: string, values?: readonly unknown[], name?: string): Promise<SqlResult>;
 

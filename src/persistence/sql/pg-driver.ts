@@ -7,6 +7,8 @@ import { isConnectionError, toStoreError } from './pg-errors.js';
 import { StoreUnavailableError } from '../errors.js';
 
 const INT8_OID = 20;
+/** How many connections a `query()` tries before a lost connection is reported (see `query`). */
+const QUERY_ATTEMPTS = 3;
 
 // int8 as a JS number: sequence numbers, orderings and timestamps stay below 2^53, and numbers
 // are what the API returns. Set per query, so a pool the user passes in keeps its own parsers.
@@ -54,14 +56,25 @@ export class PgDriver implements SqlDriver {
     // Not pool.query(): it listens for the client's 'error' with `once`, and a terminated session
     // can emit two (the FATAL message, then the closed socket) — the second would be unhandled and
     // crash the process. The checkout below keeps a listener for as long as the client is out.
-    const client = await this.#checkout();
-    try {
-      const result = await client.query(config(text, values, name));
-      release(client);
-      return { rows: result.rows, rowCount: result.rowCount ?? 0 };
-    } catch (err) {
-      release(client, err);
-      throw toStoreError(err, 'query failed');
+    //
+    // A session the server ended while the client sat idle in the pool (a restart, a failover,
+    // pg_terminate_backend) is only discovered when it is used. Statements sent through query()
+    // are reads or idempotent deletes, so one that failed on a lost connection runs again on
+    // another one, a bounded number of times; a refused connection is not retried.
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#checkout();
+      try {
+        const result = await client.query(config(text, values, name));
+        release(client);
+        return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+      } catch (err) {
+        release(client, err);
+        if (attempt < QUERY_ATTEMPTS && isConnectionError(err)) {
+          this.#logger.debug({ err, attempt }, 'connection lost during a read; running it again on another connection');
+          continue;
+        }
+        throw toStoreError(err, 'query failed');
+      }
     }
   }
 
