@@ -92,6 +92,8 @@ interface Pending {
 const OPEN = 1;
 /** HTTP statuses after which reconnecting cannot help. */
 const PERMANENT = new Set([400, 401, 403, 404]);
+/** Close code the client sends when the server breaks the protocol (an undecodable frame). */
+const CLIENT_PROTOCOL_ERROR = 4002;
 
 /**
  * A connection to a beamstate gateway. Made by {@link connect}.
@@ -331,9 +333,12 @@ export class GatewayClient implements SubscriptionOwner, AsyncDisposable {
     try {
       frame = this.codec.decode(data);
     } catch {
+      frame = undefined;
+    }
+    if (frame === undefined) {
+      this.protocolViolation('undecodable frame from the server');
       return;
     }
-    if (frame === undefined) return;
     switch (frame.kind) {
       case 'reply':
         this.take(frame.id)?.resolve(frame.result);
@@ -526,6 +531,23 @@ export class GatewayClient implements SubscriptionOwner, AsyncDisposable {
   private stopHeartbeat(): void {
     if (this.heartbeatTimer !== null) this.clock.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
+  }
+
+  /**
+   * The server sent what is not a frame of the negotiated format. Whatever it was, a reply may be
+   * lost in it, and waiting would only turn that into a timeout: drop the connection (close code
+   * 4002), fail what is in flight with CONNECTION_LOST, and reconnect as for any lost connection.
+   */
+  private protocolViolation(reason: string): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    try {
+      // 1002 is not allowed from a browser's WebSocket; 4002 is this protocol's own code for it.
+      socket.close(CLIENT_PROTOCOL_ERROR, reason);
+    } catch {
+      // already closing
+    }
+    this.lost(socket, CLIENT_PROTOCOL_ERROR, reason);
   }
 
   /** Pings a silent server; drops the connection after two silent intervals. */

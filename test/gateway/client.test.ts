@@ -96,6 +96,43 @@ describe('the client', () => {
     expect(await connect(url, { format: 'xml' as never }).catch((e: unknown) => e)).toMatchObject({ code: 'INVALID_OPTION' });
   });
 
+  it('drops a connection whose server sends an undecodable frame (4002): in-flight requests fail at once, then it reconnects', async () => {
+    // A server that answers every request with garbage on its first connection, properly later.
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => SUBPROTOCOL_JSON });
+    onCleanup(() => new Promise((r) => wss.close(r)));
+    let connections = 0;
+    const closeCodes: number[] = [];
+    wss.on('connection', (ws) => {
+      const n = ++connections;
+      ws.on('close', (code) => closeCodes.push(code));
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { kind: string; id: number };
+        if (n === 1) ws.send('{"kind":"reply","id":'); // cut short: not JSON
+        else ws.send(JSON.stringify({ kind: 'reply', id: frame.id, result: 'fine' }));
+      });
+    });
+    await new Promise((r) => wss.once('listening', r));
+    const clock = new ManualClock();
+    const statuses: ClientStatus[] = [];
+    const client = await connect(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`, {
+      clock,
+      heartbeatMs: false,
+      reconnect: { minMs: 10, maxMs: 10, randomFactor: 0 },
+      onStatusChange: (s) => statuses.push(s),
+    });
+    onCleanup(() => client.close());
+    // No time passes on the client's clock: the failure comes from the frame, not a timeout.
+    const err = (await client.ask('counter', 'a', 'get').catch((e: unknown) => e)) as { code: string; closeCode: number };
+    expect(err).toMatchObject({ code: 'CONNECTION_LOST', closeCode: 4002 });
+    expect(client.status).toBe('reconnecting');
+    clock.advance(10);
+    await until(() => client.status === 'open' && connections === 2, 'the reconnection');
+    expect(await client.ask('counter', 'a', 'get')).toBe('fine');
+    await until(() => closeCodes.length === 1, 'the first connection to close');
+    expect(closeCodes).toEqual([4002]);
+    expect(statuses).toEqual(['open', 'reconnecting', 'open']);
+  });
+
   it('drops a connection whose server went silent for two heartbeat intervals, and reconnects', async () => {
     // A server that accepts the subprotocol and then never says anything.
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => SUBPROTOCOL_JSON });
