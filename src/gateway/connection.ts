@@ -3,12 +3,12 @@
  * by its id, and pushes subscription updates.
  *
  * The hot path (a command) allocates the decoded frame, one map entry, the runtime's ask and
- * the reply string; nothing else. Sends made in the same turn of the event loop are corked into
- * one write to the socket (replies of a batch of commands come together), and the send buffer is
- * checked against the high-water mark when the cork is released.
+ * the reply string; nothing else. Data frames sent in the same turn of the event loop are framed
+ * into one buffer and written at its end (replies of a batch of commands come together; see
+ * FrameWriter), and the send buffer is checked against the high-water mark on every send.
  */
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { EntityRef } from '../entities/entity-ref.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import type { EntityUpdate, Subscription } from '../entities/subscriptions.js';
@@ -29,6 +29,7 @@ import {
 } from './errors.js';
 import type { ResolvedLimits } from './options.js';
 import { CloseCode, type CommandFrame, type RequestId, type SubscribeFrame, type UnsubscribeFrame } from './protocol.js';
+import { FrameWriter } from './frame-writer.js';
 import { GatewaySubscription, type UpdateSink } from './subscription.js';
 import { parseRequest } from './validate.js';
 import { toWireError } from './wire-error.js';
@@ -59,7 +60,8 @@ export class Connection<P> implements UpdateSink {
   private subs: Map<RequestId, GatewaySubscription> | null = null;
   /** Established and pending subscriptions. */
   private subCount = 0;
-  private corked = false;
+  /** Data frames gathered this turn, written as one buffer at its end (see FrameWriter). */
+  private readonly out = new FrameWriter();
   /** Per entity (type NUL id): authorization verdicts not yet carried out, oldest first. Made on first use. */
   private authorizing: Map<string, PendingVerdict[]> | undefined;
   /** Set by any frame or pong; cleared by each heartbeat tick. */
@@ -388,30 +390,32 @@ export class Connection<P> implements UpdateSink {
   }
 
   private send(data: string | Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
-    }
-    this.ws.send(data);
+    const out = this.out;
+    if (out.isEmpty) process.nextTick(flushConnection, this);
+    out.add(data);
     // Checked on every send, so that memory stays bounded within one turn of the event loop too.
-    if (this.ws.bufferedAmount > this.host.limits.sendHighWaterMark) this.overflowing();
+    if (out.pendingBytes + this.ws.bufferedAmount > this.host.limits.sendHighWaterMark) this.overflowing();
   }
 
-  /** @internal Releases the cork of this turn. */
+  /** @internal Writes what this turn gathered, as one buffer. */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    if (this.out.isEmpty) return;
+    this.write();
     if (this.ws.bufferedAmount > this.host.limits.sendHighWaterMark) this.overflowing();
   }
 
-  /** Over the high-water mark: if only because of the cork, write now; if still over, the client is not reading. */
-  private overflowing(): void {
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
+  private write(): void {
+    // Closing or closed by `ws` (the peer left, a protocol error): nothing more can be sent.
+    if (this.ws.readyState !== WebSocket.OPEN) {
+      this.out.clear();
+      return;
     }
+    this.socket.write(this.out.take());
+  }
+
+  /** Over the high-water mark: if only because of what this turn gathered, write it now; if still over, the client is not reading. */
+  private overflowing(): void {
+    if (!this.out.isEmpty) this.write();
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.host.limits.sendHighWaterMark && !this.closed) {
       const err = new SlowConsumerError(buffered, this.host.limits.sendHighWaterMark);
@@ -427,12 +431,15 @@ export class Connection<P> implements UpdateSink {
     if (this.closed) return;
     this.closed = true;
     this.endAll();
+    // What was answered goes out before the close frame.
+    if (!this.out.isEmpty) this.write();
     this.ws.close(code, reason);
   }
 
   /** Drops the connection without a closing handshake (a dead peer). */
   terminate(): void {
     this.closed = true;
+    this.out.clear();
     this.endAll();
     this.ws.terminate();
   }
@@ -460,6 +467,6 @@ interface PendingVerdict {
   act: (() => void) | null;
 }
 
-function uncork(connection: Connection<unknown>): void {
+function flushConnection(connection: Connection<unknown>): void {
   connection.flush();
 }
