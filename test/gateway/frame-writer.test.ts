@@ -2,8 +2,16 @@
 // client receives them), at every length boundary of the frame header.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Receiver } from 'ws';
+import WebSocket from 'ws';
 import { FrameWriter } from '../../src/gateway/frame-writer.js';
+
+/** `ws`'s frame parser (exported at run time, not in its types). */
+interface WsReceiver {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  write(chunk: Buffer): void;
+}
+const Receiver = (WebSocket as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number; skipUTF8Validation: boolean }) => WsReceiver }).Receiver;
 
 /** Parses server frames the way a client does; returns the messages in order. */
 function parse(bytes: Buffer): { text: boolean; data: Buffer }[] {
