@@ -2,7 +2,7 @@
 // client receives them), at every length boundary of the frame header.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import * as wsModule from 'ws';
 import { FrameWriter } from '../../src/gateway/frame-writer.js';
 
 /** `ws`'s frame parser (exported at run time, not in its types). */
@@ -11,7 +11,7 @@ interface WsReceiver {
   on(event: 'error', listener: (err: Error) => void): void;
   write(chunk: Buffer): void;
 }
-const Receiver = (WebSocket as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number; skipUTF8Validation: boolean }) => WsReceiver }).Receiver;
+const Receiver = (wsModule as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number; skipUTF8Validation: boolean }) => WsReceiver }).Receiver;
 
 /** Parses server frames the way a client does; returns the messages in order. */
 function parse(bytes: Buffer): { text: boolean; data: Buffer }[] {
