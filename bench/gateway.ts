@@ -5,6 +5,7 @@
 //
 // ws_echo_per_s                    baseline: a bare `ws` echo server under the same load generator
 // gateway_commands_per_s_memory    the same load as commands to 1000 entities, in-memory store
+//                                  (these two: best of 3 runs each, interleaved; every run is logged)
 // gateway_commands_per_s_postgres  the same on DATABASE_URL, each command persisting an event
 // gateway_p99_ms_postgres          its 99th percentile latency (as the load generator sees it)
 // idle_connection_bytes            server heap per idle connection, 10 k connections open (forced GC)
@@ -34,6 +35,8 @@ const ENTITIES = 1000;
 const WARMUP_MS = 2000;
 const DURATION_MS = 6000;
 const IDLE_CONNECTIONS = 10_000;
+/** Interleaved runs of the echo baseline and the in-memory gateway; the best of each is reported. */
+const ROUNDS = 3;
 
 const counter = eventSourcedEntity('counter')
   .initialState(() => ({ value: 0 }))
@@ -142,15 +145,26 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
   try {
-    log('ws echo (baseline)…');
-    const echoRun = await benchEcho();
+    // The echo baseline and the in-memory gateway are compared with each other, but this VM's
+    // speed drifts by up to 2x within minutes: each is run ROUNDS times, interleaved, and the
+    // best run of each is reported (every run is logged).
+    let echoRun: Loaded | undefined;
+    let mem: Loaded | undefined;
+    for (let round_ = 1; round_ <= ROUNDS; round_++) {
+      log(`ws echo (baseline), run ${round_} of ${ROUNDS}…`);
+      const e = await benchEcho();
+      log(`  ${round(rate(e))} messages/s (${latencies(e)})`);
+      if (echoRun === undefined || rate(e) > rate(echoRun)) echoRun = e;
+      log(`gateway commands, memory store, run ${round_} of ${ROUNDS}…`);
+      const memStore = await createStore({ kind: 'memory' });
+      const m = await benchGateway(memStore);
+      await memStore.close();
+      log(`  ${round(rate(m))} commands/s (${latencies(m)})`);
+      if (mem === undefined || rate(m) > rate(mem)) mem = m;
+    }
+    if (echoRun === undefined || mem === undefined) throw new Error('no runs');
     const echo = rate(echoRun);
-    log(`  ${round(echo)} messages/s (${latencies(echoRun)})`);
-    log('gateway commands, memory store…');
-    const memStore = await createStore({ kind: 'memory' });
-    const mem = await benchGateway(memStore);
-    await memStore.close();
-    log(`  ${round(rate(mem))} commands/s (${latencies(mem)}), ${round((100 * rate(mem)) / echo)} % of echo`);
+    log(`best: echo ${round(echo)} messages/s; gateway in memory ${round(rate(mem))} commands/s, ${round((100 * rate(mem)) / echo)} % of echo`);
     log('gateway commands, PostgreSQL…');
     const pgStore = await createStore({ kind: 'postgres', connectionString: DATABASE_URL, schema, poolSize: 10 });
     const pgr = await benchGateway(pgStore);
