@@ -1,4 +1,4 @@
-import { Ask } from '../actors/ask.js';
+import { Ask, type AskListener } from '../actors/ask.js';
 import type { CommandDef } from './definition.js';
 import type { Slot } from './slot.js';
 
@@ -47,8 +47,15 @@ export class Pending extends Ask {
     readonly slot: Slot,
     readonly wantsReply: boolean,
     readonly subscription: SubscriptionRequest | null,
+    listener: AskListener | null = null,
+    token: unknown = undefined,
   ) {
-    super(input, slot, wantsReply);
+    // With a listener the outcome goes to it, and there is no promise.
+    super(input, slot, wantsReply && listener === null);
+    if (listener !== null) {
+      this.listener = listener;
+      this.token = token;
+    }
   }
 
   get input(): unknown {

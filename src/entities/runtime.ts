@@ -1,3 +1,4 @@
+import type { AskListener } from '../actors/ask.js';
 import type { AskOptions } from '../actors/ref.js';
 import { InvalidOptionError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';
@@ -202,24 +203,55 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
 
   // ------------------------------------------------------------ internal
 
-  /** @internal Sends a command: validate, queue, and (for an ask) the reply promise. */
-  send(region: Region, id: string, command: string, input: unknown, options: AskOptions | undefined, wantReply: boolean): Promise<unknown> | undefined {
+  /**
+   * @internal For the gateway: an ask of `ref` whose outcome goes to `listener` with `token`
+   * (success or any failure, refusals included), with no promise made for it.
+   */
+  askWith(ref: EntityRef, command: string, input: unknown, listener: AskListener, token: unknown): void {
+    if (ref instanceof Ref) this.send(ref.region, ref.id, command, input, undefined, true, listener, token);
+    else this.send(this.regionOf(ref), ref.id, command, input, undefined, true, listener, token);
+  }
+
+  /**
+   * @internal Sends a command: validate, queue, and (for an ask) the reply promise, or with a
+   * `listener`, the outcome told to it instead (and undefined returned).
+   */
+  send(
+    region: Region,
+    id: string,
+    command: string,
+    input: unknown,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null = null,
+    token: unknown = undefined,
+  ): Promise<unknown> | undefined {
     const type = region.type;
-    if (this.stopping) return this.refuse(new EntityStoppedError(type.name), wantReply);
+    if (this.stopping) return this.refuse(new EntityStoppedError(type.name), wantReply, listener, token);
     const def = type.commands.get(command);
-    if (def === undefined) return this.refuse(new UnknownCommandError(type.name, String(command)), wantReply);
+    if (def === undefined) return this.refuse(new UnknownCommandError(type.name, String(command)), wantReply, listener, token);
     const schema = def.schema;
     if (schema === undefined) {
-      if (input !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: 'this command takes no input', path: [] }]), wantReply);
-      return this.enqueue(region, id, def, input, options, wantReply);
+      if (input !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: 'this command takes no input', path: [] }]), wantReply, listener, token);
+      return this.enqueue(region, id, def, input, options, wantReply, listener, token);
     }
     let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
     try {
       result = schema['~standard'].validate(input);
     } catch (err) {
-      return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: `validator threw: ${(err as Error)?.message ?? String(err)}`, path: [] }]), wantReply);
+      return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: `validator threw: ${(err as Error)?.message ?? String(err)}`, path: [] }]), wantReply, listener, token);
     }
     if (result instanceof Promise) {
+      if (listener !== null) {
+        result.then(
+          (r) => {
+            if (r.issues !== undefined) listener.failed(token, new InvalidCommandError(type.name, def.name, toIssues(r.issues)));
+            else this.enqueue(region, id, def, r.value, options, true, listener, token);
+          },
+          (err: unknown) => listener.failed(token, err),
+        );
+        return undefined;
+      }
       const validated = result.then((r) => {
         if (r.issues !== undefined) throw new InvalidCommandError(type.name, def.name, toIssues(r.issues));
         return this.enqueue(region, id, def, r.value, options, true);
@@ -230,27 +262,40 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       }
       return validated;
     }
-    if (result.issues !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, toIssues(result.issues)), wantReply);
-    return this.enqueue(region, id, def, result.value, options, wantReply);
+    if (result.issues !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, toIssues(result.issues)), wantReply, listener, token);
+    return this.enqueue(region, id, def, result.value, options, wantReply, listener, token);
   }
 
-  private enqueue(region: Region, id: string, def: CommandDef, input: unknown, options: AskOptions | undefined, wantReply: boolean): Promise<unknown> | undefined {
+  private enqueue(
+    region: Region,
+    id: string,
+    def: CommandDef,
+    input: unknown,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null = null,
+    token: unknown = undefined,
+  ): Promise<unknown> | undefined {
     const system = this.system;
     const slot = region.type.kind === 'stateless' ? region.workerFor() : region.slotFor(id);
-    const p = new Pending(COMMAND, def, input, slot, wantReply, null);
+    const p = new Pending(COMMAND, def, input, slot, wantReply, null, listener, token);
     const now = system.clock.now();
     if (wantReply) {
       const timeout = options?.timeout ?? system.askTimeout;
-      if (typeof timeout !== 'number' || !(timeout >= 0)) return Promise.reject(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`));
+      if (typeof timeout !== 'number' || !(timeout >= 0)) return this.refuse(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`), true, listener, token);
       system.askTimeouts.add(p, timeout, now);
       if (options?.signal !== undefined) p.watchSignal(options.signal);
     }
     this.inflight++;
     region.deliver(slot, p, now);
-    return wantReply ? p.promise : undefined;
+    return wantReply && listener === null ? p.promise : undefined;
   }
 
-  private refuse(error: Error, wantReply: boolean): Promise<never> | undefined {
+  private refuse(error: Error, wantReply: boolean, listener: AskListener | null = null, token: unknown = undefined): Promise<never> | undefined {
+    if (listener !== null) {
+      listener.failed(token, error);
+      return undefined;
+    }
     if (wantReply) return Promise.reject(error);
     this.logger.warn({ err: error }, 'told command rejected');
     return undefined;

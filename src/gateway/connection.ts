@@ -8,6 +8,7 @@
  * FrameWriter), and the send buffer is checked against the high-water mark on every send.
  */
 import type { Socket } from 'node:net';
+import type { AskListener } from '../actors/ask.js';
 import { WebSocket } from 'ws';
 import type { EntityRef } from '../entities/entity-ref.js';
 import type { EntityRuntime } from '../entities/runtime.js';
@@ -53,7 +54,7 @@ export interface ConnectionHost<P> {
 }
 
 /** @internal */
-export class Connection<P> implements UpdateSink {
+export class Connection<P> implements UpdateSink, AskListener {
   /** Requests in flight by id: null for a command, the subscription for a subscribe. */
   private inflight: Map<RequestId, GatewaySubscription | null> | null = null;
   /** Established subscriptions by id. */
@@ -178,10 +179,26 @@ export class Connection<P> implements UpdateSink {
       this.settle(id);
       return;
     }
-    ref.ask(frame.command, frame.input).then(
-      (result) => this.replied(id, result),
-      (err: unknown) => this.finishWithError(id, err),
-    );
+    // The outcome comes back through answered/failed, with the request id as the token.
+    this.host.runtime.askWith(ref, frame.command, frame.input, this, id);
+  }
+
+  /** @internal AskListener: the command was answered. Called from inside the entity: never throws. */
+  answered(token: unknown, value: unknown): void {
+    try {
+      this.replied(token as RequestId, value);
+    } catch (err) {
+      this.host.logger.error({ err }, 'unexpected error answering a command');
+    }
+  }
+
+  /** @internal AskListener: the command failed (or was refused, or timed out). Never throws. */
+  failed(token: unknown, error: unknown): void {
+    try {
+      this.finishWithError(token as RequestId, error);
+    } catch (err) {
+      this.host.logger.error({ err }, 'unexpected error answering a command');
+    }
   }
 
   private replied(id: RequestId, result: unknown): void {
