@@ -26,17 +26,6 @@ function park(resolve: (v: unknown) => void, reject: (e: unknown) => void): void
  * One pending ask: the mailbox item, the reply handle, and a node in its timeout bucket's list.
  * @internal
  */
-/**
- * @internal Told of an ask's outcome instead of a promise: for a caller that answers many asks
- * (the gateway's connections), one listener and a token per ask cost less than a promise and
- * two closures each, and the answer arrives without a microtask hop. Its methods are called from
- * inside whoever settles the ask (an entity finishing a batch): they must not throw.
- */
-export interface AskListener {
-  answered(token: unknown, value: unknown): void;
-  failed(token: unknown, error: unknown): void;
-}
-
 export class Ask extends Envelope implements ReplyTo {
   readonly kind = ASK;
   /** The asker's promise; a placeholder that never settles when nobody waits (`withPromise` false). */
@@ -44,9 +33,6 @@ export class Ask extends Envelope implements ReplyTo {
   private resolve: ((v: unknown) => void) | null;
   private rejectFn: ((e: unknown) => void) | null;
   settled = false;
-  /** @internal Set instead of a promise (`withPromise` false): told of the outcome, with `token`. */
-  listener: AskListener | null = null;
-  token: unknown = undefined;
   /** True while the target holds this ask after its handler returned without replying. */
   owed = false;
   // Timeout bucket links.
@@ -77,7 +63,6 @@ export class Ask extends Envelope implements ReplyTo {
     if (this.settled) return false;
     this.finish();
     if (this.resolve !== null) this.resolve(value);
-    else if (this.listener !== null) this.listener.answered(this.token, value);
     return true;
   }
 
@@ -89,7 +74,6 @@ export class Ask extends Envelope implements ReplyTo {
     if (this.settled) return false;
     this.finish();
     if (this.rejectFn !== null) this.rejectFn(error);
-    else if (this.listener !== null) this.listener.failed(this.token, error);
     return true;
   }
 

@@ -1,4 +1,4 @@
-import type { AskListener } from '../actors/ask.js';
+import type { AskListener } from './pending.js';
 import type { AskOptions } from '../actors/ref.js';
 import { InvalidOptionError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';

@@ -8,7 +8,7 @@
  * FrameWriter), and the send buffer is checked against the high-water mark on every send.
  */
 import type { Socket } from 'node:net';
-import type { AskListener } from '../actors/ask.js';
+import type { AskListener } from '../entities/pending.js';
 import { WebSocket } from 'ws';
 import type { EntityRef } from '../entities/entity-ref.js';
 import type { EntityRuntime } from '../entities/runtime.js';
