@@ -244,20 +244,18 @@ export class Connection<P> implements UpdateSink, AskListener {
     };
     const verdictOf = (ok: unknown): (() => void) => (ok === true ? proceed : () => deny(new ForbiddenError(what)));
     const key = `${request.entityType}\u0000${request.entityId}`;
-    let queue = this.authorizing?.get(key);
     let verdict: boolean | Promise<boolean>;
     try {
       verdict = authorize(this.principal, request);
     } catch (err) {
-      if (queue === undefined) failed(err);
-      else this.enqueueVerdict(key, queue, () => failed(err));
+      this.carryOut(key, () => failed(err));
       return;
     }
     if (typeof (verdict as Promise<boolean> | undefined)?.then !== 'function') {
-      if (queue === undefined) verdictOf(verdict)();
-      else this.enqueueVerdict(key, queue, verdictOf(verdict));
+      this.carryOut(key, verdictOf(verdict));
       return;
     }
+    let queue = this.authorizing?.get(key);
     if (queue === undefined) {
       queue = [];
       (this.authorizing ??= new Map()).set(key, queue);
@@ -276,8 +274,13 @@ export class Connection<P> implements UpdateSink, AskListener {
     );
   }
 
-  /** A verdict known now, behind verdicts still awaited for the same entity. */
-  private enqueueVerdict(key: string, queue: PendingVerdict[], act: () => void): void {
+  /** A verdict known now: carried out at once, unless verdicts for the same entity are still awaited. */
+  private carryOut(key: string, act: () => void): void {
+    const queue = this.authorizing?.get(key);
+    if (queue === undefined) {
+      act();
+      return;
+    }
     queue.push({ act });
     this.drainVerdicts(key);
   }

@@ -175,14 +175,11 @@ export class Gateway<P = unknown> implements AsyncDisposable {
       settled = true;
       this.authenticating.delete(refuse);
       this.clock.clearTimeout(timer);
-      socket.removeListener('close', abandoned);
+      socket.removeListener('close', settle);
       return true;
     };
     const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
       if (settle()) rejectUpgrade(socket, rejection);
-    };
-    const abandoned = (): void => {
-      settle();
     };
     this.authenticating.add(refuse);
     const timer = this.clock.setTimeout(() => {
@@ -191,7 +188,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
       refuse(new AuthenticationTimeoutError(this.authenticateTimeoutMs));
     }, this.authenticateTimeoutMs);
     keepAlive(timer, false);
-    socket.once('close', abandoned);
+    socket.once('close', settle);
     const failed = (err: unknown): void => {
       if (!settle()) return;
       this.logger.error({ err }, 'authenticate hook failed');
