@@ -17,6 +17,13 @@ export interface AskListener {
 export const COMMAND = 0;
 export const SUBSCRIBE = 1;
 
+/** @internal Where a command stands with its input's validation (see `Slot.held`). */
+export const VALID = 0;
+export const VALIDATING = 1;
+export const INVALID = 2;
+/** Its ask timed out or was aborted while its input was being validated: it will never run. */
+export const DROPPED = 3;
+
 /** @internal The listener side of a subscription. */
 export interface SubscriptionRequest {
   readonly events: boolean;
@@ -49,6 +56,11 @@ export class Pending extends Ask {
   attempts = 0;
   /** The last crash it caused, for the poison report. */
   lastCrash: unknown = undefined;
+  /** The command's input: the schema's output (set when an async validation settles). */
+  input: unknown;
+  /** VALID unless an async validation is running or failed (then `invalid` says why). */
+  validation: typeof VALID | typeof VALIDATING | typeof INVALID | typeof DROPPED = VALID;
+  invalid: unknown = undefined;
   private handled = false;
 
   constructor(
@@ -62,7 +74,8 @@ export class Pending extends Ask {
     private readonly token: unknown = undefined,
   ) {
     // With a listener the outcome goes to it, and there is no promise.
-    super(input, slot, wantsReply && listener === null);
+    super(undefined, slot, wantsReply && listener === null);
+    this.input = input;
   }
 
   // The actor core's Ask is left as it is (its hot path is every actor ask); the listener is told
@@ -76,11 +89,13 @@ export class Pending extends Ask {
   override reject(error: unknown): boolean {
     if (!super.reject(error)) return false;
     if (this.listener !== null) this.listener.failed(this.token, error);
+    if (this.validation === VALIDATING) {
+      // Timed out or aborted before its input was validated: it gives up its place, so a
+      // validator that never settles cannot hold up the entity's later commands for ever.
+      this.validation = DROPPED;
+      this.slot.region.runtime.release(this.slot);
+    }
     return true;
-  }
-
-  get input(): unknown {
-    return this.message;
   }
 
   /** The entity answered it. */
@@ -88,6 +103,13 @@ export class Pending extends Ask {
     if (this.handled) return;
     this.handled = true;
     this.reply(value);
+    this.slot.region.runtime.settled();
+  }
+
+  /** It will never run and its asker was already answered (a timeout while it was being validated): only counts it as settled. */
+  discard(): void {
+    if (this.handled) return;
+    this.handled = true;
     this.slot.region.runtime.settled();
   }
 

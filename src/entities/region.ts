@@ -174,7 +174,7 @@ export class Region {
       if (slot.detached || slot.actor !== null) return;
       this.detach(slot);
       const error = err instanceof Error ? err : new Error(String(err));
-      slot.queue.drain((p) => p.fail(this.runtime.stopping ? new EntityStoppedError(this.type.name) : error));
+      slot.failAll(this.runtime.stopping ? new EntityStoppedError(this.type.name) : error);
     });
   }
 
@@ -280,7 +280,7 @@ export class Region {
     }
     const error = new RecoveryFailedError(this.type.name, slot.entityId, err);
     this.detach(slot);
-    slot.queue.drain((p) => p.fail(error));
+    slot.failAll(error);
   }
 
   // ------------------------------------------------------------ handling
@@ -366,7 +366,7 @@ export class Region {
       if (slot.actor !== actor || slot.detached) return;
       slot.actor = null;
       slot.wakePending = false;
-      if (slot.queue.length > 0 || this.type.kind === 'stateless') this.activate(slot);
+      if (slot.hasWork || this.type.kind === 'stateless') this.activate(slot);
       else this.detach(slot);
     });
   }
@@ -377,7 +377,7 @@ export class Region {
     const error = new EntityStoppedError(this.type.name);
     for (const slot of [...this.slots.values()]) {
       this.detach(slot);
-      slot.queue.drain((p) => p.fail(error));
+      slot.failAll(error);
     }
   }
 

@@ -16,7 +16,9 @@ import {
 } from './errors.js';
 import type { SupervisorHandle } from '../supervisor/refs.js';
 import { ensureSupervision } from '../supervisor/root.js';
-import { COMMAND, Pending, SUBSCRIBE, type Subscriber } from './pending.js';
+import { COMMAND, INVALID, Pending, SUBSCRIBE, type Subscriber, VALID, VALIDATING } from './pending.js';
+import { RingBuffer } from '../actors/ring-buffer.js';
+import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
 import { type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
@@ -239,28 +241,11 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     try {
       result = schema['~standard'].validate(input);
     } catch (err) {
-      return this.refuse(new InvalidCommandError(type.name, def.name, [{ message: `validator threw: ${(err as Error)?.message ?? String(err)}`, path: [] }]), wantReply, listener, token);
+      return this.refuse(validatorThrew(type.name, def.name, err), wantReply, listener, token);
     }
     if (result instanceof Promise) {
-      if (listener !== null) {
-        result.then(
-          (r) => {
-            if (r.issues !== undefined) listener.failed(token, new InvalidCommandError(type.name, def.name, toIssues(r.issues)));
-            else this.enqueue(region, id, def, r.value, options, true, listener, token);
-          },
-          (err: unknown) => listener.failed(token, err),
-        );
-        return undefined;
-      }
-      const validated = result.then((r) => {
-        if (r.issues !== undefined) throw new InvalidCommandError(type.name, def.name, toIssues(r.issues));
-        return this.enqueue(region, id, def, r.value, options, true);
-      });
-      if (!wantReply) {
-        validated.catch((err: unknown) => this.logger.warn({ entity: `${type.name}/${id}`, command, err }, 'told command rejected'));
-        return undefined;
-      }
-      return validated;
+      if (type.kind === 'stateless') return this.validateThenEnqueue(region, id, def, result, options, wantReply, listener, token);
+      return this.hold(region, id, def, result, options, wantReply, listener, token);
     }
     if (result.issues !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, toIssues(result.issues)), wantReply, listener, token);
     return this.enqueue(region, id, def, result.value, options, wantReply, listener, token);
@@ -276,10 +261,129 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     listener: AskListener | null = null,
     token: unknown = undefined,
   ): Promise<unknown> | undefined {
-    const system = this.system;
     const slot = region.type.kind === 'stateless' ? region.workerFor() : region.slotFor(id);
+    const now = this.system.clock.now();
+    const p = this.pending(slot, def, input, options, wantReply, listener, token, now);
+    if (!(p instanceof Pending)) return p;
+    // Behind a command whose input is still being validated, it waits its turn (see `release`).
+    if (slot.held !== null) slot.held.push(p);
+    else region.deliver(slot, p, now);
+    return wantReply && listener === null ? p.promise : undefined;
+  }
+
+  /**
+   * A command whose schema validates asynchronously, to an entity: it takes its place in the
+   * entity's order now (in `slot.held`), and joins the queue when its validation settles and
+   * every command sent before it has. The ask's timeout runs from now, validation included.
+   */
+  private hold(
+    region: Region,
+    id: string,
+    def: CommandDef,
+    validation: Promise<StandardSchemaV1.Result<unknown>>,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null,
+    token: unknown,
+  ): Promise<unknown> | undefined {
+    const slot = region.slotFor(id);
+    const p = this.pending(slot, def, undefined, options, wantReply, listener, token, this.system.clock.now());
+    if (!(p instanceof Pending)) return p;
+    p.validation = VALIDATING;
+    (slot.held ??= new RingBuffer<Pending>(4)).push(p);
+    validation.then(
+      (r) => {
+        if (p.validation !== VALIDATING) return; // dropped (timed out, aborted) or failed meanwhile
+        if (r.issues !== undefined) {
+          p.validation = INVALID;
+          p.invalid = new InvalidCommandError(region.type.name, def.name, toIssues(r.issues));
+        } else {
+          p.validation = VALID;
+          p.input = r.value;
+        }
+        this.release(slot);
+      },
+      (err: unknown) => {
+        if (p.validation !== VALIDATING) return;
+        p.validation = INVALID;
+        p.invalid = validatorThrew(region.type.name, def.name, err);
+        this.release(slot);
+      },
+    );
+    return wantReply && listener === null ? p.promise : undefined;
+  }
+
+  /**
+   * @internal Moves the held commands whose validation has settled, from the front, to the
+   * entity's queue (or fails them: invalid input, or dropped while validating); stops at the
+   * first one still being validated.
+   */
+  release(slot: Slot): void {
+    const held = slot.held;
+    if (held === null) return;
+    const now = this.system.clock.now();
+    while (held.length > 0) {
+      const p = held.peek() as Pending;
+      if (p.validation === VALIDATING) return;
+      held.shift();
+      if (p.validation === VALID) slot.region.deliver(slot, p, now);
+      else if (p.validation === INVALID) p.fail(p.invalid);
+      else p.discard(); // DROPPED: its asker was already answered
+    }
+    slot.held = null;
+  }
+
+  /** Stateless functions have no order to keep: validate, then queue on whichever worker is free. */
+  private validateThenEnqueue(
+    region: Region,
+    id: string,
+    def: CommandDef,
+    validation: Promise<StandardSchemaV1.Result<unknown>>,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null,
+    token: unknown,
+  ): Promise<unknown> | undefined {
+    const invalid = (issues: readonly StandardSchemaV1.Issue[]): InvalidCommandError => new InvalidCommandError(region.type.name, def.name, toIssues(issues));
+    if (listener !== null) {
+      validation.then(
+        (r) => {
+          if (r.issues !== undefined) listener.failed(token, invalid(r.issues));
+          else this.enqueue(region, id, def, r.value, options, true, listener, token);
+        },
+        (err: unknown) => listener.failed(token, validatorThrew(region.type.name, def.name, err)),
+      );
+      return undefined;
+    }
+    const validated = validation.then(
+      (r) => {
+        if (r.issues !== undefined) throw invalid(r.issues);
+        return this.enqueue(region, id, def, r.value, options, true);
+      },
+      (err: unknown) => {
+        throw validatorThrew(region.type.name, def.name, err);
+      },
+    );
+    if (!wantReply) {
+      validated.catch((err: unknown) => this.logger.warn({ entity: `${region.type.name}/${id}`, command: def.name, err }, 'told command rejected'));
+      return undefined;
+    }
+    return validated;
+  }
+
+  /** A pending command on `slot`, its ask's timeout started; or, for a bad timeout option, the refusal. */
+  private pending(
+    slot: Slot,
+    def: CommandDef,
+    input: unknown,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null,
+    token: unknown,
+    now: number,
+  ): Pending | Promise<never> | undefined {
+    const system = this.system;
     const p = new Pending(COMMAND, def, input, slot, wantReply, null, listener, token);
-    const now = system.clock.now();
     if (wantReply) {
       const timeout = options?.timeout ?? system.askTimeout;
       if (typeof timeout !== 'number' || !(timeout >= 0)) return this.refuse(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`), true, listener, token);
@@ -287,8 +391,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       if (options?.signal !== undefined) p.watchSignal(options.signal);
     }
     this.inflight++;
-    region.deliver(slot, p, now);
-    return wantReply && listener === null ? p.promise : undefined;
+    return p;
   }
 
   private refuse(error: Error, wantReply: boolean, listener: AskListener | null = null, token: unknown = undefined): Promise<never> | undefined {
@@ -356,7 +459,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       region.dispose();
       for (const slot of [...region.slots.values()]) {
         region.detach(slot);
-        slot.queue.drain((p) => p.fail(stopped));
+        slot.failAll(stopped);
       }
     }
     await Promise.all([...this.regions.values()].map((r) => r.stopSupervisor()));
@@ -392,4 +495,8 @@ class Ref {
 function checkId(id: unknown): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) throw new InvalidEntityIdError(id);
   return id;
+}
+
+function validatorThrew(type: string, command: string, err: unknown): InvalidCommandError {
+  return new InvalidCommandError(type, command, [{ message: `validator threw: ${(err as Error)?.message ?? String(err)}`, path: [] }]);
 }

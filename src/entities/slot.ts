@@ -27,6 +27,13 @@ export class Slot implements AskTarget {
   lruNext: Slot | null = null;
   /** The entity's persisted version (sequence number or revision), kept for observers. */
   version = 0;
+  /**
+   * Commands whose input an async schema is still validating, with every command sent to the
+   * entity after them, in the order they were sent; null when there are none. They join `queue`
+   * from the front as their validations settle, so commands run in the order they were sent
+   * whatever order their validators answer in (see `EntityRuntime.release`).
+   */
+  held: RingBuffer<Pending> | null = null;
 
   constructor(
     /** Numeric label for error messages (`cart/42<17>`). */
@@ -42,8 +49,21 @@ export class Slot implements AskTarget {
 
   forgetAsk(): void {}
 
-  /** True when nothing is queued or being handled. */
+  /** True when nothing is queued, held or being handled. */
   get idle(): boolean {
-    return this.queue.length === 0 && !this.wakePending;
+    return this.queue.length === 0 && !this.wakePending && this.held === null;
+  }
+
+  /** True when commands wait for this entity (queued or held). */
+  get hasWork(): boolean {
+    return this.queue.length > 0 || this.held !== null;
+  }
+
+  /** Fails every command queued or held (the slot is going away), oldest first. */
+  failAll(error: Error): void {
+    const held = this.held;
+    this.held = null;
+    this.queue.drain((p) => p.fail(error));
+    if (held !== null) held.drain((p) => p.fail(error));
   }
 }

@@ -2,7 +2,17 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type AuthorizeRequest, connect, type ConnectFailedError, createGateway, type RemoteError, requestToken, SUBPROTOCOL_JSON } from '../../src/index.js';
+import {
+  type AuthorizeRequest,
+  connect,
+  type ConnectFailedError,
+  createGateway,
+  eventSourcedEntity,
+  type RemoteError,
+  requestToken,
+  type StandardSchemaV1,
+  SUBPROTOCOL_JSON,
+} from '../../src/index.js';
 import { onCleanup, rawClient, serve, turn, upgradeOutcome } from './support.js';
 
 const tokens: Record<string, { user: string }> = { 'alice-token': { user: 'alice' }, 'bob-token': { user: 'bob' } };
@@ -238,5 +248,28 @@ describe('authorization that answers later', () => {
     expect(b).toMatchObject({ kind: 'error', error: { code: 'FORBIDDEN' } });
     expect(d).toMatchObject({ kind: 'error', error: { code: 'INTERNAL_ERROR' } });
     expect(e).toMatchObject({ kind: 'reply', result: 5 });
+  });
+
+  it('with an input schema that validates asynchronously too, commands to one entity still run in the order they were sent', async () => {
+    const authorizations: ((ok: boolean) => void)[] = [];
+    const validations = new Map<number, () => void>();
+    const { url, runtime } = await serve({ authorize: () => new Promise<boolean>((answer) => authorizations.push(answer)) });
+    const slowNumber: StandardSchemaV1<number, number> = {
+      '~standard': { version: 1, vendor: 'test', validate: (v) => new Promise((resolve) => validations.set(Number(v), () => resolve({ value: Number(v) }))) },
+    };
+    runtime.register(
+      eventSourcedEntity('digits')
+        .initialState(() => '')
+        .events<{ type: 'Appended'; d: number }>({ Appended: (s, e) => s + String(e.d) })
+        .command('append', slowNumber, (_s, d, ctx) => ctx.emit({ type: 'Appended', d }).thenReply((s) => s)),
+    );
+    const c = await rawClient(url);
+    const answers = [1, 2, 3, 4, 5].map((d) => c.request({ kind: 'command', id: d, entity: { type: 'digits', id: 'x' }, command: 'append', input: d }));
+    for (let i = 0; i < 1000 && authorizations.length < 5; i++) await turn();
+    // Authorizations answer in one order, validations in another; neither is the order sent.
+    for (const i of [4, 2, 0, 3, 1]) authorizations[i]?.(true);
+    for (let i = 0; i < 1000 && validations.size < 5; i++) await turn();
+    for (const d of [3, 5, 1, 4, 2]) validations.get(d)?.();
+    expect((await Promise.all(answers)).map((a) => a['result'])).toEqual(['1', '12', '123', '1234', '12345']);
   });
 });
