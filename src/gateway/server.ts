@@ -27,6 +27,8 @@ const NEGOTIATED = Symbol('beamstate.negotiated');
 type UpgradeRequest = IncomingMessage & { [NEGOTIATED]?: string };
 
 const ignore = (): void => {};
+/** Most bytes a client may send before its upgrade is answered (it should send none); more drops it. */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 /**
  * A WebSocket gateway in front of an entity runtime: clients send commands to entities and
@@ -170,13 +172,33 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     // Exactly one of: a decision, a failure, the timeout, the client going away or the gateway
     // closing settles the upgrade and gives its place under maxConnections back.
     let settled = false;
+    let early: Buffer[] | null = null; // what the socket sent while the hook decided (see below)
+    let reading = false;
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
       this.authenticating.delete(refuse);
       this.clock.clearTimeout(timer);
       socket.removeListener('close', settle);
+      if (reading) {
+        socket.removeListener('data', onEarlyData);
+        socket.removeListener('end', onHangUp);
+        socket.pause(); // `complete` resumes it once `ws` listens
+      }
       return true;
+    };
+    const onHangUp = (): void => {
+      if (settle()) socket.destroy();
+    };
+    const onEarlyData = (chunk: Buffer): void => {
+      early ??= [];
+      early.push(chunk);
+      let bytes = 0;
+      for (const c of early) bytes += c.length;
+      if (bytes > MAX_EARLY_BYTES && settle()) {
+        this.logger.warn({ url: req.url, bytes }, 'connection dropped: the client sent data before its upgrade was answered');
+        socket.destroy();
+      }
     };
     const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
       if (settle()) rejectUpgrade(socket, rejection);
@@ -201,7 +223,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
         return rejectUpgrade(socket, new UnauthenticatedError());
       }
       if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());
-      this.complete(req, socket, head, negotiated, principal);
+      this.complete(req, socket, early === null ? head : Buffer.concat([head, ...early]), negotiated, principal, reading);
     };
     let result: ReturnType<Authenticate<P>>;
     try {
@@ -209,15 +231,27 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     } catch (err) {
       return failed(err);
     }
-    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') (result as Promise<P | undefined>).then(decided, failed);
-    else decided(result as P | undefined);
+    if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+      // Node does not read an upgrade's socket by itself, so a client that hangs up would go
+      // unnoticed until the timeout. Read it while the hook decides: the end of the stream (or a
+      // reset: 'close') gives the place back at once. A client sends nothing before the 101
+      // (RFC 6455 §4.1); what it sends anyway is kept for the WebSocket, up to a bound.
+      reading = true;
+      socket.on('data', onEarlyData);
+      socket.once('end', onHangUp);
+      (result as Promise<P | undefined>).then(decided, failed);
+    } else {
+      decided(result as P | undefined);
+    }
   }
 
-  private complete(req: IncomingMessage, socket: Duplex, head: Buffer, negotiated: Negotiated, principal: P): void {
+  private complete(req: IncomingMessage, socket: Duplex, head: Buffer, negotiated: Negotiated, principal: P, resume = false): void {
     if (socket.destroyed) return;
     socket.removeListener('error', ignore);
     (req as UpgradeRequest)[NEGOTIATED] = negotiated.protocol;
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => this.accept(ws, socket as Socket, negotiated.format, principal));
+    // Paused while the hook decided; `ws` has its listeners by now (handleUpgrade is synchronous).
+    if (resume) socket.resume();
   }
 
   private accept(ws: WebSocket, socket: Socket, format: FrameFormat, principal: P): void {

@@ -1,5 +1,7 @@
 // Authentication on the upgrade (refused clients never get a WebSocket) and authorization per request.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -144,6 +146,27 @@ describe('authentication that does not decide', () => {
     return { hook, hung };
   }
 
+  /** A raw TCP client that sends a WebSocket upgrade request with `token` and nothing more. */
+  function rawUpgrade(url: string, token: string): Socket {
+    const { hostname, port, pathname } = new URL(url);
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    socket.on('error', () => {});
+    socket.write(
+      `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
+        `Sec-WebSocket-Protocol: ${SUBPROTOCOL_JSON}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    );
+    return socket;
+  }
+
+  /** A client's (masked) text frame, for payloads under 126 bytes. */
+  function maskedTextFrame(text: string): Buffer {
+    const payload = Buffer.from(text);
+    const mask = randomBytes(4);
+    const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)));
+    return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+  }
+
   async function until(condition: () => boolean): Promise<void> {
     for (let i = 0; i < 1000 && !condition(); i++) await turn();
     expect(condition()).toBe(true);
@@ -169,22 +192,53 @@ describe('authentication that does not decide', () => {
     expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 101, upgraded: true });
   });
 
-  it('a client that hangs up while being authenticated: its place comes back at the timeout, the late answer is ignored', async () => {
+  it.each(['closes its end (FIN)', 'resets the connection'] as const)(
+    'a client that %s while being authenticated gives its place back at once; the late answer is ignored',
+    async (how) => {
+      const { hook, hung } = hangingAuthenticate();
+      const { url, gateway } = await serve({ authenticate: hook, authenticateTimeoutMs: 60_000, limits: { maxConnections: 1 } });
+      const socket = rawUpgrade(url, 'hang');
+      await until(() => hung.length === 1);
+      expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 503 });
+      if (how === 'closes its end (FIN)') socket.end();
+      else socket.resetAndDestroy();
+      // No clock is advanced: the hang-up itself frees the place.
+      let outcome = { status: 0, body: '', upgraded: false };
+      for (let i = 0; i < 50 && !outcome.upgraded; i++) outcome = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' });
+      expect(outcome).toMatchObject({ status: 101, upgraded: true });
+      (hung[0] as (p: { user: string }) => void)({ user: 'gone' });
+      await turn();
+      await until(() => gateway.connections === 0);
+    },
+  );
+
+  it('frames a client sends before its upgrade is answered are not lost; more than 64 KiB of them drop it', async () => {
     const { hook, hung } = hangingAuthenticate();
-    const { url, clock, gateway } = await serve({ authenticate: hook, authenticateTimeoutMs: 500, limits: { maxConnections: 1 } });
-    const ws = new WebSocket(url, [SUBPROTOCOL_JSON], { headers: { authorization: 'Bearer hang' } });
-    ws.on('error', () => {});
+    const { url, gateway } = await serve({ authenticate: hook, limits: { maxConnections: 1 } });
+    // A client that does not wait for the 101 (RFC 6455 says it should): its ping arrives early.
+    const eager = rawUpgrade(url, 'hang');
+    let received = Buffer.alloc(0);
+    eager.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
     await until(() => hung.length === 1);
-    ws.terminate();
-    // Node does not read an upgrade's socket while it waits, so the hang-up may go unseen; the
-    // timeout bounds how long the place stays taken.
-    clock.advance(500);
+    eager.write(maskedTextFrame(JSON.stringify({ kind: 'ping', id: 'early' })));
+    await turn();
+    (hung[0] as (p: { user: string }) => void)({ user: 'eager' });
+    await until(() => received.includes('"pong"'));
+    const text = received.toString('latin1');
+    expect(text.startsWith('HTTP/1.1 101')).toBe(true);
+    expect(text).toContain('{"kind":"pong","id":"early"}');
+    eager.destroy();
+    await until(() => gateway.connections === 0);
+    // One that floods before the answer is dropped, and its place comes back.
+    const flood = rawUpgrade(url, 'hang');
+    let closed = false;
+    flood.on('close', () => (closed = true));
+    await until(() => hung.length === 2);
+    flood.write(Buffer.alloc(65 * 1024));
+    await until(() => closed);
     let outcome = { status: 0, body: '', upgraded: false };
     for (let i = 0; i < 50 && !outcome.upgraded; i++) outcome = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' });
     expect(outcome).toMatchObject({ status: 101, upgraded: true });
-    (hung[0] as (p: { user: string }) => void)({ user: 'gone' });
-    await turn();
-    await until(() => gateway.connections === 0);
   });
 
   it('close() refuses upgrades still being authenticated (HTTP 503 SHUTTING_DOWN) instead of waiting for the hook', async () => {
