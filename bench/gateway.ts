@@ -11,7 +11,9 @@
 // idle_connection_bytes            server heap per idle connection, 10 k connections open (forced GC)
 //
 // Context, not targets: ws_echo_p99_ms and gateway_p99_ms_memory, the same percentile for the
-// echo baseline and the in-memory run. With 32 × 64 = 2 048 requests always in flight, the mean
+// echo baseline and the in-memory run; gateway_commands_per_s_postgres_512_inflight and
+// gateway_p99_ms_postgres_512_inflight, the PostgreSQL run again with 16 requests in flight per
+// connection instead of 64 (512 in all). With 32 × 64 = 2 048 requests always in flight, the mean
 // latency is 2 048 ÷ throughput (Little's law) whatever the server does, so a p99 is bounded
 // below by what the machine's throughput allows; these two show where that bound lies.
 //
@@ -37,6 +39,8 @@ const DURATION_MS = 6000;
 const IDLE_CONNECTIONS = 10_000;
 /** Interleaved runs of the echo baseline and the in-memory gateway; the best of each is reported. */
 const ROUNDS = 3;
+/** Requests in flight per connection in the context run on PostgreSQL (512 in all). */
+const LOW_INFLIGHT = 16;
 
 const counter = eventSourcedEntity('counter')
   .initialState(() => ({ value: 0 }))
@@ -74,9 +78,9 @@ function call<T>(msg: object, reply: string): Promise<T> {
   });
 }
 
-function drive(url: string): Promise<Loaded> {
+function drive(url: string, inflight = INFLIGHT): Promise<Loaded> {
   return call<Loaded>(
-    { op: 'load', url, protocol: SUBPROTOCOL_JSON, connections: CONNECTIONS, inflight: INFLIGHT, entities: ENTITIES, warmupMs: WARMUP_MS, durationMs: DURATION_MS },
+    { op: 'load', url, protocol: SUBPROTOCOL_JSON, connections: CONNECTIONS, inflight, entities: ENTITIES, warmupMs: WARMUP_MS, durationMs: DURATION_MS },
     'loaded',
   );
 }
@@ -100,14 +104,14 @@ async function benchEcho(): Promise<Loaded> {
   return r;
 }
 
-async function benchGateway(store: Store): Promise<Loaded> {
+async function benchGateway(store: Store, inflight = INFLIGHT): Promise<Loaded> {
   const system = createActorSystem();
   const runtime = new EntityRuntime(system, { store });
   runtime.register(counter);
   // Activate first: measure commands, not activations (as the entities benchmark does).
   await Promise.all(Array.from({ length: ENTITIES }, (_, i) => runtime.ref(counter, `e${i}`).ask('get')));
   const gateway = await createGateway({ runtime, port: 0, host: '127.0.0.1' });
-  const r = await drive(gateway.url as string);
+  const r = await drive(gateway.url as string, inflight);
   await gateway.close();
   await system.stop();
   return r;
@@ -170,6 +174,13 @@ async function main(): Promise<void> {
     const pgr = await benchGateway(pgStore);
     await pgStore.close();
     log(`  ${round(rate(pgr))} commands/s (${latencies(pgr)})`);
+    // The same with a quarter of the requests in flight, on fresh tables: how latency falls when
+    // the load is not 2 048 requests at once (by Little's law their mean is 2 048 ÷ throughput).
+    log(`gateway commands, PostgreSQL, ${CONNECTIONS * LOW_INFLIGHT} in flight (context)…`);
+    const pgStoreLow = await createStore({ kind: 'postgres', connectionString: DATABASE_URL, schema: `${schema}_low`, poolSize: 10 });
+    const pgLow = await benchGateway(pgStoreLow, LOW_INFLIGHT);
+    await pgStoreLow.close();
+    log(`  ${round(rate(pgLow))} commands/s (${latencies(pgLow)})`);
     log(`idle connections (${IDLE_CONNECTIONS})…`);
     const idle = await benchIdle();
     log(`  ${round(idle)} B per connection`);
@@ -180,10 +191,13 @@ async function main(): Promise<void> {
       gateway_p99_ms_memory: round(mem.p99, 2),
       gateway_commands_per_s_postgres: round(rate(pgr)),
       gateway_p99_ms_postgres: round(pgr.p99, 2),
+      gateway_commands_per_s_postgres_512_inflight: round(rate(pgLow)),
+      gateway_p99_ms_postgres_512_inflight: round(pgLow.p99, 2),
       idle_connection_bytes: round(idle),
     });
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_low" CASCADE`);
     await admin.end();
     loader.kill();
   }
