@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity, type StandardSchemaV1 } from '../../src/index.js';
+import { type Store, StoreUnavailableError } from '../../src/persistence/index.js';
 import { harness, openStore, until } from './support.js';
 
 /** A Standard Schema whose answers the test hands out, one at a time, in any order. */
@@ -166,6 +167,26 @@ describe('async input validation keeps per-entity order', () => {
     await expect(behind).rejects.toMatchObject({ code: 'ENTITY_STOPPED' });
     waiting.get('forever')?.(true); // too late: nothing happens
     expect(await h.store.journal.highestSequenceNr('log|f')).toBe(0);
+  });
+
+  it('held commands fail with RECOVERY_FAILED when the entity cannot be loaded, and the next command tries again', async () => {
+    const { store } = await openStore('memory');
+    let failLoads = 1;
+    const recovery = {
+      load: (id: string) => (failLoads-- > 0 ? Promise.reject(new StoreUnavailableError('connection terminated')) : store.recovery.load(id)),
+    };
+    const h = await harness({ ...store, recovery } as Store);
+    const { schema, waiting } = controlledSchema();
+    const log = recorderEntity(schema);
+    h.runtime.register(log);
+    const ref = h.runtime.ref(log, 'g');
+    const held = ref.ask('slow', 'early');
+    const behind = ref.ask('fast', 'behind');
+    await expect(held).rejects.toMatchObject({ code: 'RECOVERY_FAILED' });
+    await expect(behind).rejects.toMatchObject({ code: 'RECOVERY_FAILED' });
+    waiting.get('early')?.(true); // too late: it already failed, and does not run
+    expect(await ref.ask('fast', 'again')).toBe(1);
+    expect(await ref.ask('get')).toEqual(['again']);
   });
 
   it('property: the handled sequence is the sent sequence without the refused inputs, for any answer order', async () => {
