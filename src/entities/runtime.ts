@@ -16,11 +16,12 @@ import {
 } from './errors.js';
 import type { SupervisorHandle } from '../supervisor/refs.js';
 import { ensureSupervision } from '../supervisor/root.js';
-import { COMMAND, INVALID, Pending, SUBSCRIBE, type Subscriber, VALID, VALIDATING } from './pending.js';
+import { COMMAND, DROPPED, INVALID, Pending, SUBSCRIBE, type Subscriber, VALID, VALIDATING } from './pending.js';
+import { keepAlive, type TimerHandle } from '../actors/clock.js';
 import { RingBuffer } from '../actors/ring-buffer.js';
 import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
-import { type StandardSchemaV1, toIssues } from './standard-schema.js';
+import { type StandardSchemaV1, toIssues, type ValidationIssue } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
 
 export interface EntityRuntimeOptions {
@@ -73,6 +74,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   /** @internal */ readonly subscriptions: Subscriptions;
   /** @internal */ readonly supervision: { readonly intensity: number; readonly periodMs: number; readonly shutdownMs: number };
   /** @internal */ stopping = false;
+  /** The drain is over: nothing more is queued (a late async validation is refused). */
+  private stoppedAll = false;
   private readonly regions = new Map<string, Region>();
   private readonly maxActive: number;
   private readonly defaults: EntitySettings;
@@ -287,30 +290,42 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     token: unknown,
   ): Promise<unknown> | undefined {
     const slot = region.slotFor(id);
-    const p = this.pending(slot, def, undefined, options, wantReply, listener, token, this.system.clock.now());
+    const clock = this.system.clock;
+    const p = this.pending(slot, def, undefined, options, wantReply, listener, token, clock.now(), VALIDATING);
     if (!(p instanceof Pending)) return p;
-    p.validation = VALIDATING;
+    const answer = wantReply && listener === null ? p.promise : undefined;
+    if (p.validation === DROPPED) {
+      p.discard(); // its signal was aborted before it was sent: it never runs
+      return answer;
+    }
     (slot.held ??= new RingBuffer<Pending>(4)).push(p);
-    validation.then(
-      (r) => {
-        if (p.validation !== VALIDATING) return; // dropped (timed out, aborted) or failed meanwhile
-        if (r.issues !== undefined) {
-          p.validation = INVALID;
-          p.invalid = new InvalidCommandError(region.type.name, def.name, toIssues(r.issues));
-        } else {
-          p.validation = VALID;
-          p.input = r.value;
-        }
-        this.release(slot);
-      },
-      (err: unknown) => {
-        if (p.validation !== VALIDATING) return;
+    // An ask's own timeout bounds how long a validator can hold up the entity (the command is
+    // dropped, see Pending.reject). A tell, or an ask without a timeout, has none: its
+    // validation gets the system's ask timeout, after which the input counts as invalid.
+    const timeout = wantReply ? (options?.timeout ?? this.system.askTimeout) : Infinity;
+    let deadline: TimerHandle | null = null;
+    if (timeout === Infinity) {
+      const limit = this.system.askTimeout;
+      deadline = clock.setTimeout(() => settle(undefined, [{ message: `the input was not validated within ${limit} ms`, path: [] }]), limit);
+      keepAlive(deadline, false);
+    }
+    const settle = (value: unknown, issues: readonly ValidationIssue[] | undefined): void => {
+      if (deadline !== null) clock.clearTimeout(deadline);
+      if (p.validation !== VALIDATING) return; // dropped (timed out, aborted) or failed meanwhile
+      if (issues !== undefined) {
         p.validation = INVALID;
-        p.invalid = validatorThrew(region.type.name, def.name, err);
-        this.release(slot);
-      },
+        p.invalid = new InvalidCommandError(region.type.name, def.name, issues);
+      } else {
+        p.validation = VALID;
+        p.input = value;
+      }
+      this.release(slot);
+    };
+    validation.then(
+      (r) => (r.issues !== undefined ? settle(undefined, toIssues(r.issues)) : settle(r.value, undefined)),
+      (err: unknown) => settle(undefined, validatorThrew(region.type.name, def.name, err).issues),
     );
-    return wantReply && listener === null ? p.promise : undefined;
+    return answer;
   }
 
   /**
@@ -345,25 +360,36 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     token: unknown,
   ): Promise<unknown> | undefined {
     const invalid = (issues: readonly StandardSchemaV1.Issue[]): InvalidCommandError => new InvalidCommandError(region.type.name, def.name, toIssues(issues));
+    // Counted as in flight while validated, so that stop() waits for it like a queued command;
+    // once the runtime has stopped, it is refused instead of queued.
+    this.inflight++;
+    const proceed = (value: unknown, viaListener: boolean): Promise<unknown> | undefined => {
+      if (this.stoppedAll) return this.refuse(new EntityStoppedError(region.type.name), true, viaListener ? listener : null, token);
+      return viaListener ? this.enqueue(region, id, def, value, options, true, listener, token) : this.enqueue(region, id, def, value, options, true);
+    };
     if (listener !== null) {
-      validation.then(
-        (r) => {
-          if (r.issues !== undefined) listener.failed(token, invalid(r.issues));
-          else this.enqueue(region, id, def, r.value, options, true, listener, token);
-        },
-        (err: unknown) => listener.failed(token, validatorThrew(region.type.name, def.name, err)),
-      );
+      validation
+        .then(
+          (r) => {
+            if (r.issues !== undefined) listener.failed(token, invalid(r.issues));
+            else proceed(r.value, true);
+          },
+          (err: unknown) => listener.failed(token, validatorThrew(region.type.name, def.name, err)),
+        )
+        .finally(() => this.settled());
       return undefined;
     }
-    const validated = validation.then(
-      (r) => {
-        if (r.issues !== undefined) throw invalid(r.issues);
-        return this.enqueue(region, id, def, r.value, options, true);
-      },
-      (err: unknown) => {
-        throw validatorThrew(region.type.name, def.name, err);
-      },
-    );
+    const validated = validation
+      .then(
+        (r) => {
+          if (r.issues !== undefined) throw invalid(r.issues);
+          return proceed(r.value, false);
+        },
+        (err: unknown) => {
+          throw validatorThrew(region.type.name, def.name, err);
+        },
+      )
+      .finally(() => this.settled());
     if (!wantReply) {
       validated.catch((err: unknown) => this.logger.warn({ entity: `${region.type.name}/${id}`, command: def.name, err }, 'told command rejected'));
       return undefined;
@@ -381,9 +407,11 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     listener: AskListener | null,
     token: unknown,
     now: number,
+    validation: typeof VALID | typeof VALIDATING = VALID,
   ): Pending | Promise<never> | undefined {
     const system = this.system;
     const p = new Pending(COMMAND, def, input, slot, wantReply, null, listener, token);
+    p.validation = validation; // before the signal is watched: an aborted one then drops it
     if (wantReply) {
       const timeout = options?.timeout ?? system.askTimeout;
       if (typeof timeout !== 'number' || !(timeout >= 0)) return this.refuse(new InvalidOptionError('timeout', `must be a number >= 0 or Infinity, got ${String(timeout)}`), true, listener, token);
@@ -454,6 +482,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       });
       this.drainWaiter = null;
     }
+    this.stoppedAll = true;
     const stopped = new EntityStoppedError('*');
     for (const region of this.regions.values()) {
       region.dispose();

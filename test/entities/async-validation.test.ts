@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { eventSourcedEntity, type StandardSchemaV1 } from '../../src/index.js';
+import { eventSourcedEntity, type StandardSchemaV1, statelessFunction } from '../../src/index.js';
 import { type Store, StoreUnavailableError } from '../../src/persistence/index.js';
 import { harness, openStore, until } from './support.js';
 
@@ -114,6 +114,73 @@ describe('async input validation keeps per-entity order', () => {
     expect(await ref.ask('get')).toEqual(['next']);
   });
 
+  it('a tell, or an ask without a timeout, gets the system ask timeout for its validation; then it counts as invalid', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const { schema, waiting } = controlledSchema();
+    const log = recorderEntity(schema);
+    h.runtime.register(log);
+    const ref = h.runtime.ref(log, 'tell');
+    ref.tell('slow', 'told');
+    const patient = ref.ask('slow', 'patient', { timeout: Infinity });
+    const behind = ref.ask('fast', 'behind', { timeout: Infinity });
+    await until(() => waiting.has('told') && waiting.has('patient'));
+    h.clock.advance(h.system.askTimeout - 1);
+    await h.system.whenIdle();
+    expect(await h.store.journal.highestSequenceNr('log|tell')).toBe(0); // still held
+    h.clock.advance(1);
+    await expect(patient).rejects.toMatchObject({ code: 'INVALID_COMMAND', issues: [{ message: `the input was not validated within ${h.system.askTimeout} ms` }] });
+    expect(await behind).toBe(1);
+    // Late answers change nothing: neither command runs.
+    waiting.get('told')?.(true);
+    waiting.get('patient')?.(true);
+    await h.system.whenIdle();
+    expect(await ref.ask('get')).toEqual(['behind']);
+  });
+
+  it('an ask whose signal was aborted before it was sent never runs and holds nothing up', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const { schema, waiting } = controlledSchema();
+    const log = recorderEntity(schema);
+    h.runtime.register(log);
+    const ref = h.runtime.ref(log, 'aborted');
+    const abort = new AbortController();
+    abort.abort(new Error('changed my mind'));
+    await expect(ref.ask('slow', 'gone', { signal: abort.signal })).rejects.toMatchObject({ code: 'ASK_ABORTED' });
+    expect(await ref.ask('fast', 'next')).toBe(1); // no clock advanced: nothing waits for 'gone'
+    waiting.get('gone')?.(true);
+    await h.system.whenIdle();
+    expect(await ref.ask('get')).toEqual(['next']);
+  });
+
+  it('stateless functions: stop() waits for a validation in progress, and one that ends after stop() is refused', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store, { drainTimeoutMs: 1000 });
+    const { schema, waiting } = controlledSchema();
+    const ran: string[] = [];
+    const fn = statelessFunction('fn').command('go', schema, (v, ctx) => {
+      ran.push(v);
+      return ctx.reply(v);
+    });
+    h.runtime.register(fn);
+    const ref = h.runtime.ref(fn, 'any');
+    const inTime = ref.ask('go', 'in time', { timeout: Infinity });
+    const tooLate = ref.ask('go', 'too late', { timeout: Infinity });
+    await until(() => waiting.size === 2);
+    let stopped = false;
+    const stopping = h.runtime.stop().then(() => (stopped = true));
+    await h.system.whenIdle();
+    expect(stopped).toBe(false); // the drain waits for both validations
+    waiting.get('in time')?.(true);
+    expect(await inTime).toBe('in time!');
+    h.clock.advance(1000);
+    await stopping;
+    waiting.get('too late')?.(true);
+    await expect(tooLate).rejects.toMatchObject({ code: 'ENTITY_STOPPED' });
+    expect(ran).toEqual(['in time!']);
+  });
+
   it('an entity with a held command is not idle: it does not passivate under it', async () => {
     const { store } = await openStore('memory');
     const h = await harness(store, { defaults: { idleTimeoutMs: 1000 } });
@@ -122,7 +189,7 @@ describe('async input validation keeps per-entity order', () => {
     h.runtime.register(log);
     const ref = h.runtime.ref(log, 'd');
     expect(await ref.ask('fast', 'first')).toBe(1);
-    const held = ref.ask('slow', 'second', { timeout: Infinity });
+    const held = ref.ask('slow', 'second', { timeout: 60_000 });
     await until(() => waiting.has('second'));
     for (let i = 0; i < 5; i++) {
       h.clock.advance(1000);
