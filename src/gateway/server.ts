@@ -190,15 +190,17 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     const onHangUp = (): void => {
       if (settle()) socket.destroy();
     };
+    let earlyBytes = 0;
     const onEarlyData = (chunk: Buffer): void => {
-      early ??= [];
-      early.push(chunk);
-      let bytes = 0;
-      for (const c of early) bytes += c.length;
-      if (bytes > MAX_EARLY_BYTES && settle()) {
-        this.logger.warn({ url: req.url, bytes }, 'connection dropped: the client sent data before its upgrade was answered');
-        socket.destroy();
+      earlyBytes += chunk.length;
+      if (earlyBytes > MAX_EARLY_BYTES) {
+        if (settle()) {
+          this.logger.warn({ url: req.url, bytes: earlyBytes }, 'connection dropped: the client sent too much before its upgrade was answered');
+          socket.destroy();
+        }
+        return;
       }
+      (early ??= []).push(chunk);
     };
     const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
       if (settle()) rejectUpgrade(socket, rejection);
