@@ -363,16 +363,16 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     // Counted as in flight while validated, so that stop() waits for it like a queued command;
     // once the runtime has stopped, it is refused instead of queued.
     this.inflight++;
-    const proceed = (value: unknown, viaListener: boolean): Promise<unknown> | undefined => {
-      if (this.stoppedAll) return this.refuse(new EntityStoppedError(region.type.name), true, viaListener ? listener : null, token);
-      return viaListener ? this.enqueue(region, id, def, value, options, true, listener, token) : this.enqueue(region, id, def, value, options, true);
+    const proceed = (value: unknown): Promise<unknown> | undefined => {
+      if (this.stoppedAll) return this.refuse(new EntityStoppedError(region.type.name), true, listener, token);
+      return this.enqueue(region, id, def, value, options, true, listener, token);
     };
     if (listener !== null) {
       validation
         .then(
           (r) => {
             if (r.issues !== undefined) listener.failed(token, invalid(r.issues));
-            else proceed(r.value, true);
+            else proceed(r.value);
           },
           (err: unknown) => listener.failed(token, validatorThrew(region.type.name, def.name, err)),
         )
@@ -383,7 +383,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       .then(
         (r) => {
           if (r.issues !== undefined) throw invalid(r.issues);
-          return proceed(r.value, false);
+          return proceed(r.value);
         },
         (err: unknown) => {
           throw validatorThrew(region.type.name, def.name, err);
