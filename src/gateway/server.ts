@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { type GatewayOptions, type ResolvedLimits, resolveOptions } from './options.js';
 import { CloseCode, type FrameFormat } from './protocol.js';
-import { type Negotiated, negotiate, rejectUpgrade } from './upgrade.js';
+import { EarlyReader, type Negotiated, negotiate, rejectUpgrade } from './upgrade.js';
 
 const NEGOTIATED = Symbol('beamstate.negotiated');
 type UpgradeRequest = IncomingMessage & { [NEGOTIATED]?: string };
@@ -172,35 +172,15 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     // Exactly one of: a decision, a failure, the timeout, the client going away or the gateway
     // closing settles the upgrade and gives its place under maxConnections back.
     let settled = false;
-    let early: Buffer[] | null = null; // what the socket sent while the hook decided (see below)
-    let reading = false;
+    let reader: EarlyReader | null = null; // reads the socket while an async hook decides
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
       this.authenticating.delete(refuse);
       this.clock.clearTimeout(timer);
       socket.removeListener('close', settle);
-      if (reading) {
-        socket.removeListener('data', onEarlyData);
-        socket.removeListener('end', onHangUp);
-        socket.pause(); // `complete` resumes it once `ws` listens
-      }
+      if (reader !== null) head = reader.stop(head); // paused: `complete` resumes it once `ws` listens
       return true;
-    };
-    const onHangUp = (): void => {
-      if (settle()) socket.destroy();
-    };
-    let earlyBytes = 0;
-    const onEarlyData = (chunk: Buffer): void => {
-      earlyBytes += chunk.length;
-      if (earlyBytes > MAX_EARLY_BYTES) {
-        if (settle()) {
-          this.logger.warn({ url: req.url, bytes: earlyBytes }, 'connection dropped: the client sent too much before its upgrade was answered');
-          socket.destroy();
-        }
-        return;
-      }
-      (early ??= []).push(chunk);
     };
     const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
       if (settle()) rejectUpgrade(socket, rejection);
@@ -225,7 +205,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
         return rejectUpgrade(socket, new UnauthenticatedError());
       }
       if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());
-      this.complete(req, socket, early === null ? head : Buffer.concat([head, ...early]), negotiated, principal, reading);
+      this.complete(req, socket, head, negotiated, principal, reader !== null);
     };
     let result: ReturnType<Authenticate<P>>;
     try {
@@ -234,13 +214,20 @@ export class Gateway<P = unknown> implements AsyncDisposable {
       return failed(err);
     }
     if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
-      // Node does not read an upgrade's socket by itself, so a client that hangs up would go
-      // unnoticed until the timeout. Read it while the hook decides: the end of the stream (or a
-      // reset: 'close') gives the place back at once. A client sends nothing before the 101
-      // (RFC 6455 §4.1); what it sends anyway is kept for the WebSocket, up to a bound.
-      reading = true;
-      socket.on('data', onEarlyData);
-      socket.once('end', onHangUp);
+      // While the hook decides, a hang-up (the end of the stream here; a reset is 'close') gives
+      // the place back at once, instead of at the timeout.
+      reader = new EarlyReader(
+        socket,
+        MAX_EARLY_BYTES,
+        () => {
+          if (settle()) socket.destroy();
+        },
+        (bytes) => {
+          if (!settle()) return;
+          this.logger.warn({ url: req.url, bytes }, 'connection dropped: the client sent too much before its upgrade was answered');
+          socket.destroy();
+        },
+      );
       (result as Promise<P | undefined>).then(decided, failed);
     } else {
       decided(result as P | undefined);

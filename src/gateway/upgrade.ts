@@ -41,3 +41,37 @@ export function rejectUpgrade(socket: Duplex, rejection: UpgradeRejection | { st
       body,
   );
 }
+
+/**
+ * Reads an upgrade's socket while the gateway waits to answer it. Node does not read an
+ * upgrade's socket by itself, so a client that hangs up would go unnoticed; reading makes the
+ * end of the stream visible (`onHangUp`). A client sends nothing before the 101 (RFC 6455 §4.1);
+ * what it sends anyway is kept, up to `maxBytes` (beyond: `onOverflow`), for the WebSocket.
+ */
+export class EarlyReader {
+  private chunks: Buffer[] | null = null;
+  private bytes = 0;
+  private readonly onData = (chunk: Buffer): void => {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) this.onOverflow(this.bytes);
+    else (this.chunks ??= []).push(chunk);
+  };
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly maxBytes: number,
+    private readonly onHangUp: () => void,
+    private readonly onOverflow: (bytes: number) => void,
+  ) {
+    socket.on('data', this.onData);
+    socket.once('end', onHangUp);
+  }
+
+  /** Stops reading and pauses the socket (whoever takes it resumes it); returns `head` with what was read after it. */
+  stop(head: Buffer): Buffer {
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onHangUp);
+    this.socket.pause();
+    return this.chunks === null ? head : Buffer.concat([head, ...this.chunks]);
+  }
+}
