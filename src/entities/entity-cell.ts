@@ -12,6 +12,9 @@ import type { Region } from './region.js';
 import type { Slot } from './slot.js';
 
 const NO_CRASH: unknown = Symbol('no crash');
+/** The constructor of `async` functions (not a global). */
+const AsyncFunction = (async () => {}).constructor;
+const ignore = (): void => {};
 
 /** A failed write: what the callers get, and whether the entity must reload. @internal */
 export interface WriteFailure {
@@ -144,8 +147,18 @@ export abstract class EntityCell {
       const p = q.at(i) as Pending;
       if (p.type !== COMMAND || p.attempts >= maxAttempts) break; // handled alone, in a batch of its own
       const def = p.def as NonNullable<Pending['def']>;
+      // An async handler is awaited alone, at the head of a batch: behind other commands it is
+      // not even called, since the state it would see may never commit.
+      if (i > 0 && def.handler instanceof AsyncFunction) break;
       p.attempts++;
       ctx.command = def.name;
+      if (i === 0 && p.early !== null) {
+        const early = p.early;
+        p.early = null;
+        // Called behind the batch before this one, on the state that batch committed: its
+        // answer stands. If that batch failed, the state differs and the handler runs again.
+        if (p.earlyState === state) return this.runAsyncHead(p, early);
+      }
       let effect: unknown;
       try {
         effect = def.handler(state, p.input, ctx as never);
@@ -155,7 +168,12 @@ export abstract class EntityCell {
       }
       if (effect instanceof Promise) {
         if (i > 0) {
-          p.attempts--; // not tried yet: it will be the next batch, alone
+          // A plain function that returned a promise: it waits for its turn at the head, with
+          // its promise, so it is not called twice (nor its rejection left unobserved).
+          p.attempts--;
+          p.early = effect;
+          p.earlyState = state;
+          effect.catch(ignore);
           break;
         }
         return this.runAsyncHead(p, effect);

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventSourcedEntity } from '../../src/index.js';
+import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
+import { harness, openStore } from './support.js';
+
+// A command whose handler returns a promise is awaited alone, at the head of a batch. These tests
+// put one behind another command of the same batch (both sent in one tick to an idle entity), the
+// case where it must neither be called twice nor leave a rejection unobserved: vitest fails a run
+// with an unhandled rejection, and one here would crash a server.
+
+type Calls = { state: number }[];
+
+function entity(calls: Calls, kind: 'async' | 'plain', fails: (v: number) => boolean) {
+  const decide = (s: { v: number }): number => {
+    calls.push({ state: s.v });
+    if (fails(s.v)) throw new Error(`refused at ${s.v}`);
+    return s.v;
+  };
+  return eventSourcedEntity(`slow-${kind}`)
+    .initialState(() => ({ v: 0 }))
+    .events<{ type: 'Set'; v: number }>({ Set: (_s, e) => ({ v: e.v }) })
+    .command('set', z.object({ v: z.number() }), (_s, { v }, ctx) => ctx.emit({ type: 'Set', v }).thenReply((s) => s.v))
+    .command(
+      'slow',
+      kind === 'async'
+        ? async (s, _i, ctx) => {
+            await Promise.resolve();
+            return ctx.reply(decide(s));
+          }
+        : (s, _i, ctx) => Promise.resolve().then(() => ctx.reply(decide(s))),
+    );
+}
+
+/** `store` whose next `n` appends fail as if the database had gone away. */
+function failingAppends(store: Store): { store: Store; failNext(n: number): void } {
+  let failures = 0;
+  const journal = new Proxy(store.journal, {
+    get(t, key) {
+      if (key === 'append') {
+        return (...args: Parameters<Store['journal']['append']>) => {
+          if (failures === 0) return t.append(...args);
+          failures--;
+          return Promise.reject(new StoreUnavailableError('connection terminated'));
+        };
+      }
+      const v: unknown = Reflect.get(t, key, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, failNext: (n) => (failures = n) };
+}
+
+describe('a handler that returns a promise, behind another command of its batch', () => {
+  for (const kind of ['async', 'plain'] as const) {
+    it(`(${kind}) is called once and sees the state the command before it committed`, async () => {
+      const { store } = await openStore('memory');
+      const h = await harness(store);
+      const calls: Calls = [];
+      const def = entity(calls, kind, () => false);
+      h.runtime.register(def);
+      const ref = h.runtime.ref(def, 'once');
+      const [set, slow] = await Promise.all([ref.ask('set', { v: 7 }), ref.ask('slow')]);
+      expect([set, slow]).toEqual([7, 7]);
+      expect(calls).toEqual([{ state: 7 }]);
+    });
+
+    it(`(${kind}) that rejects crashes its entity once per attempt, then is dropped as poison; nothing goes unhandled`, async () => {
+      const { store } = await openStore('memory');
+      const h = await harness(store);
+      const calls: Calls = [];
+      const def = entity(calls, kind, () => true);
+      h.runtime.register(def, { maxCommandAttempts: 3, backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+      const ref = h.runtime.ref(def, 'poison');
+      let slow: unknown;
+      const asks = Promise.all([ref.ask('set', { v: 1 }), ref.ask('slow').catch((e: unknown) => e)]).then(([set, s]) => ((slow = s), set));
+      // Each crash restarts the entity after a 1 ms backoff on the test clock.
+      for (let i = 0; i < 10 && slow === undefined; i++) {
+        await h.system.whenIdle();
+        h.clock.advance(1);
+      }
+      expect(await asks).toBe(1);
+      expect(slow).toMatchObject({ code: 'POISON_COMMAND', attempts: 3 });
+      expect(calls).toHaveLength(3);
+      expect(await ref.ask('set', { v: 2 })).toBe(2); // the entity goes on
+    });
+  }
+
+  it('(plain) runs again on the real state when the write before it failed', async () => {
+    const { store: base } = await openStore('memory');
+    const f = failingAppends(base);
+    const h = await harness(f.store);
+    const calls: Calls = [];
+    const def = entity(calls, 'plain', () => false);
+    h.runtime.register(def);
+    const ref = h.runtime.ref(def, 'again');
+    await ref.ask('set', { v: 3 });
+    f.failNext(1);
+    const [set, slow] = await Promise.all([ref.ask('set', { v: 9 }).catch((e: unknown) => e), ref.ask('slow')]);
+    expect(set).toMatchObject({ code: 'PERSIST_FAILED' });
+    // Called behind the failed write (it saw 9, which never committed), then again on 3.
+    expect(calls).toEqual([{ state: 9 }, { state: 3 }]);
+    expect(slow).toBe(3);
+  });
+
+  it('(async) is not called behind a write that fails: it runs once, on the real state', async () => {
+    const { store: base } = await openStore('memory');
+    const f = failingAppends(base);
+    const h = await harness(f.store);
+    const calls: Calls = [];
+    const def = entity(calls, 'async', () => false);
+    h.runtime.register(def);
+    const ref = h.runtime.ref(def, 'never-early');
+    await ref.ask('set', { v: 3 });
+    f.failNext(1);
+    const [set, slow] = await Promise.all([ref.ask('set', { v: 9 }).catch((e: unknown) => e), ref.ask('slow')]);
+    expect(set).toMatchObject({ code: 'PERSIST_FAILED' });
+    expect(calls).toEqual([{ state: 3 }]);
+    expect(slow).toBe(3);
+  });
+});
