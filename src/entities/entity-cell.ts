@@ -201,6 +201,9 @@ export abstract class EntityCell {
     const batch = new Batch(1);
     try {
       const effect = await effectPromise;
+      // Stopped while the handler ran (the runtime stopped and failed the command, or the actor
+      // was killed and the command waits for the next incarnation): nothing may be written.
+      if (!this.current) return this;
       if (!isEffect(effect)) throw new TypeError(`${this.region.type.name}.${p.def?.name ?? '?'} must return an effect built with its ctx`);
       batch.finalState = this.apply(this.state, effect);
       batch.add(p, effect, batch.finalState);
@@ -222,12 +225,17 @@ export abstract class EntityCell {
     // One batch is written at a time, so the continuations are made once per incarnation and
     // find the batch in `writing`, instead of two closures per write.
     this.writing = batch;
-    return written.then((this.onWritten ??= (result) => this.written(result)), (this.onWriteFailed ??= (err) => this.writeFailed(err)));
+    this.slot.writing = batch.size;
+    return (this.slot.writeDone = written.then(
+      (this.onWritten ??= (result) => this.written(result)),
+      (this.onWriteFailed ??= (err) => this.writeFailed(err)),
+    ));
   }
 
   private written(result: unknown): EntityCell | Promise<EntityCell> {
     const batch = this.writing as Batch;
     this.writing = null;
+    this.slot.writing = 0;
     this.version = this.slot.version = this.versionAfter(result);
     this.succeeded(batch);
     return this.complete(batch);
@@ -236,6 +244,7 @@ export abstract class EntityCell {
   private writeFailed(err: unknown): EntityCell {
     const batch = this.writing as Batch;
     this.writing = null;
+    this.slot.writing = 0;
     this.failed(batch, writeFailure(this.region, this.slot, err));
     return this.finishOrCrash(batch);
   }
@@ -265,13 +274,26 @@ export abstract class EntityCell {
   }
 
   private finishOrCrash(batch: Batch): EntityCell {
-    if (batch.crash !== NO_CRASH) throw batch.crash;
+    if (batch.crash !== NO_CRASH && this.current) throw batch.crash;
     return this.finish();
   }
 
   private finish(): EntityCell {
-    this.region.afterBatch(this);
+    // An incarnation that no longer serves its slot (its write settled after it was stopped)
+    // has answered its commands; what comes next is not its business.
+    if (this.current) this.region.afterBatch(this);
     return this;
+  }
+
+  /**
+   * This incarnation still serves its slot: its actor is alive and is the slot's, and the slot
+   * is in its region. False once the runtime stopped, the supervisor killed the actor, or the
+   * entity was passivated, which can happen while a handler or a write is awaited.
+   */
+  protected get current(): boolean {
+    const slot = this.slot;
+    const actor = slot.actor;
+    return !slot.detached && actor !== null && actor === (this.actorCtx.self as unknown) && actor.alive;
   }
 
   private completeFrom(batch: Batch, from: number, fromStep: number): Promise<void> | undefined {
@@ -390,7 +412,7 @@ export class EventSourcedCell extends EntityCell {
     region.persisted(this.slot, from + 1, this.version);
     region.runtime.subscriptions.publish(this.slot, batch, from);
     const every = region.settings.snapshotEvery;
-    if (every > 0 && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
+    if (every > 0 && this.current && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
   }
 
   /** Saves the current state as a snapshot in the background (one at a time), then trims old ones. */

@@ -16,6 +16,7 @@ import { Slot } from './slot.js';
 /** Messages an entity actor understands. @internal */
 const RECOVER = Symbol('recover');
 const WAKE = Symbol('wake');
+const noop = (): void => {};
 const PASSIVATE_IDLE = Symbol('passivate:idle');
 const PASSIVATE_LRU = Symbol('passivate:lru');
 const PASSIVATE_REQUESTED = Symbol('passivate:requested');
@@ -212,6 +213,9 @@ export class Region {
     const slot = cell.slot;
     const previous = this.stopping.get(slot.persistenceId);
     if (previous !== undefined) await previous;
+    // The incarnation before this one was killed with a write in flight: its outcome answers
+    // the commands at the head of the queue, and the state must be read after it.
+    if (slot.writing > 0 && slot.writeDone !== null) await slot.writeDone.then(noop, noop);
     const store = this.runtime.store;
     try {
       switch (this.type.kind) {

@@ -25,6 +25,13 @@ export class Slot implements AskTarget {
   lastActive = 0;
   lruPrev: Slot | null = null;
   lruNext: Slot | null = null;
+  /**
+   * How many commands at the head of `queue` belong to a write in flight. The write's outcome
+   * answers them, whatever happens to the slot meanwhile: `failAll` leaves them be.
+   */
+  writing = 0;
+  /** Settles once that write's commands are answered; a new incarnation waits for it. */
+  writeDone: Promise<unknown> | null = null;
   /** The entity's persisted version (sequence number or revision), kept for observers. */
   version = 0;
   /**
@@ -59,11 +66,21 @@ export class Slot implements AskTarget {
     return this.queue.length > 0 || this.held !== null;
   }
 
-  /** Fails every command queued or held (the slot is going away), oldest first. */
+  /** Fails every command queued or held (the slot is going away), oldest first, except those of a write in flight. */
   failAll(error: Error): void {
     const held = this.held;
     this.held = null;
-    this.queue.drain((p) => p.fail(error));
+    // Commands in a write that is in flight are not failed: the write may commit, and then
+    // they succeeded. Its outcome answers them (EntityCell.written / writeFailed).
+    let kept = this.writing;
+    this.queue.filter((p) => {
+      if (kept > 0) {
+        kept--;
+        return true;
+      }
+      p.fail(error);
+      return false;
+    });
     if (held !== null) held.drain((p) => p.fail(error));
   }
 }

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventSourcedEntity } from '../../src/index.js';
+import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
+import { counter, harness, openStore, until } from './support.js';
+
+// What the callers of an entity are told when its incarnation ends while it awaits something
+// (an async handler, or a write at the database): never a failure for a write that committed,
+// never a write for a command that was failed, and never a command handled twice.
+
+/** `store` whose appends wait until the test lets each one go (to the real store) or fail. */
+function heldAppends(store: Store): { store: Store; held: { go(): void; fail(err: Error): void }[] } {
+  const held: { go(): void; fail(err: Error): void }[] = [];
+  const journal = new Proxy(store.journal, {
+    get(t, key) {
+      if (key === 'append') {
+        return (...args: Parameters<Store['journal']['append']>) =>
+          new Promise((resolve, reject) => {
+            held.push({ go: () => t.append(...args).then(resolve, reject), fail: reject });
+          });
+      }
+      const v: unknown = Reflect.get(t, key, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, held };
+}
+
+const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => ({ ok: v }), (e: { code?: string }) => ({ error: e.code }));
+
+describe('an incarnation that ends while it awaits', () => {
+  it('runtime.stop() during an async handler: the command fails ENTITY_STOPPED and the handler\'s events are never written', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store, { drainTimeoutMs: 100 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = eventSourcedEntity('slow')
+      .initialState(() => ({ v: 0 }))
+      .events<{ type: 'Set'; v: number }>({ Set: (_s, e) => ({ v: e.v }) })
+      .command('set', z.object({ v: z.number() }), async (_s, { v }, ctx) => {
+        await gate;
+        return ctx.emit({ type: 'Set', v }).thenReply((s) => s.v);
+      });
+    h.runtime.register(slow);
+    const answer = outcome(h.runtime.ref(slow, 'a').ask('set', { v: 42 }, { timeout: Infinity }));
+    await h.system.whenIdle();
+    const stopped = h.runtime.stop();
+    await h.system.whenIdle();
+    h.clock.advance(100); // the drain timeout
+    await stopped;
+    expect(await answer).toEqual({ error: 'ENTITY_STOPPED' });
+    release();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(await store.journal.read('slow|a')).toEqual([]);
+  });
+
+  for (const ends of ['commits', 'fails'] as const) {
+    it(`runtime.stop() during a write: the write's outcome answers its commands (it ${ends}); later ones fail ENTITY_STOPPED`, async () => {
+      const { store: base } = await openStore('memory');
+      const { store, held } = heldAppends(base);
+      const h = await harness(store, { drainTimeoutMs: 100 });
+      h.runtime.register(counter);
+      const ref = h.runtime.ref(counter, 'w');
+      const inWrite = outcome(ref.ask('add', { n: 5 }, { timeout: Infinity }));
+      await until(() => held.length === 1, 'the write');
+      const queued = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));
+      const stopped = h.runtime.stop();
+      await h.system.whenIdle();
+      h.clock.advance(100);
+      await stopped;
+      expect(await queued).toEqual({ error: 'ENTITY_STOPPED' });
+      let settled = false;
+      void inWrite.then(() => (settled = true));
+      await h.system.whenIdle();
+      expect(settled).toBe(false); // not told anything while the outcome is unknown
+      if (ends === 'commits') held[0]?.go();
+      else held[0]?.fail(new StoreUnavailableError('connection terminated'));
+      expect(await inWrite).toEqual(ends === 'commits' ? { ok: 5 } : { error: 'PERSIST_FAILED' });
+      expect((await base.journal.read('counter|w')).map((e) => e.payload)).toEqual(ends === 'commits' ? [{ type: 'Added', n: 5 }] : []);
+      expect(held).toHaveLength(1); // the queued command was never written
+    });
+  }
+
+  it('an entity killed during a write: the write answers its command once, and the restarted entity handles only the rest, on the state after it', async () => {
+    const { store: base } = await openStore('memory');
+    const { store, held } = heldAppends(base);
+    const h = await harness(store);
+    h.runtime.register(counter, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+    const ref = h.runtime.ref(counter, 'k');
+    const first = outcome(ref.ask('add', { n: 5 }, { timeout: Infinity }));
+    await until(() => held.length === 1, 'the first write');
+    const second = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));
+    const [child] = await h.runtime.supervisorOf(counter).whichChildren();
+    if (child?.ref === undefined) throw new Error('no entity actor');
+    h.system.kill(child.ref);
+    // The supervisor restarts it after the backoff; the new incarnation waits for the write.
+    for (let i = 0; i < 5; i++) {
+      await h.system.whenIdle();
+      h.clock.advance(1);
+    }
+    expect(held).toHaveLength(1); // nothing handled the first command again meanwhile
+    held[0]?.go();
+    expect(await first).toEqual({ ok: 5 });
+    await until(() => held.length === 2, 'the second write');
+    held[1]?.go();
+    expect(await second).toEqual({ ok: 6 });
+    expect((await base.journal.read('counter|k')).map((e) => e.sequenceNr)).toEqual([1, 2]);
+  });
+});
