@@ -179,9 +179,17 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const now = this.system.clock.now();
     this.system.askTimeouts.add(p, this.system.askTimeout, now);
     region.deliver(slot, p, now);
-    await p.promise;
     const pid = slot.persistenceId;
     const subscriptions = this.subscriptions;
+    try {
+      await p.promise;
+    } catch (err) {
+      // Timed out (or failed) before the entity got to it: the request may still be queued, or
+      // its catch-up running. Deactivated, it never registers, or is taken out again: no one
+      // holds a handle to unsubscribe it.
+      subscriptions.remove(pid, subscriber);
+      throw err;
+    }
     const unsubscribe = (): void => subscriptions.remove(pid, subscriber);
     return {
       unsubscribe,

@@ -66,6 +66,11 @@ export class Subscriptions {
   }
 
   private go(cell: EntityCell, p: Pending, sub: Subscriber, state: boolean): void {
+    if (!sub.active) {
+      // Given up on during its catch-up (the subscribe timed out): it does not go live.
+      p.succeed(undefined);
+      return;
+    }
     if (state && sub.onState !== null) this.call(sub, () => sub.onState?.(cell.state, cell.version));
     const pid = cell.slot.persistenceId;
     let set = this.byPid.get(pid);

@@ -1,30 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity } from '../../src/index.js';
-import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
-import { counter, harness, openStore, until } from './support.js';
+import { StoreUnavailableError } from '../../src/persistence/index.js';
+import { counter, harness, heldAppends, openStore, until } from './support.js';
 
 // What the callers of an entity are told when its incarnation ends while it awaits something
 // (an async handler, or a write at the database): never a failure for a write that committed,
 // never a write for a command that was failed, and never a command handled twice.
-
-/** `store` whose appends wait until the test lets each one go (to the real store) or fail. */
-function heldAppends(store: Store): { store: Store; held: { go(): void; fail(err: Error): void }[] } {
-  const held: { go(): void; fail(err: Error): void }[] = [];
-  const journal = new Proxy(store.journal, {
-    get(t, key) {
-      if (key === 'append') {
-        return (...args: Parameters<Store['journal']['append']>) =>
-          new Promise((resolve, reject) => {
-            held.push({ go: () => t.append(...args).then(resolve, reject), fail: reject });
-          });
-      }
-      const v: unknown = Reflect.get(t, key, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
-  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, held };
-}
 
 const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => ({ ok: v }), (e: { code?: string }) => ({ error: e.code }));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type EntityUpdate } from '../../src/index.js';
-import { counter, harness, openStore, until } from './support.js';
+import { counter, harness, heldAppends, heldReplays, openStore, until } from './support.js';
 
 describe('subscriptions', () => {
   it('state: the current state first, then the state after each change, in order', async () => {
@@ -78,5 +78,43 @@ describe('subscriptions', () => {
     const h = await harness(store);
     h.runtime.register(counter);
     await expect(h.runtime.subscribe(h.runtime.ref(counter, 'x'), {}, () => {})).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+  it('a subscribe that times out while the entity is busy never goes live (no one could unsubscribe it)', async () => {
+    const { store: base } = await openStore('memory');
+    const { store, held } = heldAppends(base);
+    const h = await harness(store);
+    h.runtime.register(counter);
+    const ref = h.runtime.ref(counter, 'busy');
+    const write = ref.ask('add', { n: 1 }, { timeout: Infinity });
+    await until(() => held.length === 1, 'the write');
+    const seen: EntityUpdate[] = [];
+    const subscribed = h.runtime.subscribe(ref, { events: true, state: true }, (u) => seen.push(u)).catch((e: { code?: string }) => e.code);
+    await h.system.whenIdle();
+    h.clock.advance(h.system.askTimeout);
+    expect(await subscribed).toBe('ASK_TIMEOUT');
+    held[0]?.go();
+    await write;
+    const next = ref.ask('add', { n: 2 });
+    await until(() => held.length === 2, 'the next write');
+    held[1]?.go();
+    expect(await next).toBe(3);
+    expect(seen).toEqual([]);
+  });
+
+  it('a subscribe that times out during its catch-up from the journal never goes live', async () => {
+    const { store: base } = await openStore('memory');
+    const gate = heldReplays(base);
+    const h = await harness(gate.store);
+    h.runtime.register(counter);
+    const ref = h.runtime.ref(counter, 'catching-up');
+    for (let i = 0; i < 3; i++) await ref.ask('add', { n: 1 });
+    const seen: EntityUpdate[] = [];
+    const subscribed = h.runtime.subscribe(ref, { events: true, fromSequenceNr: 1 }, (u) => seen.push(u)).catch((e: { code?: string }) => e.code);
+    await until(() => gate.waiting() === 1, 'the catch-up read');
+    h.clock.advance(h.system.askTimeout);
+    expect(await subscribed).toBe('ASK_TIMEOUT');
+    gate.open();
+    expect(await ref.ask('add', { n: 1 })).toBe(4); // handled after the catch-up ended
+    expect(seen).toEqual([]);
   });
 });

@@ -63,6 +63,50 @@ export async function harness(store: Store, options: Partial<EntityRuntimeOption
   };
 }
 
+/** `store` whose appends wait until the test lets each one go (to the real store) or fail. */
+export function heldAppends(store: Store): { store: Store; held: { go(): void; fail(err: Error): void }[] } {
+  const held: { go(): void; fail(err: Error): void }[] = [];
+  const journal = new Proxy(store.journal, {
+    get(t, key) {
+      if (key === 'append') {
+        return (...args: Parameters<Store['journal']['append']>) =>
+          new Promise((resolve, reject) => {
+            held.push({ go: () => t.append(...args).then(resolve, reject), fail: reject });
+          });
+      }
+      const v: unknown = Reflect.get(t, key, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, held };
+}
+
+/** `store` whose journal replays wait until the test opens the gate (`open()`). */
+export function heldReplays(store: Store): { store: Store; open(): void; waiting(): number } {
+  let opened = false;
+  const waiting: (() => void)[] = [];
+  const journal = new Proxy(store.journal, {
+    get(t, key) {
+      if (key === 'replay') {
+        return async (...args: Parameters<Store['journal']['replay']>) => {
+          if (!opened) await new Promise<void>((r) => waiting.push(r));
+          return t.replay(...args);
+        };
+      }
+      const v: unknown = Reflect.get(t, key, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return {
+    store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() },
+    open: () => {
+      opened = true;
+      for (const go of waiting.splice(0)) go();
+    },
+    waiting: () => waiting.length,
+  };
+}
+
 /** Waits until `predicate` holds, letting actors and the store run; bounded, never sleeps on a clock. */
 export async function until(predicate: () => boolean, what = 'condition'): Promise<void> {
   for (let i = 0; i < 10_000; i++) {
