@@ -204,7 +204,11 @@ export class Region {
   private attach(slot: Slot, actor: Actor): void {
     slot.actor = actor;
     slot.wakePending = false;
+    // A passivation request sent to the incarnation before this one died with it; the restart
+    // counts as use, which also re-arms the idle sweep (it skipped the slot while it was asked).
+    const asked = slot.passivating;
     slot.passivating = false;
+    if (asked) this.touch(slot, this.runtime.system.clock.now());
     if (slot.queue.length > 0) this.wake(slot);
   }
 
@@ -346,7 +350,9 @@ export class Region {
 
   /** Asks `slot`'s entity to passivate (it only does if idle when the request arrives). */
   requestPassivation(slot: Slot, kind: 'idle' | 'lru'): void {
-    if (slot.actor === null || slot.passivating || slot.detached) return;
+    // A dead actor (a crashed entity waiting out its restart backoff) would never answer: the
+    // slot is left unasked, and the next sweep asks its next incarnation.
+    if (slot.actor === null || !slot.actor.alive || slot.passivating || slot.detached) return;
     slot.passivating = true;
     slot.actor.tell(kind === 'idle' ? PASSIVATE_IDLE : PASSIVATE_LRU);
   }
@@ -460,7 +466,9 @@ export class Region {
     let s = this.lruHead;
     while (s !== null && now - s.lastActive >= idle) {
       const next = s.lruNext;
-      if (!s.passivating) this.requestPassivation(s, 'idle');
+      // A crashed entity waiting out its restart backoff is not idle: it is about to run again.
+      if (s.actor !== null && !s.actor.alive) this.touch(s, now);
+      else if (!s.passivating) this.requestPassivation(s, 'idle');
       s = next;
     }
     // Re-arm for the first slot not yet idle; slots asked to passivate that turn out busy are

@@ -85,4 +85,24 @@ describe('passivation', () => {
     await until(() => h.runtime.activeEntities === 0, 'requested passivation');
     expect(h.events.find((e) => e.type === 'entity.passivated')).toMatchObject({ reason: 'requested' });
   });
+  it('an entity that crashed and waited out a backoff longer than the idle timeout is still passivated once idle', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    h.runtime.register(counter, { idleTimeoutMs: 100, backoff: { minMs: 1000, maxMs: 1000, randomFactor: 0 }, maxCommandAttempts: 1 });
+    const ref = h.runtime.ref(counter, 'crashed');
+    await ref.ask('add', { n: 1 });
+    const crash = ref.ask('crash', undefined, { timeout: Infinity }).catch((e: { code?: string }) => e.code);
+    await until(() => h.events.some((e) => e.type === 'supervisor.child-exited'), 'the crash');
+    // The idle sweep comes round (every 100 ms) while the entity waits 1 s for its restart.
+    for (let t = 0; t < 1000; t += 50) {
+      h.clock.advance(50);
+      await h.system.whenIdle();
+    }
+    expect(await crash).toBe('POISON_COMMAND'); // answered by the restarted entity
+    await until(() => activations(h.events, 'crashed').length === 2, 'the restart');
+    expect(h.runtime.activeEntities).toBe(1);
+    h.clock.advance(100);
+    await until(() => h.runtime.activeEntities === 0, 'passivation of the restarted entity');
+    expect(await ref.ask('get')).toBe(1);
+  });
 });
