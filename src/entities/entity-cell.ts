@@ -189,8 +189,11 @@ export abstract class EntityCell {
         break;
       }
       batch.add(p, effect, state);
+      // The next handler sees this one's events in its state, so in its sequence number too.
+      if (effect.events !== null) ctx.ahead += effect.events.length;
       if (this.endsBatch(effect)) break;
     }
+    ctx.ahead = 0;
     if (batch.size === 0) throw batch.crash;
     batch.finalState = state;
     return this.persist(batch);
@@ -500,6 +503,8 @@ export class StatelessCell extends EntityCell {
  */
 export class HandlerCtx {
   command = '';
+  /** Events of the commands before this one in its batch, not yet persisted (0 outside a batch). */
+  ahead = 0;
   private logger: Logger | null = null;
 
   constructor(private readonly cell: EntityCell) {}
@@ -511,8 +516,9 @@ export class HandlerCtx {
     return this.cell.slot.entityId;
   }
   get sequenceNr(): number {
-    return this.cell.version;
+    return this.cell.version + this.ahead;
   }
+  /** The persisted revision: a batch of commands is one write, so handlers in it share one. */
   get revision(): number {
     return this.cell.version;
   }

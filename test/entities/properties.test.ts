@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { eventSourcedEntity } from '../../src/index.js';
 import { createStore, StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { counter, harness, type Harness, until } from './support.js';
 
@@ -101,6 +103,34 @@ describe('entity state is the fold of acknowledged events', () => {
         await h.system.stop();
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe('a batch is handled as if its commands ran one by one', () => {
+  // Each command emits 0 to 3 events and replies with what its handler saw: the state and
+  // ctx.sequenceNr. Sent all at once they share batches; sent one by one they do not.
+  const tally = eventSourcedEntity('tally')
+    .initialState(() => ({ events: 0 }))
+    .events<{ type: 'Ticked' }>({ Ticked: (s) => ({ events: s.events + 1 }) })
+    .command('tick', z.object({ k: z.number().int() }), (s, { k }, ctx) => {
+      const saw = { events: s.events, sequenceNr: ctx.sequenceNr };
+      return k === 0 ? ctx.reply(saw) : ctx.emit(...Array.from({ length: k }, () => ({ type: 'Ticked' as const }))).thenReply(() => saw);
+    });
+
+  it('for any counts of events: the same state and ctx.sequenceNr in every handler', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }), async (ks) => {
+        const h = await harness(await createStore({ kind: 'memory' }));
+        h.runtime.register(tally);
+        const together = await Promise.all(ks.map((k) => h.runtime.ref(tally, 'together').ask('tick', { k })));
+        const alone: unknown[] = [];
+        for (const k of ks) alone.push(await h.runtime.ref(tally, 'alone').ask('tick', { k }));
+        expect(together).toEqual(alone);
+        for (const saw of together as { events: number; sequenceNr: number }[]) expect(saw.sequenceNr).toBe(saw.events);
+        await h.system.stop();
+      }),
+      { numRuns: 50 },
     );
   });
 });
