@@ -21,7 +21,7 @@ import { keepAlive, type TimerHandle } from '../actors/clock.js';
 import { RingBuffer } from '../actors/ring-buffer.js';
 import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
-import { type StandardSchemaV1, toIssues, type ValidationIssue } from './standard-schema.js';
+import { checkResult, type StandardSchemaV1, toIssues, type ValidationIssue } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
 
 export interface EntityRuntimeOptions {
@@ -251,12 +251,15 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
     try {
       result = schema['~standard'].validate(input);
+      if (!(result instanceof Promise)) result = checkResult(result);
     } catch (err) {
       return this.refuse(validatorThrew(type.name, def.name, err), wantReply, listener, token);
     }
     if (result instanceof Promise) {
-      if (type.kind === 'stateless') return this.validateThenEnqueue(region, id, def, result, options, wantReply, listener, token);
-      return this.hold(region, id, def, result, options, wantReply, listener, token);
+      // A malformed result becomes a rejection, reported like a validator that threw.
+      const checked = result.then(checkResult);
+      if (type.kind === 'stateless') return this.validateThenEnqueue(region, id, def, checked, options, wantReply, listener, token);
+      return this.hold(region, id, def, checked, options, wantReply, listener, token);
     }
     if (result.issues !== undefined) return this.refuse(new InvalidCommandError(type.name, def.name, toIssues(result.issues)), wantReply, listener, token);
     return this.enqueue(region, id, def, result.value, options, wantReply, listener, token);

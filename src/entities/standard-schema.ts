@@ -44,14 +44,34 @@ export interface ValidationIssue {
   readonly path: readonly (string | number)[];
 }
 
+/**
+ * A validator's result, checked: a schema from another library (or a hand-written one) may
+ * return anything, and what it returns is read where nothing else could catch a TypeError.
+ * Throws a TypeError for a malformed result; the caller reports it as the validator failing.
+ */
+export function checkResult(result: unknown): StandardSchemaV1.Result<unknown> {
+  if (typeof result !== 'object' || result === null) {
+    throw new TypeError(`the schema's validate() returned ${result === null ? 'null' : typeof result}, not a result`);
+  }
+  const issues = (result as { issues?: unknown }).issues;
+  if (issues !== undefined && !Array.isArray(issues)) throw new TypeError("the schema's result has issues that are not an array");
+  return result as StandardSchemaV1.Result<unknown>;
+}
+
+/** Issues as clients get them; never throws, whatever the items look like. */
 export function toIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): ValidationIssue[] {
-  return issues.map((i) => ({
-    message: i.message,
-    path: (i.path ?? []).map((p) => {
-      const key = typeof p === 'object' && p !== null ? p.key : p;
-      return typeof key === 'number' ? key : String(key);
-    }),
-  }));
+  return issues.map((i: Partial<StandardSchemaV1.Issue> | null | undefined) => {
+    if (typeof i !== 'object' || i === null) return { message: String(i), path: [] };
+    return {
+      message: typeof i.message === 'string' ? i.message : String(i.message),
+      path: Array.isArray(i.path)
+        ? i.path.map((p: unknown) => {
+            const key = typeof p === 'object' && p !== null ? (p as { key?: unknown }).key : p;
+            return typeof key === 'number' ? key : String(key);
+          })
+        : [],
+    };
+  });
 }
 
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {

@@ -94,3 +94,67 @@ describe('command validation at the boundary', () => {
     await expect(p).rejects.toMatchObject({ code: 'POISON_COMMAND', cause: expect.any(TypeError) });
   });
 });
+
+describe('a schema that returns a malformed result', () => {
+  const schema = (validate: (v: unknown) => unknown): StandardSchemaV1 => ({ '~standard': { version: 1, vendor: 'hand-written', validate } }) as never;
+  const malformed: [string, (v: unknown) => unknown][] = [
+    ['nothing (sync)', () => undefined],
+    ['a string (sync)', () => 'ok'],
+    ['issues that are not an array (sync)', () => ({ issues: 'bad' })],
+    ['nothing (async)', async () => undefined],
+    ['null (async)', async () => null],
+    ['issues that are not an array (async)', async () => ({ issues: { message: 'bad' } })],
+  ];
+
+  for (const kind of ['entity', 'stateless'] as const) {
+    it(`(${kind}) is INVALID_COMMAND, for promises and listeners alike: nothing thrown, nothing unhandled, nothing run`, async () => {
+      const { store } = await openStore('memory');
+      const h = await harness(store);
+      let ran = 0;
+      // Built loosely: these schemas are malformed on purpose, so the builder's types cannot hold.
+      type Replier = { reply(v: unknown): unknown };
+      type Chain = { command(name: string, s: StandardSchemaV1, h: (...a: never[]) => unknown): Chain };
+      let def =
+        kind === 'entity'
+          ? (eventSourcedEntity('malformed')
+              .initialState(() => 0)
+              .events<{ type: 'E' }>({ E: (st) => st }) as unknown as Chain)
+          : (statelessFunction('malformed-fn') as unknown as Chain);
+      for (const [name, validate] of malformed) {
+        def =
+          kind === 'entity'
+            ? def.command(name, schema(validate), (_st: unknown, _i: unknown, ctx: Replier) => (ran++, ctx.reply('ran')))
+            : def.command(name, schema(validate), (_i: unknown, ctx: Replier) => (ran++, ctx.reply('ran')));
+      }
+      h.runtime.register(def as never);
+      const ref = h.runtime.ref(def as never, 'x') as unknown as { ask(c: string, i: unknown): Promise<unknown> };
+      for (const [name] of malformed) {
+        await expect(ref.ask(name, {})).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+      }
+      const told: [unknown, string][] = [];
+      const listener = { answered: (t: unknown) => told.push([t, 'ok']), failed: (t: unknown, e: unknown) => told.push([t, (e as { code: string }).code]) };
+      for (const [name] of malformed) h.runtime.askWith(ref as never, name, {}, listener, name);
+      await until(() => told.length === malformed.length, 'every answer');
+      expect(told.map(([, code]) => code)).toEqual(malformed.map(() => 'INVALID_COMMAND'));
+      expect(ran).toBe(0);
+    });
+  }
+
+  it('issues whose items are malformed still come back as issues', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const def = eventSourcedEntity('odd-issues')
+      .initialState(() => 0)
+      .events<{ type: 'E' }>({ E: (st) => st })
+      .command('c', schema(() => ({ issues: [null, { message: 7, path: 'p' }, { message: 'ok', path: [{ key: 'a' }, 1] }] })) as never, (_s, _i, ctx) => ctx.reply(1));
+    h.runtime.register(def);
+    await expect(h.runtime.ref(def, 'x').ask('c', {} as never)).rejects.toMatchObject({
+      code: 'INVALID_COMMAND',
+      issues: [
+        { message: 'null', path: [] },
+        { message: '7', path: [] },
+        { message: 'ok', path: ['a', 1] },
+      ],
+    });
+  });
+});
