@@ -84,6 +84,8 @@ export abstract class EntityCell {
   recovered = false;
   /** The batch whose write is in flight. */
   private writing: Batch | null = null;
+  /** The last batch that committed (identifies it for a handler called early, behind it). */
+  private lastCommitted: Batch | null = null;
   private onWritten: ((result: unknown) => EntityCell | Promise<EntityCell>) | null = null;
   private onWriteFailed: ((err: unknown) => EntityCell) | null = null;
   readonly ctx: HandlerCtx;
@@ -155,9 +157,9 @@ export abstract class EntityCell {
       if (i === 0 && p.early !== null) {
         const early = p.early;
         p.early = null;
-        // Called behind the batch before this one, on the state that batch committed: its
-        // answer stands. If that batch failed, the state differs and the handler runs again.
-        if (p.earlyState === state) return this.runAsyncHead(p, early);
+        // Called behind the batch before this one, on the state that batch would leave: its
+        // answer stands if that batch committed. If it failed, the handler runs again.
+        if (p.earlyAfter === this.lastCommitted) return this.runAsyncHead(p, early);
       }
       let effect: unknown;
       try {
@@ -172,7 +174,7 @@ export abstract class EntityCell {
           // its promise, so it is not called twice (nor its rejection left unobserved).
           p.attempts--;
           p.early = effect;
-          p.earlyState = state;
+          p.earlyAfter = batch;
           effect.catch(ignore);
           break;
         }
@@ -257,6 +259,7 @@ export abstract class EntityCell {
     const q = this.slot.queue;
     for (let i = 0; i < batch.size; i++) q.shift();
     this.state = batch.finalState;
+    this.lastCommitted = batch;
     this.committed(batch);
   }
 

@@ -64,10 +64,11 @@ export class Pending extends Ask {
   /**
    * What a handler that returns a promise (without being an `async` function) returned when it
    * was called behind other commands of a batch: kept for the command's turn at the head, so the
-   * handler is not called twice. `earlyState` is the state it was given.
+   * handler is not called twice. `earlyAfter` is the batch it was called behind: the promise
+   * stands only if that batch committed.
    */
   early: Promise<unknown> | null = null;
-  earlyState: unknown = undefined;
+  earlyAfter: object | null = null;
   private handled = false;
 
   constructor(

@@ -118,4 +118,28 @@ describe('a handler that returns a promise, behind another command of its batch'
     expect(calls).toEqual([{ state: 3 }]);
     expect(slow).toBe(3);
   });
+  it('(plain) runs again after a failed write even when the state it saw has the same value', async () => {
+    const { store: base } = await openStore('memory');
+    const f = failingAppends(base);
+    const h = await harness(f.store);
+    let calls = 0;
+    const def = eventSourcedEntity('same-value')
+      .initialState(() => 0)
+      .events<{ type: 'Set'; v: number }>({ Set: (_s, e) => e.v })
+      .command('set', z.object({ v: z.number() }), (_s, { v }, ctx) => ctx.emit({ type: 'Set', v }).thenReply((s) => s))
+      .command('seen', (s, _i, ctx) => {
+        calls++;
+        const seen = { state: s, sequenceNr: ctx.sequenceNr };
+        return Promise.resolve(ctx.reply(seen));
+      });
+    h.runtime.register(def);
+    const ref = h.runtime.ref(def, 'x');
+    await ref.ask('set', { v: 5 });
+    f.failNext(1);
+    const [set, seen] = await Promise.all([ref.ask('set', { v: 5 }).catch((e: { code?: string }) => e.code), ref.ask('seen')]);
+    expect(set).toBe('PERSIST_FAILED');
+    // Behind the failed write it saw 5 at sequence number 2, which never committed.
+    expect(seen).toEqual({ state: 5, sequenceNr: 1 });
+    expect(calls).toBe(2);
+  });
 });
