@@ -353,7 +353,14 @@ export abstract class EntityCell {
       }
       case 'forward': {
         const ref = step.ref as EntityRef<CommandSpecs> & { ask(c: string, i: unknown): Promise<unknown> };
-        ref.ask(step.command, step.input).then(
+        let forwarded: Promise<unknown>;
+        try {
+          forwarded = ref.ask(step.command, step.input);
+        } catch (err) {
+          p.fail(err); // not a ref of this runtime, say: the caller hears it, the batch goes on
+          return undefined;
+        }
+        forwarded.then(
           (v) => p.succeed(v),
           (e: unknown) => p.fail(e),
         );
@@ -366,7 +373,19 @@ export abstract class EntityCell {
   }
 
   private sideEffectFailed(err: unknown): void {
-    this.ctx.log.error({ err, command: this.ctx.command }, 'side effect failed');
+    logSafely(() => this.ctx.log.error({ err, command: this.ctx.command }, 'side effect failed'));
+  }
+}
+
+/**
+ * Logs through the user's logger, which may throw: that must not cost the commands still to be
+ * answered after a side effect failed, nor leave a rejection unobserved.
+ */
+function logSafely(log: () => void): void {
+  try {
+    log();
+  } catch {
+    // Nothing better to report it to.
   }
 }
 
@@ -434,7 +453,7 @@ export class EventSourcedCell extends EntityCell {
       .then(() => store.snapshots.keepLast(persistenceId, region.settings.snapshotKeep))
       .then(
         () => region.snapshotSaved(this.slot, seq),
-        (err: unknown) => this.ctx.log.warn({ err, sequenceNr: seq }, 'snapshot failed'),
+        (err: unknown) => logSafely(() => this.ctx.log.warn({ err, sequenceNr: seq }, 'snapshot failed')),
       )
       .finally(() => {
         this.snapshotting = false;

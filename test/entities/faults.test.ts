@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { valueEntity } from '../../src/index.js';
+import { eventSourcedEntity, type Logger, valueEntity } from '../../src/index.js';
 import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { DATABASE_URL } from '../persistence/support.js';
 import { activations, counter, harness, openStore } from './support.js';
@@ -152,5 +152,58 @@ describe.runIf(DATABASE_URL !== undefined)('the database going away mid-write (r
       // And the entity's state agrees with its journal.
       expect(await h.runtime.ref(counter, id).ask('get')).toBe(events.length);
     }
+  });
+});
+
+describe('after the commit', () => {
+  it('a logger that throws, while reporting a failed side effect, costs no answers: the batch is answered and the entity goes on', async () => {
+    const { store } = await openStore('memory');
+    const throwing: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: () => {
+        throw new Error('logger down');
+      },
+      error: () => {
+        throw new Error('logger down');
+      },
+      child: () => throwing,
+    };
+    const h = await harness(store, { logger: throwing });
+    const noisy = eventSourcedEntity('noisy')
+      .initialState(() => 0)
+      .events<{ type: 'Added'; n: number }>({ Added: (s, e) => s + e.n })
+      .command('add', z.object({ n: z.number() }), (_s, { n }, ctx) =>
+        ctx
+          .emit({ type: 'Added', n })
+          .thenRun(() => {
+            throw new Error('side effect failed');
+          })
+          .thenRun(async () => {
+            throw new Error('async side effect failed');
+          })
+          .thenReply((s) => s),
+      );
+    h.runtime.register(noisy);
+    const ref = h.runtime.ref(noisy, 'n');
+    // Sent together: one batch, each command's side effects failing before its reply.
+    expect(await Promise.all([ref.ask('add', { n: 1 }), ref.ask('add', { n: 2 }), ref.ask('add', { n: 3 })])).toEqual([1, 3, 6]);
+    expect(await ref.ask('add', { n: 4 })).toBe(10);
+    expect(activations(h.events, 'n')).toHaveLength(1); // it never crashed
+  });
+
+  it('a forward to something that is not a ref fails that command alone', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const forwarder = eventSourcedEntity('forwarder')
+      .initialState(() => 0)
+      .events<{ type: 'Added'; n: number }>({ Added: (s, e) => s + e.n })
+      .command('bad', (_s, _i, ctx) => ctx.emit({ type: 'Added', n: 1 }).thenForward({} as never, 'x' as never, undefined as never))
+      .command('get', (s, _i, ctx) => ctx.reply(s));
+    h.runtime.register(forwarder);
+    const ref = h.runtime.ref(forwarder, 'f');
+    const [bad, get] = await Promise.all([ref.ask('bad').catch((e: unknown) => e), ref.ask('get')]);
+    expect(bad).toBeInstanceOf(Error);
+    expect(get).toBe(1);
   });
 });
