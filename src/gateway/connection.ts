@@ -317,7 +317,7 @@ export class Connection<P> implements UpdateSink, AskListener {
     }
     const events = frame.events === true;
     const state = frame.state === true;
-    const sub = new GatewaySubscription(this, id, events, state);
+    const sub = new GatewaySubscription(this, id, events, state, this.host.limits.sendHighWaterMark);
     inflight.set(id, sub);
     this.subCount++;
     this.host.started();
@@ -358,11 +358,18 @@ export class Connection<P> implements UpdateSink, AskListener {
       this.settle(id);
       return;
     }
+    if (sub.failure !== null) {
+      // Its catch-up was too large to hold, or could not be encoded: it never goes live.
+      handle.unsubscribe();
+      this.dropPendingSubscription(sub);
+      this.finishWithError(id, sub.failure);
+      return;
+    }
     this.inflight?.delete(id);
     (this.subs ?? (this.subs = new Map())).set(id, sub);
     const held = sub.goLive(handle);
     this.send(this.codec.subscribed(id, sub.version < 0 ? 0 : sub.version));
-    for (const update of held) this.sendUpdate(sub, update);
+    for (const data of held) this.send(data);
     this.host.settled();
   }
 
@@ -371,7 +378,7 @@ export class Connection<P> implements UpdateSink, AskListener {
     if (this.closed || sub.ended) return;
     let data: string | Buffer;
     try {
-      data = update.kind === 'event' ? this.codec.event(sub.id, update.sequenceNr, update.event) : this.codec.state(sub.id, update.version, update.state);
+      data = this.encodeUpdate(sub, update);
     } catch (err) {
       // A gap would break the promise of complete, ordered updates: end the subscription instead.
       this.endSubscription(sub);
@@ -379,6 +386,11 @@ export class Connection<P> implements UpdateSink, AskListener {
       return;
     }
     this.send(data);
+  }
+
+  /** @internal From the subscription: one update as a frame of this connection. */
+  encodeUpdate(sub: GatewaySubscription, update: EntityUpdate): string | Buffer {
+    return update.kind === 'event' ? this.codec.event(sub.id, update.sequenceNr, update.event) : this.codec.state(sub.id, update.version, update.state);
   }
 
   private endSubscription(sub: GatewaySubscription): void {

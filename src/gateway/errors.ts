@@ -93,6 +93,17 @@ export class NotSubscribableError extends FrameError {
   }
 }
 
+/**
+ * `CATCH_UP_TOO_LARGE`: a subscription's catch-up (the events replayed from `fromSequenceNr`, and
+ * the state) would exceed `limits.sendHighWaterMark` before `subscribed` could be sent. Nothing
+ * was subscribed; subscribe from a later sequence number, or read the history in parts.
+ */
+export class CatchUpTooLargeError extends FrameError {
+  constructor(limit: number) {
+    super('CATCH_UP_TOO_LARGE', `the subscription's catch-up exceeds the send limit of ${limit} bytes; subscribe from a later sequence number`);
+  }
+}
+
 /** `FORBIDDEN`: the `authorize` hook refused this command or subscription. */
 export class ForbiddenError extends FrameError {
   constructor(what: string) {

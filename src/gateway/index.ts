@@ -40,6 +40,7 @@ export {
   TooManySubscriptionsError,
   UnknownSubscriptionError,
   NotSubscribableError,
+  CatchUpTooLargeError,
   ForbiddenError,
   ShuttingDownError,
   EncodeFailedError,

@@ -135,3 +135,28 @@ describe('subscriptions', () => {
     expect(await client.ask('counter', 'x', 'get')).toBe(0);
   });
 });
+
+describe('a catch-up larger than the send limit', () => {
+  it.each(['json', 'msgpack'] as const)('fails that subscribe with CATCH_UP_TOO_LARGE instead of holding it in memory; a later start works, and the connection goes on (%s)', async (format) => {
+    const HWM = 16 * 1024;
+    const { url, store } = await serve({ limits: { sendHighWaterMark: HWM } });
+    // 1 000 events (a frame each, ~80 bytes in JSON): far more than 16 KiB from the start.
+    await store.journal.append('counter|long', 0, Array.from({ length: 1000 }, () => ({ payload: { type: 'Added', n: 1 }, type: 'Added' })));
+    const c = await rawClient(url, format);
+    const refused = await c.request({ kind: 'subscribe', id: 'all', entity: { type: 'counter', id: 'long' }, events: true, fromSequenceNr: 1 });
+    expect(refused).toMatchObject({ kind: 'error', id: 'all', error: { code: 'CATCH_UP_TOO_LARGE' } });
+    // From near the end it fits: acknowledged, then the rest of the history, then live changes.
+    expect(await c.request({ kind: 'subscribe', id: 'tail', entity: { type: 'counter', id: 'long' }, events: true, fromSequenceNr: 951 })).toEqual({
+      kind: 'subscribed',
+      id: 'tail',
+      version: 1000,
+    });
+    await until(() => updates(c.frames, 'tail').length === 50, 'the catch-up');
+    expect(updates(c.frames, 'tail').map((f) => f.sequenceNr)).toEqual(Array.from({ length: 50 }, (_, i) => 951 + i));
+    expect(await c.request({ kind: 'command', id: 'add', entity: { type: 'counter', id: 'long' }, command: 'add', input: { n: 1 } })).toMatchObject({ kind: 'reply', result: 1001 });
+    await until(() => updates(c.frames, 'tail').length === 51, 'the live event');
+    expect(updates(c.frames, 'all')).toEqual([]); // the refused one never went live
+    // Its id is free again, and the refused subscription holds no place.
+    expect(await c.request({ kind: 'subscribe', id: 'all', entity: { type: 'counter', id: 'long' }, events: true, fromSequenceNr: 990 })).toMatchObject({ kind: 'subscribed' });
+  });
+});
