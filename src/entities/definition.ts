@@ -80,6 +80,11 @@ type MaybePromise<T> = T | Promise<T>;
 export interface CommandDef {
   readonly name: string;
   readonly schema: StandardSchemaV1 | undefined;
+  /**
+   * The handler returns promises: an `async` function, or a plain one seen returning a promise.
+   * Such a command is handled alone, at the head of its entity's queue, on committed state.
+   */
+  async: boolean;
   readonly handler: (state: unknown, input: unknown, ctx: never) => MaybePromise<HandlerResult<unknown, unknown>>;
 }
 
@@ -274,6 +279,9 @@ export function statelessFunction(name: string): StatelessFunction {
   return new StatelessFunction(name, new Map(), {});
 }
 
+/** The constructor of `async` functions (not a global). */
+const AsyncFunction = (async () => {}).constructor;
+
 function addCommand(def: EntityType<CommandSpecs>, name: string, a: unknown, b: unknown): Map<string, CommandDef> {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidDefinitionError('command', 'a command needs a non-empty name');
   if (def.commands.has(name)) throw new InvalidDefinitionError(`commands.${name}`, 'a command of that name is already defined');
@@ -288,7 +296,7 @@ function addCommand(def: EntityType<CommandSpecs>, name: string, a: unknown, b: 
   }
   checkFunction(`commands.${name}.handler`, handler);
   const commands = new Map(def.commands);
-  commands.set(name, { name, schema, handler: handler as CommandDef['handler'] });
+  commands.set(name, { name, schema, handler: handler as CommandDef['handler'], async: handler instanceof AsyncFunction });
   return commands;
 }
 

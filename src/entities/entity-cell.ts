@@ -12,8 +12,6 @@ import type { Region } from './region.js';
 import type { Slot } from './slot.js';
 
 const NO_CRASH: unknown = Symbol('no crash');
-/** The constructor of `async` functions (not a global). */
-const AsyncFunction = (async () => {}).constructor;
 const ignore = (): void => {};
 
 /** A failed write: what the callers get, and whether the entity must reload. @internal */
@@ -84,8 +82,6 @@ export abstract class EntityCell {
   recovered = false;
   /** The batch whose write is in flight. */
   private writing: Batch | null = null;
-  /** The last batch that committed (identifies it for a handler called early, behind it). */
-  private lastCommitted: Batch | null = null;
   private onWritten: ((result: unknown) => EntityCell | Promise<EntityCell>) | null = null;
   private onWriteFailed: ((err: unknown) => EntityCell) | null = null;
   readonly ctx: HandlerCtx;
@@ -149,18 +145,11 @@ export abstract class EntityCell {
       const p = q.at(i) as Pending;
       if (p.type !== COMMAND || p.attempts >= maxAttempts) break; // handled alone, in a batch of its own
       const def = p.def as NonNullable<Pending['def']>;
-      // An async handler is awaited alone, at the head of a batch: behind other commands it is
-      // not even called, since the state it would see may never commit.
-      if (i > 0 && def.handler instanceof AsyncFunction) break;
+      // A handler that returns promises is awaited alone, at the head of a batch: behind other
+      // commands it is not even called, since the state it would see may never commit.
+      if (i > 0 && def.async) break;
       p.attempts++;
       ctx.command = def.name;
-      if (i === 0 && p.early !== null) {
-        const early = p.early;
-        p.early = null;
-        // Called behind the batch before this one, on the state that batch would leave: its
-        // answer stands if that batch committed. If it failed, the handler runs again.
-        if (p.earlyAfter === this.lastCommitted) return this.runAsyncHead(p, early);
-      }
       let effect: unknown;
       try {
         effect = def.handler(state, p.input, ctx as never);
@@ -169,12 +158,11 @@ export abstract class EntityCell {
         break;
       }
       if (effect instanceof Promise) {
+        def.async = true; // a plain function that returns promises: from now on, as if async
         if (i > 0) {
-          // A plain function that returned a promise: it waits for its turn at the head, with
-          // its promise, so it is not called twice (nor its rejection left unobserved).
+          // Found out too late, behind other commands: what it started on a state that may
+          // not commit is dropped (its rejection observed), and it runs again at the head.
           p.attempts--;
-          p.early = effect;
-          p.earlyAfter = batch;
           effect.catch(ignore);
           break;
         }
@@ -259,7 +247,6 @@ export abstract class EntityCell {
     const q = this.slot.queue;
     for (let i = 0; i < batch.size; i++) q.shift();
     this.state = batch.finalState;
-    this.lastCommitted = batch;
     this.committed(batch);
   }
 
@@ -296,7 +283,7 @@ export abstract class EntityCell {
    * is in its region. False once the runtime stopped, the supervisor killed the actor, or the
    * entity was passivated, which can happen while a handler or a write is awaited.
    */
-  protected get current(): boolean {
+  get current(): boolean {
     const slot = this.slot;
     const actor = slot.actor;
     return !slot.detached && actor !== null && actor === (this.actorCtx.self as unknown) && actor.alive;

@@ -61,14 +61,6 @@ export class Pending extends Ask {
   /** VALID unless an async validation is running or failed (then `invalid` says why). */
   validation: typeof VALID | typeof VALIDATING | typeof INVALID | typeof DROPPED = VALID;
   invalid: unknown = undefined;
-  /**
-   * What a handler that returns a promise (without being an `async` function) returned when it
-   * was called behind other commands of a batch: kept for the command's turn at the head, so the
-   * handler is not called twice. `earlyAfter` is the batch it was called behind: the promise
-   * stands only if that batch committed.
-   */
-  early: Promise<unknown> | null = null;
-  earlyAfter: object | null = null;
   private handled = false;
 
   constructor(

@@ -220,6 +220,8 @@ export class Region {
     // The incarnation before this one was killed with a write in flight: its outcome answers
     // the commands at the head of the queue, and the state must be read after it.
     if (slot.writing > 0 && slot.writeDone !== null) await slot.writeDone.then(noop, noop);
+    // Killed while it waited: the incarnation after it recovers, not this one.
+    if (!cell.current) return cell;
     const store = this.runtime.store;
     try {
       switch (this.type.kind) {
@@ -259,10 +261,12 @@ export class Region {
         }
       }
     } catch (err) {
+      if (!cell.current) return cell;
       this.recoveryFailed(slot, err);
       ctx.stop('normal');
       return cell;
     }
+    if (!cell.current) return cell; // killed while it read the store: its successor reads again
     cell.recovered = true;
     if (slot.queue.length > 0) return this.handleWake(cell);
     return cell;
@@ -388,7 +392,21 @@ export class Region {
     for (const slot of [...this.slots.values()]) {
       this.detach(slot);
       slot.failAll(error);
+      if (slot.writing > 0 && slot.writeDone !== null) this.awaitWrite(slot.persistenceId, slot.writeDone);
     }
+  }
+
+  /**
+   * A write of a gone slot is still at the database (its outcome answers its commands): the
+   * entity's next incarnation, in a new slot, must read its state after it, like after a
+   * passivation.
+   */
+  private awaitWrite(pid: string, write: Promise<unknown>): void {
+    const previous = this.stopping.get(pid);
+    const done: Promise<void> = Promise.all([previous, write.then(noop, noop)]).then(() => {
+      if (this.stopping.get(pid) === done) this.stopping.delete(pid);
+    });
+    this.stopping.set(pid, done);
   }
 
   /** Stops the type's supervisor and with it every entity actor of the type. */
@@ -450,7 +468,9 @@ export class Region {
   /** The least recently used slot (a candidate for eviction). */
   get leastRecentlyUsed(): Slot | null {
     let s = this.lruHead;
-    while (s !== null && (s.passivating || s.actor === null)) s = s.lruNext;
+    // Not one being asked already, nor one without a live actor (activating, or a crashed one
+    // waiting out its restart backoff): neither could answer a request to passivate.
+    while (s !== null && (s.passivating || s.actor === null || !s.actor.alive)) s = s.lruNext;
     return s;
   }
 

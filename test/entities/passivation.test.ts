@@ -105,4 +105,23 @@ describe('passivation', () => {
     await until(() => h.runtime.activeEntities === 0, 'passivation of the restarted entity');
     expect(await ref.ask('get')).toBe(1);
   });
+  it('the active-entity cap passes over an entity waiting out a restart backoff: the others are still evicted', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store, { maxActiveEntities: 2 });
+    h.runtime.register(counter, { backoff: { minMs: 10_000, maxMs: 10_000, randomFactor: 0 }, maxCommandAttempts: 1 });
+    let answered = false;
+    void h.runtime
+      .ref(counter, 'crasher')
+      .ask('crash', undefined, { timeout: Infinity })
+      .catch(() => {})
+      .finally(() => (answered = true));
+    await until(() => h.events.some((e) => e.type === 'supervisor.child-exited'), 'the crash');
+    for (let i = 0; i < 6; i++) {
+      await h.runtime.ref(counter, `e${i}`).ask('add', { n: 1 });
+      await h.system.whenIdle();
+    }
+    expect(h.runtime.activeEntities).toBeLessThanOrEqual(3); // the cap, and the one that cannot answer
+    h.clock.advance(10_000); // the crashed one restarts; its command ends as poison
+    await until(() => answered, 'the poison answer');
+  });
 });

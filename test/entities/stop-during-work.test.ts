@@ -88,4 +88,62 @@ describe('an incarnation that ends while it awaits', () => {
     expect(await second).toEqual({ ok: 6 });
     expect((await base.journal.read('counter|k')).map((e) => e.sequenceNr)).toEqual([1, 2]);
   });
+  it('killed twice during one write: neither dead incarnation handles anything; the write answers its command, the live one the rest, each once', async () => {
+    const { store: base } = await openStore('memory');
+    const { store, held } = heldAppends(base);
+    const h = await harness(store);
+    h.runtime.register(counter, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+    const ref = h.runtime.ref(counter, 'kk');
+    const kill = async (): Promise<void> => {
+      const [child] = await h.runtime.supervisorOf(counter).whichChildren();
+      if (child?.ref === undefined) throw new Error('no entity actor');
+      h.system.kill(child.ref);
+      for (let i = 0; i < 3; i++) {
+        await h.system.whenIdle();
+        h.clock.advance(1);
+      }
+    };
+    const first = outcome(ref.ask('add', { n: 5 }, { timeout: Infinity }));
+    await until(() => held.length === 1, 'the first write');
+    const second = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));
+    await kill(); // the restarted incarnation waits for the write…
+    await kill(); // …and is killed too: the next one waits as well
+    held[0]?.go();
+    expect(await first).toEqual({ ok: 5 });
+    await until(() => held.length === 2, 'the second write');
+    const third = outcome(ref.ask('add', { n: 100 }, { timeout: Infinity }));
+    held[1]?.go();
+    expect(await second).toEqual({ ok: 6 });
+    await until(() => held.length === 3, 'the third write');
+    held[2]?.go();
+    expect(await third).toEqual({ ok: 106 });
+    expect(held).toHaveLength(3); // nothing written twice
+    expect((await base.journal.read('counter|kk')).map((e) => (e.payload as { n: number }).n)).toEqual([5, 1, 100]);
+  });
+
+  it('the type supervisor gives up during a write: the next incarnation (a new slot) reads the state after that write', async () => {
+    const { store: base } = await openStore('memory');
+    const { store, held } = heldAppends(base);
+    const h = await harness(store, { supervision: { intensity: 0, periodMs: 1000 } });
+    h.runtime.register(counter, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+    const ref = h.runtime.ref(counter, 'g');
+    const first = outcome(ref.ask('add', { n: 5 }, { timeout: Infinity }));
+    await until(() => held.length === 1, 'the write');
+    // Another entity of the type crashes: with intensity 0 the type's supervisor gives up.
+    let crashed: unknown;
+    void outcome(h.runtime.ref(counter, 'x').ask('crash', undefined, { timeout: Infinity })).then((o) => (crashed = o));
+    for (let i = 0; i < 10 && crashed === undefined; i++) {
+      await h.system.whenIdle();
+      h.clock.advance(1); // the restart's backoff, after which the supervisor finds it may not
+    }
+    expect(crashed).toEqual({ error: 'ENTITY_STOPPED' });
+    const second = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));
+    await h.system.whenIdle();
+    expect(held).toHaveLength(1); // the new incarnation waits for the old write
+    held[0]?.go();
+    expect(await first).toEqual({ ok: 5 });
+    await until(() => held.length === 2, 'the second write');
+    held[1]?.go();
+    expect(await second).toEqual({ ok: 6 });
+  });
 });
