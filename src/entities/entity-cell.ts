@@ -342,7 +342,9 @@ export abstract class EntityCell {
         const ref = step.ref as EntityRef<CommandSpecs> & { ask(c: string, i: unknown): Promise<unknown> };
         let forwarded: Promise<unknown>;
         try {
-          forwarded = ref.ask(step.command, step.input);
+          // Promise.resolve: a ref's ask returns a promise (kept as is); anything else passed
+          // as a ref must not break the batch either.
+          forwarded = Promise.resolve(ref.ask(step.command, step.input));
         } catch (err) {
           p.fail(err); // not a ref of this runtime, say: the caller hears it, the batch goes on
           return undefined;

@@ -205,5 +205,14 @@ describe('after the commit', () => {
     const [bad, get] = await Promise.all([ref.ask('bad').catch((e: unknown) => e), ref.ask('get')]);
     expect(bad).toBeInstanceOf(Error);
     expect(get).toBe(1);
+    // One whose ask answers without a promise: that answer is the reply.
+    const odd = eventSourcedEntity('odd-forwarder')
+      .initialState(() => 0)
+      .events<{ type: 'Added'; n: number }>({ Added: (s, e) => s + e.n })
+      .command('fwd', (_s, _i, ctx) => ctx.emit({ type: 'Added', n: 1 }).thenForward({ ask: () => 42 } as never, 'x' as never, undefined as never))
+      .command('get', (s, _i, ctx) => ctx.reply(s));
+    h.runtime.register(odd);
+    const oref = h.runtime.ref(odd, 'o');
+    expect(await Promise.all([oref.ask('fwd'), oref.ask('get')])).toEqual([42, 1]);
   });
 });
