@@ -218,8 +218,12 @@ export class StatelessFunction<C extends CommandSpecs = {}> extends EntityType<C
   ): StatelessFunction<With<C, K, undefined, R>>;
   command(name: string, a: unknown, b?: unknown): StatelessFunction<CommandSpecs> {
     // Stateless handlers take (input, ctx); the runtime calls every handler as (state, input, ctx).
-    const adapt = (h: unknown): unknown =>
-      typeof h === 'function' ? (_state: unknown, input: unknown, ctx: unknown) => (h as (i: unknown, c: unknown) => unknown)(input, ctx) : h;
+    // An async handler stays async through the adapter, so the runtime knows it before calling it.
+    const adapt = (h: unknown): unknown => {
+      if (typeof h !== 'function') return h;
+      const f = h as (i: unknown, c: unknown) => unknown;
+      return h instanceof AsyncFunction ? async (_state: unknown, input: unknown, ctx: unknown) => f(input, ctx) : (_state: unknown, input: unknown, ctx: unknown) => f(input, ctx);
+    };
     const commands = b === undefined ? addCommand(this, name, adapt(a), undefined) : addCommand(this, name, a, adapt(b));
     return new StatelessFunction(this.name, commands, this.settings);
   }

@@ -218,17 +218,14 @@ export abstract class EntityCell {
     // One batch is written at a time, so the continuations are made once per incarnation and
     // find the batch in `writing`, instead of two closures per write.
     this.writing = batch;
-    this.slot.writing = batch.size;
-    return (this.slot.writeDone = written.then(
-      (this.onWritten ??= (result) => this.written(result)),
-      (this.onWriteFailed ??= (err) => this.writeFailed(err)),
-    ));
+    this.slot.startWriting(batch.size);
+    return written.then((this.onWritten ??= (result) => this.written(result)), (this.onWriteFailed ??= (err) => this.writeFailed(err)));
   }
 
   private written(result: unknown): EntityCell | Promise<EntityCell> {
     const batch = this.writing as Batch;
     this.writing = null;
-    this.slot.writing = 0;
+    this.slot.writeSettled(); // waiters run later, once succeeded() has taken the batch off the queue
     this.version = this.slot.version = this.versionAfter(result);
     this.succeeded(batch);
     return this.complete(batch);
@@ -237,7 +234,7 @@ export abstract class EntityCell {
   private writeFailed(err: unknown): EntityCell {
     const batch = this.writing as Batch;
     this.writing = null;
-    this.slot.writing = 0;
+    this.slot.writeSettled();
     this.failed(batch, writeFailure(this.region, this.slot, err));
     return this.finishOrCrash(batch);
   }

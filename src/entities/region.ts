@@ -16,7 +16,6 @@ import { Slot } from './slot.js';
 /** Messages an entity actor understands. @internal */
 const RECOVER = Symbol('recover');
 const WAKE = Symbol('wake');
-const noop = (): void => {};
 const PASSIVATE_IDLE = Symbol('passivate:idle');
 const PASSIVATE_LRU = Symbol('passivate:lru');
 const PASSIVATE_REQUESTED = Symbol('passivate:requested');
@@ -217,21 +216,26 @@ export class Region {
     const slot = cell.slot;
     const previous = this.stopping.get(slot.persistenceId);
     if (previous !== undefined) await previous;
-    // The incarnation before this one was killed with a write in flight: its outcome answers
-    // the commands at the head of the queue, and the state must be read after it.
-    if (slot.writing > 0 && slot.writeDone !== null) await slot.writeDone.then(noop, noop);
+    // The incarnation before this one was killed with a write in flight: that write's outcome
+    // answers the commands at the head of the queue, and the state must be read after it.
+    if (slot.writing > 0) await slot.whenWritten();
     // Killed while it waited: the incarnation after it recovers, not this one.
     if (!cell.current) return cell;
     const store = this.runtime.store;
+    // Read into locals, and only made this incarnation's (and reported) if it is still alive
+    // once the reads are done: a killed one's late load must not show as an activation.
+    let state: unknown = cell.state;
+    let version = 0;
+    let fromSnapshot = false;
+    let replayed = 0;
     try {
       switch (this.type.kind) {
         case 'stateless':
           break;
         case 'value': {
           const record = await store.durableState.get(slot.persistenceId);
-          cell.state = record === undefined ? this.type.initialState() : record.value;
-          cell.version = slot.version = record?.revision ?? 0;
-          this.emitActivated(slot, cell.version, false, 0);
+          state = record === undefined ? this.type.initialState() : record.value;
+          version = record?.revision ?? 0;
           break;
         }
         case 'event-sourced': {
@@ -240,13 +244,13 @@ export class Region {
           // snapshot and the events after it; a longer history is replayed from where it stopped.
           const data = await store.recovery.load(slot.persistenceId);
           const snap = data.snapshot;
-          let state = snap === undefined ? def.initialState() : snap.snapshot;
+          state = snap === undefined ? def.initialState() : snap.snapshot;
           let seq = snap?.sequenceNr ?? 0;
           for (const e of data.events) {
             state = def.applyEvent(state, e.payload as { type: string });
             seq = e.sequenceNr;
           }
-          let replayed = data.events.length;
+          replayed = data.events.length;
           if (!data.complete) {
             const rest = await store.journal.replay(slot.persistenceId, { fromSequenceNr: seq + 1 }, (e) => {
               state = def.applyEvent(state, e.payload as { type: string });
@@ -254,9 +258,8 @@ export class Region {
             });
             replayed += rest.count;
           }
-          cell.state = state;
-          cell.version = slot.version = seq;
-          this.emitActivated(slot, seq, snap !== undefined, replayed);
+          version = seq;
+          fromSnapshot = snap !== undefined;
           break;
         }
       }
@@ -267,6 +270,11 @@ export class Region {
       return cell;
     }
     if (!cell.current) return cell; // killed while it read the store: its successor reads again
+    if (this.type.kind !== 'stateless') {
+      cell.state = state;
+      cell.version = slot.version = version;
+      this.emitActivated(slot, version, fromSnapshot, replayed);
+    }
     cell.recovered = true;
     if (slot.queue.length > 0) return this.handleWake(cell);
     return cell;
@@ -392,7 +400,7 @@ export class Region {
     for (const slot of [...this.slots.values()]) {
       this.detach(slot);
       slot.failAll(error);
-      if (slot.writing > 0 && slot.writeDone !== null) this.awaitWrite(slot.persistenceId, slot.writeDone);
+      if (slot.writing > 0) this.awaitWrite(slot.persistenceId, slot.whenWritten());
     }
   }
 
@@ -401,9 +409,9 @@ export class Region {
    * entity's next incarnation, in a new slot, must read its state after it, like after a
    * passivation.
    */
-  private awaitWrite(pid: string, write: Promise<unknown>): void {
+  private awaitWrite(pid: string, write: Promise<void>): void {
     const previous = this.stopping.get(pid);
-    const done: Promise<void> = Promise.all([previous, write.then(noop, noop)]).then(() => {
+    const done: Promise<void> = Promise.all([previous, write]).then(() => {
       if (this.stopping.get(pid) === done) this.stopping.delete(pid);
     });
     this.stopping.set(pid, done);

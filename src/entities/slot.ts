@@ -30,8 +30,8 @@ export class Slot implements AskTarget {
    * answers them, whatever happens to the slot meanwhile: `failAll` leaves them be.
    */
   writing = 0;
-  /** Settles once that write's commands are answered; a new incarnation waits for it. */
-  writeDone: Promise<unknown> | null = null;
+  /** Who waits for that write to settle (rare: an incarnation after a kill or a give-up). */
+  private writeWaiters: (() => void)[] | null = null;
   /** The entity's persisted version (sequence number or revision), kept for observers. */
   version = 0;
   /**
@@ -64,6 +64,29 @@ export class Slot implements AskTarget {
   /** True when commands wait for this entity (queued or held). */
   get hasWork(): boolean {
     return this.queue.length > 0 || this.held !== null;
+  }
+
+  /** The write in flight is at the database for `n` commands at the head of the queue. */
+  startWriting(n: number): void {
+    this.writing = n;
+  }
+
+  /** The write in flight settled (its commands are about to be taken off the queue and answered). */
+  writeSettled(): void {
+    this.writing = 0;
+    const waiters = this.writeWaiters;
+    if (waiters === null) return;
+    this.writeWaiters = null;
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Resolves once the write in flight has settled: just the store's answer, not the side effects
+   * of its commands, which may take any time. At once if none is in flight.
+   */
+  whenWritten(): Promise<void> {
+    if (this.writing === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.writeWaiters ??= []).push(resolve));
   }
 
   /** Fails every command queued or held (the slot is going away), oldest first, except those of a write in flight. */

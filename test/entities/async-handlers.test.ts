@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { eventSourcedEntity } from '../../src/index.js';
+import { eventSourcedEntity, statelessFunction } from '../../src/index.js';
 import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { harness, openStore } from './support.js';
 
@@ -164,5 +164,21 @@ describe('a handler that returns a promise, behind another command of its batch'
     // Behind the failed write it saw 5 at sequence number 2, which never committed.
     expect(seen).toEqual({ state: 5, sequenceNr: 1 });
     expect(calls).toBe(2);
+  });
+  it('(async, stateless function) is called once, behind another command of its worker', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    let calls = 0;
+    const mailer = statelessFunction('mailer')
+      .command('ping', (_i, ctx) => ctx.reply('pong'))
+      .command('send', async (_i: undefined, ctx) => {
+        calls++;
+        await Promise.resolve();
+        return ctx.reply('sent');
+      });
+    h.runtime.register(mailer, { poolSize: 1 });
+    const ref = h.runtime.ref(mailer, 'any');
+    expect(await Promise.all([ref.ask('ping'), ref.ask('send')])).toEqual(['pong', 'sent']);
+    expect(calls).toBe(1);
   });
 });

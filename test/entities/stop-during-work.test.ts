@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity } from '../../src/index.js';
 import { StoreUnavailableError } from '../../src/persistence/index.js';
-import { counter, harness, heldAppends, openStore, until } from './support.js';
+import { activations, counter, harness, heldAppends, openStore, until } from './support.js';
 
 // What the callers of an entity are told when its incarnation ends while it awaits something
 // (an async handler, or a write at the database): never a failure for a write that committed,
@@ -145,5 +145,68 @@ describe('an incarnation that ends while it awaits', () => {
     await until(() => held.length === 2, 'the second write');
     held[1]?.go();
     expect(await second).toEqual({ ok: 6 });
+  });
+  it('after a give-up, the next incarnation waits for the old write only, not for its commands\' side effects', async () => {
+    const { store: base } = await openStore('memory');
+    const { store, held } = heldAppends(base);
+    const h = await harness(store, { supervision: { intensity: 0, periodMs: 1000 } });
+    let release!: () => void;
+    const sideEffect = new Promise<void>((r) => (release = r));
+    const mailer = eventSourcedEntity('mailer')
+      .initialState(() => 0)
+      .events<{ type: 'Sent' }>({ Sent: (s) => s + 1 })
+      .command('send', (_s, _i, ctx) => ctx.emit({ type: 'Sent' }).thenRun(() => sideEffect).thenReply((s) => s))
+      .command('get', (s, _i, ctx) => ctx.reply(s))
+      .command('crash', () => {
+        throw new Error('boom');
+      });
+    h.runtime.register(mailer, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+    const ref = h.runtime.ref(mailer, 'm');
+    const sent = outcome(ref.ask('send', undefined, { timeout: Infinity }));
+    await until(() => held.length === 1, 'the write');
+    let crashed: unknown;
+    void outcome(h.runtime.ref(mailer, 'x').ask('crash', undefined, { timeout: Infinity })).then((o) => (crashed = o));
+    for (let i = 0; i < 10 && crashed === undefined; i++) {
+      await h.system.whenIdle();
+      h.clock.advance(1);
+    }
+    expect(crashed).toEqual({ error: 'ENTITY_STOPPED' });
+    held[0]?.go(); // committed; its side effect is still running
+    expect(await outcome(ref.ask('get', undefined, { timeout: Infinity }))).toEqual({ ok: 1 });
+    release();
+    expect(await sent).toEqual({ ok: 1 });
+  });
+
+  it('an incarnation killed while it reads its state neither takes the state nor reports an activation', async () => {
+    const { store: base } = await openStore('memory');
+    const loads: (() => void)[] = [];
+    const recovery = new Proxy(base.recovery, {
+      get(t, key) {
+        if (key === 'load') {
+          return (...args: Parameters<typeof base.recovery.load>) =>
+            new Promise((resolve, reject) => loads.push(() => void t.load(...args).then(resolve, reject)));
+        }
+        const v: unknown = Reflect.get(t, key, t);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const h = await harness({ ...base, recovery, close: () => base.close(), [Symbol.asyncDispose]: () => base.close() });
+    h.runtime.register(counter, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
+    const ref = h.runtime.ref(counter, 'a');
+    const added = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));
+    await until(() => loads.length === 1, 'the first load');
+    const [child] = await h.runtime.supervisorOf(counter).whichChildren();
+    if (child?.ref === undefined) throw new Error('no entity actor');
+    h.system.kill(child.ref);
+    for (let i = 0; i < 5 && loads.length < 2; i++) {
+      await h.system.whenIdle();
+      h.clock.advance(1);
+    }
+    loads[1]?.(); // the restarted incarnation loads and serves
+    expect(await added).toEqual({ ok: 1 });
+    loads[0]?.(); // the killed one's load ends late
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); // let it run its course
+    expect(await ref.ask('get')).toBe(1);
+    expect(activations(h.events, 'a').map((e) => e.sequenceNr)).toEqual([0]);
   });
 });
