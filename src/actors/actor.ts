@@ -102,6 +102,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   private priority: RingBuffer<ExitEnvelope> | null = null;
   /** The mailbox item being handled, and the ask it is if it is one. */
   current: unknown = undefined;
+  /** A handler is running synchronously (its message may have been stashed meanwhile). */
+  private handling = false;
   currentAsk: Ask | null = null;
   private context: Context | null = null;
   private ext: Extras | null = null;
@@ -221,7 +223,9 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** Queues a runtime-made item (timer message, down notification), bypassing the capacity bound. */
   enqueueInternal(item: Envelope): void {
     if (this.dead) return;
-    (this.mailbox ??= new Mailbox()).push(item);
+    const mb = (this.mailbox ??= new Mailbox());
+    mb.internal++;
+    mb.push(item);
     if (!this.scheduled && !this.busy) this.system.scheduler.enqueue(this);
   }
 
@@ -252,8 +256,10 @@ export class Actor implements ActorRef, AskTarget, Runnable {
       let item: unknown;
       const pr = this.priority;
       if (pr !== null && pr.length > 0) item = pr.shift();
-      else if (mb !== null && mb.length > 0) item = mb.shift();
-      else break;
+      else if (mb !== null && mb.length > 0) {
+        item = mb.shift();
+        if (mb.internal > 0 && isInternalItem(item)) mb.internal--;
+      } else break;
       n++;
       this.handle(item);
       if (this.busy || this.dead) break;
@@ -268,6 +274,15 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   // ---------------------------------------------------------------- handling
 
   private handle(item: unknown): void {
+    this.handling = true;
+    try {
+      this.handleItem(item);
+    } finally {
+      this.handling = false;
+    }
+  }
+
+  private handleItem(item: unknown): void {
     const b = this.behavior;
     let result: unknown;
     this.current = item;
@@ -423,7 +438,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** Graceful stop: after the current handler, `terminate` runs, then the actor exits with `reason`. */
   requestStop(reason: ExitReason): void {
     if (this.stopping || this.dead) return;
-    if (this.busy || this.current !== undefined) this.stopRequest ??= reason;
+    // `handling`, not `current`: a handler that stashed its message still runs.
+    if (this.busy || this.handling) this.stopRequest ??= reason;
     else this.beginTerminate(reason);
   }
 
@@ -498,7 +514,10 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     this.current = undefined;
     const mb = this.mailbox;
     this.mailbox = null;
-    if (mb !== null) mb.drain((item) => this.dropOnDeath(item, reason));
+    if (mb !== null) {
+      mb.drain((item) => this.dropOnDeath(item, reason));
+      mb.internal = 0;
+    }
     if (this.priority !== null) this.priority = null;
     this.signal0 = null;
     this.signals = null;
@@ -528,7 +547,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
             m.watcher.ext?.watching?.delete(m.id);
             m.watcher.enqueueInternal(new DownEnvelope(m, this, reason));
           } else if (m.callback !== null) {
-            m.callback(reason);
+            this.notify(m.callback, reason, 'monitor callback failed');
           }
         }
       }
@@ -536,16 +555,29 @@ export class Actor implements ActorRef, AskTarget, Runnable {
         for (const m of ext.watching.values()) m.target.ext?.monitors?.delete(m.id);
         ext.watching = null;
       }
-      if (ext.startWaiters !== null) for (const w of ext.startWaiters.splice(0)) w({ error: reason });
+      if (ext.startWaiters !== null) for (const w of ext.startWaiters.splice(0)) this.notify(w, { error: reason }, 'start waiter failed');
     }
     const waiters = this.exitWaiters;
     if (waiters !== null) {
       this.exitWaiters = null;
-      for (let i = 0; i < waiters.length; i++) (waiters[i] as (r: ExitReason) => void)(reason);
+      for (let i = 0; i < waiters.length; i++) this.notify(waiters[i] as (r: ExitReason) => void, reason, 'exit waiter failed');
     }
     this.state = undefined;
     if (sys.events.active) sys.events.publish({ type: 'actor.stopped', actor: this, reason });
     if (!isNormalExit(reason)) sys.logger.debug({ actor: this.toString(), reason: formatReason(reason) }, 'actor exited');
+  }
+
+  /**
+   * Calls someone told of this death (a monitor callback, a waiter). One that throws is logged:
+   * it must not leave the death half done (the waiters after it never told) nor throw out of
+   * the scheduler, which would stop every actor.
+   */
+  private notify<T>(fn: (value: T) => void, value: T, what: string): void {
+    try {
+      fn(value);
+    } catch (err) {
+      this.system.logger.error({ err, actor: this.toString() }, what);
+    }
   }
 
   private dropOnDeath(item: unknown, reason: ExitReason): void {
@@ -562,10 +594,25 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** The mailbox is full: apply its policy. Returns true if `item` may now be queued. */
   private makeRoom(mb: Mailbox, item: unknown): boolean {
     const sys = this.system;
+    // The bound counts user messages: timer messages and `down` notifications do not take room.
+    if (mb.length - mb.internal < mb.capacity) return true;
     switch (mb.overflow) {
       case 'drop-oldest': {
-        const evicted = mb.shift();
-        this.dropped(evicted, mb.capacity);
+        // The oldest user message goes; the runtime's own items are never evicted.
+        let evicted: unknown;
+        let found = false;
+        if (mb.internal === 0) {
+          evicted = mb.shift();
+          found = true;
+        } else {
+          mb.filter((it) => {
+            if (found || isInternalItem(it)) return true;
+            found = true;
+            evicted = it;
+            return false;
+          });
+        }
+        if (found) this.dropped(evicted, mb.capacity);
         return true;
       }
       case 'fail':
@@ -711,4 +758,9 @@ export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefine
     }
     if (cap !== Infinity) actor.bound(cap, overflow);
   }
+}
+
+/** A timer message or a `down` notification: the runtime's, not a user's message or ask. */
+function isInternalItem(item: unknown): boolean {
+  return item instanceof Envelope && item.kind !== ASK;
 }

@@ -12,6 +12,12 @@ export class Mailbox extends RingBuffer<unknown> {
   /** A small integer, not Infinity: V8 would box a double in every mailbox. */
   capacity = UNBOUNDED;
   overflow: OverflowPolicy = 'drop-newest';
+  /**
+   * The runtime's own items in the mailbox (timer messages, `down` notifications): always
+   * accepted, and not counted against `capacity`. An estimate that only errs high on the user
+   * side (items that come back from the stash are not counted here), which is the safe side.
+   */
+  internal = 0;
 
   constructor() {
     super(4);

@@ -2,6 +2,7 @@ import { RingBuffer } from './ring-buffer.js';
 
 const resolved = Promise.resolve();
 
+
 /** What the scheduler needs from an actor. @internal */
 export interface Runnable {
   /** True while the actor sits in the run queue (or is being run). */
@@ -44,7 +45,10 @@ export class Scheduler {
     this.turnStart = 0;
   };
 
-  constructor(options: SchedulerOptions = {}) {
+  constructor(
+    options: SchedulerOptions = {},
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
     this.throughput = options.throughput ?? schedulerDefaults.throughput;
     this.sliceMs = options.sliceMs ?? schedulerDefaults.sliceMs;
   }
@@ -79,7 +83,14 @@ export class Scheduler {
     let sinceCheck = this.sinceCheck;
     while (q.length > 0) {
       const actor = q.shift() as Runnable;
-      sinceCheck += actor.run(budget);
+      try {
+        sinceCheck += actor.run(budget);
+      } catch (err) {
+        // A bug in the runtime, not in a handler (those are caught in the actor): it must not
+        // leave the run queue stalled with `pending` set, nor reject out of a microtask.
+        sinceCheck++;
+        this.onError(err);
+      }
       if (actor.runnable()) q.push(actor);
       else actor.scheduled = false;
       if (sinceCheck >= budget) {

@@ -7,7 +7,7 @@ import { Context } from './context.js';
 import { ActorInitError, InvalidOptionError, NameTakenError, SystemStoppedError } from './errors.js';
 import type { ExitReason, ExitSignalReason } from './exit-reason.js';
 import { EventStream } from './inspection.js';
-import { deepFreeze, type MessagePassing } from './messages.js';
+import { deepFreeze, isRuntimeMessage, type MessagePassing } from './messages.js';
 import type { ActorRef } from './ref.js';
 import { LocalRegistry, type Registry } from './registry.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
@@ -82,7 +82,7 @@ export class ActorSystem implements AsyncDisposable {
     this.logger = (options.logger ?? silentLogger).child({ system: this.name });
     this.registry = options.registry ?? new LocalRegistry();
     this.events = new EventStream(this.logger);
-    this.scheduler = new Scheduler(validateScheduler(options.scheduler));
+    this.scheduler = new Scheduler(validateScheduler(options.scheduler), (err) => this.logger.error({ err }, 'an actor run failed in the scheduler'));
     this.askTimeout = checkTimeout('askTimeout', options.askTimeout ?? actorSystemDefaults.askTimeout);
     this.askTimeouts = new AskTimeouts(this.clock, this.askTimeout);
     const mp = options.messages ?? actorSystemDefaults.messages;
@@ -141,23 +141,49 @@ export class ActorSystem implements AsyncDisposable {
     return () => cell.removeMonitor(m, false);
   }
 
-  /** Delivers `message` to `ref` after `ms` on the system clock (`erlang:send_after`). */
+  /**
+   * Delivers `message` to `ref` after `ms` on the system clock (`erlang:send_after`). As in OTP,
+   * the timer is cancelled when `ref` exits (at once if it is dead), and by `stop()`.
+   */
   sendAfter<Msg>(ref: ActorRef<Msg>, message: Msg, ms: number): Cancellable {
     checkTimeout('ms', ms);
-    let done = false;
-    const handle = this.clock.setTimeout(() => {
-      done = true;
-      ref.tell(message);
-    }, ms);
-    return {
+    const pending = this.sendAfters;
+    let demonitor: (() => void) | null = null;
+    const finish = (): void => {
+      pending.delete(cancellable);
+      this.clock.clearTimeout(handle);
+      demonitor?.();
+      demonitor = null;
+    };
+    const cancellable: Cancellable = {
       cancel: () => {
-        if (done) return false;
-        done = true;
-        this.clock.clearTimeout(handle);
+        if (!pending.has(cancellable)) return false;
+        finish();
         return true;
       },
     };
+    const handle = this.clock.setTimeout(() => {
+      if (!pending.has(cancellable)) return;
+      finish();
+      try {
+        ref.tell(message);
+      } catch (err) {
+        // A full mailbox that refuses (`overflow: 'fail'`), a message that cannot be cloned:
+        // there is no caller left to tell, and a throw here would end the process.
+        this.logger.warn({ err, recipient: String(ref) }, 'a sendAfter message could not be delivered');
+        if (this.events.active) this.events.publish({ type: 'dead-letter', recipient: ref, message });
+      }
+    }, ms);
+    pending.add(cancellable);
+    if (ref instanceof Actor && ref.system === this) {
+      const stop = this.monitor(ref, finish);
+      if (pending.has(cancellable)) demonitor = stop; // a dead target ran `finish` already
+    }
+    return cancellable;
   }
+
+  /** `sendAfter` timers not yet fired nor cancelled. */
+  private readonly sendAfters = new Set<Cancellable>();
 
   /** Number of live actors. */
   get actorCount(): number {
@@ -251,6 +277,13 @@ export class ActorSystem implements AsyncDisposable {
 
   /** @internal */
   prepareMessage(message: unknown): unknown {
+    // Primitives and symbols are immutable (and a symbol, such as an entity's wake-up, cannot be
+    // cloned, nor needs to be); the runtime's own messages carry functions and refs by design.
+    if (typeof message !== 'object' || message === null) {
+      if (typeof message !== 'function') return message;
+    } else if (isRuntimeMessage(message)) {
+      return message;
+    }
     return this.messagePassing === 1 ? deepFreeze(message) : structuredClone(message);
   }
 
@@ -277,6 +310,7 @@ export class ActorSystem implements AsyncDisposable {
   private async doStop(): Promise<void> {
     this.state = 'stopping';
     this.logger.info({ actors: this.live }, 'actor system stopping');
+    for (const timer of [...this.sendAfters]) timer.cancel();
     for (let i = this.stopHooks.length - 1; i >= 0; i--) {
       try {
         await (this.stopHooks[i] as StopHook)();

@@ -15,6 +15,8 @@ interface Entry {
 /** What timers need from their actor. @internal */
 export interface TimerOwner {
   enqueueInternal(item: TimerEnvelope): void;
+  /** False once the actor is dead: its timers are cancelled then, and none may start after. */
+  readonly alive: boolean;
 }
 
 /**
@@ -68,6 +70,10 @@ export class ActorTimers implements Timers<unknown> {
 
   private start(key: unknown, message: unknown, delay: number, interval: number): void {
     this.cancel(key);
+    // An async handler of a killed actor still runs to its end; a timer it starts would never
+    // be cancelled (the actor's death already cancelled its timers) and, repeating, would keep
+    // the process alive.
+    if (!this.owner.alive) return;
     const generation = ++this.generation;
     const entry: Entry = {
       generation,
@@ -82,6 +88,10 @@ export class ActorTimers implements Timers<unknown> {
 
   private fire(key: unknown, entry: Entry): void {
     if (this.entries.get(key) !== entry) return;
+    if (!this.owner.alive) {
+      this.entries.delete(key);
+      return;
+    }
     this.owner.enqueueInternal(new TimerEnvelope(key, entry.generation, entry.message));
     if (entry.interval > 0) {
       // Fixed rate: the next tick is due one interval after the previous due time; ticks missed

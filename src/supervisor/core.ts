@@ -3,6 +3,7 @@ import type { Behavior } from '../actors/behavior.js';
 import type { Context } from '../actors/context.js';
 import { ActorCrashError, InvalidOptionError } from '../actors/errors.js';
 import { type ExitReason, isNormalExit, isShutdownWith } from '../actors/exit-reason.js';
+import { runtimeMessage } from '../actors/messages.js';
 import { type ExitMessage, IGNORE, type ReplyTo } from '../actors/ref.js';
 import type { ActorSystem } from '../actors/system.js';
 import { BackoffState } from './backoff.js';
@@ -271,7 +272,7 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
     if (this.reporter.observed) {
       this.reporter.emit({ type: 'supervisor.restart-scheduled', supervisor: this.cell, childId: child.spec.id, delayMs, attempt: h.retries + 1 });
     }
-    const msg = new RetryRestart(child, token);
+    const msg = runtimeMessage(new RetryRestart(child, token));
     if (delayMs > 0) this.ctx.timers.startSingle(child, msg, delayMs);
     else this.cell.tell(msg);
   }

@@ -3,6 +3,7 @@ import type { ExitReason } from '../actors/exit-reason.js';
 import type { ActorRef } from '../actors/ref.js';
 import type { ChildSpec, ChildType } from './child-spec.js';
 import type { Call } from './protocol.js';
+import { runtimeMessage } from '../actors/messages.js';
 
 /** One child as `whichChildren` reports it (OTP's `{Id, Child, Type, Modules}`). */
 export interface ChildInfo {
@@ -76,7 +77,7 @@ export abstract class SupervisorHandle {
 
   /** @internal */
   protected call<R>(call: Call): Promise<R> {
-    return this.cell.ask<R>(call, CALL);
+    return this.cell.ask<R>(runtimeMessage(call), CALL);
   }
 }
 
