@@ -101,9 +101,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** Trapped exits, delivered before mailbox messages. */
   private priority: RingBuffer<ExitEnvelope> | null = null;
   /** The mailbox item being handled, and the ask it is if it is one. */
+  /** The message being handled; STASHED once the handler stashed it; undefined between messages. */
   current: unknown = undefined;
-  /** A handler is running synchronously (its message may have been stashed meanwhile). */
-  private handling = false;
   currentAsk: Ask | null = null;
   private context: Context | null = null;
   private ext: Extras | null = null;
@@ -274,15 +273,6 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   // ---------------------------------------------------------------- handling
 
   private handle(item: unknown): void {
-    this.handling = true;
-    try {
-      this.handleItem(item);
-    } finally {
-      this.handling = false;
-    }
-  }
-
-  private handleItem(item: unknown): void {
     const b = this.behavior;
     let result: unknown;
     this.current = item;
@@ -370,7 +360,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
 
   private handlerFailed(err: unknown): void {
     const reason: ExitReason = err instanceof Error ? err : new ActorCrashError(err);
-    const msg = this.currentAsk !== null ? this.currentAsk.message : this.current;
+    const msg = this.currentAsk !== null ? this.currentAsk.message : this.current === STASHED ? undefined : this.current;
     this.system.logger.error({ actor: this.toString(), reason, message: msg }, 'actor crashed');
     // As gen_server: terminate/2 runs on a crash, with the state from before the failed message.
     this.stopRequest = undefined;
@@ -438,8 +428,8 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   /** Graceful stop: after the current handler, `terminate` runs, then the actor exits with `reason`. */
   requestStop(reason: ExitReason): void {
     if (this.stopping || this.dead) return;
-    // `handling`, not `current`: a handler that stashed its message still runs.
-    if (this.busy || this.handling) this.stopRequest ??= reason;
+    // `current` is STASHED, not undefined, while a handler that stashed its message still runs.
+    if (this.busy || this.current !== undefined) this.stopRequest ??= reason;
     else this.beginTerminate(reason);
   }
 
@@ -647,14 +637,15 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   stashCurrent(): void {
     const ext = this.extras();
     const item = this.current;
-    if (item === undefined) throw new InvalidOptionError('stash', 'stash() may only be called while handling a message');
+    if (item === undefined || item === STASHED) throw new InvalidOptionError('stash', 'stash() may only be called while handling a message, once');
     const stash = (ext.stash ??= new RingBuffer(8));
     const capacity = ext.stashCapacity < 0 ? this.system.stashCapacity : ext.stashCapacity;
     if (stash.length >= capacity) throw new StashOverflowError(this, capacity);
     stash.push(item);
     // A stashed ask is not owed: it will be handled (and answered) again after unstashing.
     if (item === this.currentAsk) this.currentAsk = null;
-    this.current = undefined;
+    // Still handling: a stop() the handler asks for after this must wait for it to return.
+    this.current = STASHED;
   }
 
   unstashAll(): number {
@@ -764,3 +755,6 @@ export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefine
 function isInternalItem(item: unknown): boolean {
   return item instanceof Envelope && item.kind !== ASK;
 }
+
+/** `current` after the handler stashed its message: the handler is still running. */
+const STASHED: unique symbol = Symbol('stashed');
