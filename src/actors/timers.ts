@@ -10,6 +10,8 @@ interface Entry {
   /** 0 for single timers. */
   interval: number;
   nextDue: number;
+  /** A message of this timer is in the mailbox, not yet delivered: an interval adds no other. */
+  queued: boolean;
 }
 
 /** What timers need from their actor. @internal */
@@ -64,6 +66,7 @@ export class ActorTimers implements Timers<unknown> {
   accept(env: TimerEnvelope): boolean {
     const e = this.entries.get(env.key);
     if (e === undefined || e.generation !== env.generation) return false;
+    e.queued = false;
     if (e.interval === 0) this.entries.delete(env.key);
     return true;
   }
@@ -80,6 +83,7 @@ export class ActorTimers implements Timers<unknown> {
       message,
       interval,
       nextDue: this.clock.now() + delay,
+      queued: false,
       handle: undefined as unknown as TimerHandle,
     };
     entry.handle = this.clock.setTimeout(() => this.fire(key, entry), delay);
@@ -92,7 +96,12 @@ export class ActorTimers implements Timers<unknown> {
       this.entries.delete(key);
       return;
     }
-    this.owner.enqueueInternal(new TimerEnvelope(key, entry.generation, entry.message));
+    // An actor busy for longer than the interval (an async handler) gets one tick when it is
+    // free again, not one per interval missed: late ticks are not bunched.
+    if (!entry.queued) {
+      entry.queued = true;
+      this.owner.enqueueInternal(new TimerEnvelope(key, entry.generation, entry.message));
+    }
     if (entry.interval > 0) {
       // Fixed rate: the next tick is due one interval after the previous due time; ticks missed
       // while the loop was blocked are skipped rather than delivered in a burst.

@@ -152,4 +152,28 @@ describe('actor timers on the test clock', () => {
     expect(got).toEqual(['one']);
     expect(t1.cancel()).toBe(false);
   });
+  it('an interval whose actor is busy past several ticks delivers one tick when it is free, not a burst', async () => {
+    const { system, clock } = testSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ticks: number[] = [];
+    system.spawn<string, undefined>({
+      init: (ctx) => (ctx.timers.startInterval('t', 'tick', 10), undefined),
+      async receive(s) {
+        ticks.push(clock.now());
+        if (ticks.length === 1) await gate; // busy for ten intervals
+        return s;
+      },
+    });
+    clock.advance(10);
+    await system.whenIdle();
+    clock.advance(100);
+    await system.whenIdle();
+    release();
+    await system.whenIdle();
+    expect(ticks).toEqual([10, 110]);
+    clock.advance(10);
+    await system.whenIdle();
+    expect(ticks).toEqual([10, 110, 120]); // and the rate goes on
+  });
 });
