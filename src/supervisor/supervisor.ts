@@ -2,6 +2,7 @@ import type { Actor } from '../actors/actor.js';
 import type { ExitReason } from '../actors/exit-reason.js';
 import type { ReplyTo } from '../actors/ref.js';
 import type { ActorSystem } from '../actors/system.js';
+import { InvalidOptionError } from '../actors/errors.js';
 import { type ResolvedChildSpec, resolveChildSpec } from './child-spec.js';
 import { ChildState, historyOf, IGNORED, shouldRestart, StartFailure, type StartOutcome, SupervisorCore } from './core.js';
 import {
@@ -261,6 +262,10 @@ export class StaticSupervisor extends SupervisorCore {
         return this;
       case 'count-children':
         replyTo.reply(this.counts());
+        return this;
+      default:
+        // Only reachable through the untyped `ref`: answered, and the supervisor goes on.
+        replyTo.fail(new InvalidOptionError('op', `not a supervisor call: ${String((call as { op?: unknown }).op)}`));
         return this;
     }
   }

@@ -192,3 +192,12 @@ describe('after death', () => {
     expect(log).toEqual(['handler went on after stop(), alive=true', 'terminate state=1']);
   });
 });
+
+describe('supervisor calls', () => {
+  it('a static supervisor answers a call it does not know (through its untyped ref) and goes on', async () => {
+    const { system } = testSystem();
+    const sup = await startSupervisor(system, { children: [] });
+    await expect(sup.ref.ask({ op: 'bogus' })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    expect(await sup.countChildren()).toMatchObject({ specs: 0 });
+  });
+});
