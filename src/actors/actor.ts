@@ -589,20 +589,12 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     switch (mb.overflow) {
       case 'drop-oldest': {
         // The oldest user message goes; the runtime's own items are never evicted.
-        let evicted: unknown;
-        let found = false;
-        if (mb.internal === 0) {
-          evicted = mb.shift();
-          found = true;
-        } else {
-          mb.filter((it) => {
-            if (found || isInternalItem(it)) return true;
-            found = true;
-            evicted = it;
-            return false;
-          });
-        }
-        if (found) this.dropped(evicted, mb.capacity);
+        // Usually no runtime item is queued, or one or two at the front: they are set aside and
+        // put back, so this costs the number of them, not the length of the mailbox.
+        let front: unknown[] | null = null;
+        while (mb.length > 0 && isInternalItem(mb.peek())) (front ??= []).push(mb.shift());
+        if (mb.length > 0) this.dropped(mb.shift(), mb.capacity);
+        if (front !== null) for (let i = front.length - 1; i >= 0; i--) mb.unshift(front[i]);
         return true;
       }
       case 'fail':
@@ -656,7 +648,11 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     // Stashed messages go back in front, in the order they were stashed.
     const items: unknown[] = [];
     stash.drain((i) => items.push(i));
-    for (let i = items.length - 1; i >= 0; i--) mb.unshift(items[i]);
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i];
+      if (isInternalItem(item)) mb.internal++; // a stashed timer tick or `down` comes back
+      mb.unshift(item);
+    }
     if (!this.scheduled && !this.busy && this.current === undefined) this.system.scheduler.enqueue(this);
     return n;
   }
@@ -717,7 +713,14 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     m.target.ext?.monitors?.delete(m.id);
     if (m.watcher !== null) {
       m.watcher.ext?.watching?.delete(m.id);
-      if (flush) m.watcher.mailbox?.filter((i) => !(i instanceof DownEnvelope && i.monitor === m));
+      const mb = flush ? m.watcher.mailbox : null;
+      if (mb !== null) {
+        mb.filter((i) => {
+          if (!(i instanceof DownEnvelope && i.monitor === m)) return true;
+          mb.internal--;
+          return false;
+        });
+      }
     }
   }
 

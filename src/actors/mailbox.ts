@@ -14,8 +14,8 @@ export class Mailbox extends RingBuffer<unknown> {
   overflow: OverflowPolicy = 'drop-newest';
   /**
    * The runtime's own items in the mailbox (timer messages, `down` notifications): always
-   * accepted, and not counted against `capacity`. An estimate that only errs high on the user
-   * side (items that come back from the stash are not counted here), which is the safe side.
+   * accepted, and not counted against `capacity`. Kept by the actor wherever such an item
+   * enters or leaves (queued, handled, flushed with a demonitor, unstashed, dropped on death).
    */
   internal = 0;
 

@@ -89,7 +89,11 @@ export class Scheduler {
         // A bug in the runtime, not in a handler (those are caught in the actor): it must not
         // leave the run queue stalled with `pending` set, nor reject out of a microtask.
         sinceCheck++;
-        this.onError(err);
+        try {
+          this.onError(err);
+        } catch {
+          // A logger that throws: nothing better to report it to.
+        }
       }
       if (actor.runnable()) q.push(actor);
       else actor.scheduled = false;

@@ -155,6 +155,86 @@ describe('bounded mailboxes', () => {
   });
 });
 
+describe('bounded mailboxes and the runtime\'s own items, kept in step', () => {
+  it('a down flushed by demonitor gives its place back: the bound still holds', async () => {
+    const { system } = testSystem();
+    const gate = deferred();
+    const handled: unknown[] = [];
+    const a = system.spawn<string | number, undefined>(
+      {
+        async receive(s, m, ctx) {
+          if (m === 'churn') {
+            for (let i = 0; i < 5; i++) {
+              const b = system.spawn<string, undefined>({ receive: (st) => st });
+              const mon = ctx.monitor(b);
+              system.kill(b); // a down is queued…
+              ctx.demonitor(mon, { flush: true }); // …and flushed
+            }
+          } else if (m === 'block') {
+            await gate.promise;
+          } else {
+            handled.push(m);
+          }
+          return s;
+        },
+      },
+      { mailbox: { capacity: 1 } },
+    );
+    a.tell('churn');
+    await system.whenIdle();
+    a.tell('block');
+    await system.whenIdle();
+    for (let i = 1; i <= 10; i++) a.tell(i);
+    gate.resolve();
+    await system.whenIdle();
+    expect(handled).toEqual([1]);
+  });
+
+  it('a stashed down that comes back is the runtime\'s again: a timer tick queued beside it is never evicted', async () => {
+    const { system, clock } = testSystem();
+    const g1 = deferred();
+    const g2 = deferred();
+    const b = system.spawn<string, undefined>({ receive: (s) => s });
+    let ticks = 0;
+    let downs = 0;
+    const a = system.spawn<string | number, undefined>(
+      {
+        init: (ctx) => (ctx.monitor(b), ctx.timers.startInterval('k', 'tick', 10), undefined),
+        async receive(s, m, ctx) {
+          if (m === 'tick') ticks++;
+          if (m === 'go') {
+            ctx.unstashAll();
+            await g1.promise;
+          }
+          return s;
+        },
+        async onDown(s, _d, ctx) {
+          if (++downs === 1) ctx.stash();
+          else await g2.promise;
+          return s;
+        },
+      },
+      { mailbox: { capacity: 2, overflow: 'drop-oldest' } },
+    );
+    system.kill(b);
+    await system.whenIdle();
+    a.tell('go');
+    await system.whenIdle();
+    clock.advance(10); // a tick queues behind the unstashed down
+    g1.resolve();
+    await system.whenIdle();
+    a.tell(1);
+    a.tell(2);
+    g2.resolve();
+    await system.whenIdle();
+    for (let i = 0; i < 10; i++) {
+      clock.advance(10);
+      await system.whenIdle();
+    }
+    expect(ticks).toBeGreaterThanOrEqual(10); // the interval goes on
+  });
+});
+
 describe('after death', () => {
   it('a timer started by a killed actor\'s async handler is not armed', async () => {
     const { system, clock } = testSystem();
