@@ -11,6 +11,9 @@ import type { Runnable } from './scheduler.js';
 import type { ActorSystem } from './system.js';
 import { ActorTimers } from './timers.js';
 
+/** `current` after the handler stashed its message: the handler is still running. */
+const STASHED: unique symbol = Symbol('stashed');
+
 /** An exit signal waiting in an actor's signal queue. @internal */
 class ExitSignal {
   constructor(
@@ -100,8 +103,10 @@ export class Actor implements ActorRef, AskTarget, Runnable {
   private exitWaiters: ((reason: ExitReason) => void)[] | null = null;
   /** Trapped exits, delivered before mailbox messages. */
   private priority: RingBuffer<ExitEnvelope> | null = null;
-  /** The mailbox item being handled, and the ask it is if it is one. */
-  /** The message being handled; STASHED once the handler stashed it; undefined between messages. */
+  /**
+   * The mailbox item being handled (and below, the ask it is if it is one); STASHED once the
+   * handler stashed it while it still runs; undefined between messages.
+   */
   current: unknown = undefined;
   currentAsk: Ask | null = null;
   private context: Context | null = null;
@@ -758,6 +763,3 @@ export function applySpawnOptions(actor: Actor, options: SpawnOptions | undefine
 function isInternalItem(item: unknown): boolean {
   return item instanceof Envelope && item.kind !== ASK;
 }
-
-/** `current` after the handler stashed its message: the handler is still running. */
-const STASHED: unique symbol = Symbol('stashed');

@@ -2,7 +2,6 @@ import { RingBuffer } from './ring-buffer.js';
 
 const resolved = Promise.resolve();
 
-
 /** What the scheduler needs from an actor. @internal */
 export interface Runnable {
   /** True while the actor sits in the run queue (or is being run). */
