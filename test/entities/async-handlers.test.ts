@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity, statelessFunction } from '../../src/index.js';
-import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
-import { harness, openStore } from './support.js';
+import { failingAppends, harness, openStore } from './support.js';
 
 // A command whose handler returns a promise is awaited alone, at the head of a batch. These tests
 // put one behind another command of the same batch (both sent in one tick to an idle entity), the
@@ -30,25 +29,6 @@ function entity(calls: Calls, kind: 'async' | 'plain', fails: (v: number) => boo
           }
         : (s, _i, ctx) => Promise.resolve().then(() => ctx.reply(decide(s))),
     );
-}
-
-/** `store` whose next `n` appends fail as if the database had gone away. */
-function failingAppends(store: Store): { store: Store; failNext(n: number): void } {
-  let failures = 0;
-  const journal = new Proxy(store.journal, {
-    get(t, key) {
-      if (key === 'append') {
-        return (...args: Parameters<Store['journal']['append']>) => {
-          if (failures === 0) return t.append(...args);
-          failures--;
-          return Promise.reject(new StoreUnavailableError('connection terminated'));
-        };
-      }
-      const v: unknown = Reflect.get(t, key, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
-  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, failNext: (n) => (failures = n) };
 }
 
 describe('a handler that returns a promise, behind another command of its batch', () => {

@@ -4,18 +4,7 @@ import { z } from 'zod';
 import { eventSourcedEntity, type Logger, valueEntity } from '../../src/index.js';
 import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { DATABASE_URL } from '../persistence/support.js';
-import { activations, counter, harness, openStore } from './support.js';
-
-/** `target` with some methods replaced; the others called on `target` itself (it has #private fields). */
-function delegate<T extends object>(target: T, overrides: Partial<T>): T {
-  return new Proxy(target, {
-    get(t, key) {
-      if (key in overrides) return overrides[key as keyof T];
-      const v: unknown = Reflect.get(t, key, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
-}
+import { activations, counter, delegate, harness, openStore } from './support.js';
 
 /** Wraps a store so the next appends or upserts fail as if the database had gone away. */
 function faulty(store: Store): { store: Store; failNextWrites(n: number): void } {

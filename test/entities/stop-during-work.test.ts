@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity } from '../../src/index.js';
-import { StoreUnavailableError } from '../../src/persistence/index.js';
-import { activations, counter, harness, heldAppends, openStore, until } from './support.js';
+import { StoreUnavailableError, type Store } from '../../src/persistence/index.js';
+import { activations, counter, delegate, harness, heldAppends, openStore, storeWith, until } from './support.js';
 
 // What the callers of an entity are told when its incarnation ends while it awaits something
 // (an async handler, or a write at the database): never a failure for a write that committed,
@@ -180,17 +180,9 @@ describe('an incarnation that ends while it awaits', () => {
   it('an incarnation killed while it reads its state neither takes the state nor reports an activation', async () => {
     const { store: base } = await openStore('memory');
     const loads: (() => void)[] = [];
-    const recovery = new Proxy(base.recovery, {
-      get(t, key) {
-        if (key === 'load') {
-          return (...args: Parameters<typeof base.recovery.load>) =>
-            new Promise((resolve, reject) => loads.push(() => void t.load(...args).then(resolve, reject)));
-        }
-        const v: unknown = Reflect.get(t, key, t);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
-    const h = await harness({ ...base, recovery, close: () => base.close(), [Symbol.asyncDispose]: () => base.close() });
+    const load: Store['recovery']['load'] = (...args) =>
+      new Promise((resolve, reject) => loads.push(() => void base.recovery.load(...args).then(resolve, reject)));
+    const h = await harness(storeWith(base, { recovery: delegate(base.recovery, { load }) }));
     h.runtime.register(counter, { backoff: { minMs: 1, maxMs: 1, randomFactor: 0 } });
     const ref = h.runtime.ref(counter, 'a');
     const added = outcome(ref.ask('add', { n: 1 }, { timeout: Infinity }));

@@ -9,7 +9,7 @@ import {
   type InspectionEvent,
   ManualClock,
 } from '../../src/index.js';
-import { createStore, type Store } from '../../src/persistence/index.js';
+import { createStore, StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { openTestDatabase, type TestDatabase } from '../persistence/support.js';
 
 export type Backend = 'memory' | 'pglite' | 'postgres';
@@ -63,42 +63,53 @@ export async function harness(store: Store, options: Partial<EntityRuntimeOption
   };
 }
 
-/** `store` whose appends wait until the test lets each one go (to the real store) or fail. */
-export function heldAppends(store: Store): { store: Store; held: { go(): void; fail(err: Error): void }[] } {
-  const held: { go(): void; fail(err: Error): void }[] = [];
-  const journal = new Proxy(store.journal, {
+/** `target` with some methods replaced; the others called on `target` itself (it has #private fields). */
+export function delegate<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
     get(t, key) {
-      if (key === 'append') {
-        return (...args: Parameters<Store['journal']['append']>) =>
-          new Promise((resolve, reject) => {
-            held.push({ go: () => t.append(...args).then(resolve, reject), fail: reject });
-          });
-      }
+      if (key in overrides) return overrides[key as keyof T];
       const v: unknown = Reflect.get(t, key, t);
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
     },
   });
-  return { store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() }, held };
+}
+
+/** `store` with some of its parts replaced; closing it closes `store`. */
+export function storeWith(store: Store, parts: Partial<Pick<Store, 'journal' | 'durableState' | 'recovery'>>): Store {
+  return { ...store, ...parts, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() };
+}
+
+/** `store` whose appends wait until the test lets each one go (to the real store) or fail. */
+export function heldAppends(store: Store): { store: Store; held: { go(): void; fail(err: Error): void }[] } {
+  const held: { go(): void; fail(err: Error): void }[] = [];
+  const append: Store['journal']['append'] = (...args) =>
+    new Promise((resolve, reject) => {
+      held.push({ go: () => store.journal.append(...args).then(resolve, reject), fail: reject });
+    });
+  return { store: storeWith(store, { journal: delegate(store.journal, { append }) }), held };
+}
+
+/** `store` whose next `n` appends fail as if the database had gone away. */
+export function failingAppends(store: Store): { store: Store; failNext(n: number): void } {
+  let failures = 0;
+  const append: Store['journal']['append'] = (...args) => {
+    if (failures === 0) return store.journal.append(...args);
+    failures--;
+    return Promise.reject(new StoreUnavailableError('connection terminated'));
+  };
+  return { store: storeWith(store, { journal: delegate(store.journal, { append }) }), failNext: (n) => (failures = n) };
 }
 
 /** `store` whose journal replays wait until the test opens the gate (`open()`). */
 export function heldReplays(store: Store): { store: Store; open(): void; waiting(): number } {
   let opened = false;
   const waiting: (() => void)[] = [];
-  const journal = new Proxy(store.journal, {
-    get(t, key) {
-      if (key === 'replay') {
-        return async (...args: Parameters<Store['journal']['replay']>) => {
-          if (!opened) await new Promise<void>((r) => waiting.push(r));
-          return t.replay(...args);
-        };
-      }
-      const v: unknown = Reflect.get(t, key, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
+  const replay: Store['journal']['replay'] = async (...args) => {
+    if (!opened) await new Promise<void>((r) => waiting.push(r));
+    return store.journal.replay(...args);
+  };
   return {
-    store: { ...store, journal, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() },
+    store: storeWith(store, { journal: delegate(store.journal, { replay }) }),
     open: () => {
       opened = true;
       for (const go of waiting.splice(0)) go();
