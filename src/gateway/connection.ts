@@ -141,11 +141,19 @@ export class Connection<P> implements UpdateSink, AskListener {
     return inflight;
   }
 
-  private ref(id: RequestId, type: string, entityId: string): EntityRef | null {
+  /**
+   * The entity a request in flight names, looked up only once it is authorized: a client allowed
+   * nothing learns nothing about which types exist. Null after answering the request's error
+   * (`UNKNOWN_ENTITY_TYPE`, `INVALID_ENTITY_ID`).
+   */
+  private lookUp(id: RequestId, type: string, entityId: string): EntityRef | null {
     try {
       return this.host.runtime.refFor(type, entityId);
     } catch (err) {
-      return this.refuse(id, err);
+      const sub = this.inflight?.get(id);
+      if (sub) this.dropPendingSubscription(sub);
+      this.finishWithError(id, err);
+      return null;
     }
   }
 
@@ -155,30 +163,31 @@ export class Connection<P> implements UpdateSink, AskListener {
     const id = frame.id;
     const inflight = this.admit(id);
     if (inflight === null) return;
-    const ref = this.ref(id, frame.entity.type, frame.entity.id);
-    if (ref === null) return;
     inflight.set(id, null);
     this.host.started();
     const authorize = this.host.authorize;
     if (authorize === undefined) {
-      this.run(ref, frame);
+      this.run(frame);
       return;
     }
+    // The hook sees the names as sent; the type and id are looked up only if it allows.
     this.authorized(
       id,
       authorize,
       { action: 'command', entityType: frame.entity.type, entityId: frame.entity.id, command: frame.command, input: frame.input },
-      () => this.run(ref, frame),
+      () => this.run(frame),
       `${frame.command} on ${frame.entity.type}`,
     );
   }
 
-  private run(ref: EntityRef, frame: CommandFrame): void {
+  private run(frame: CommandFrame): void {
     const id = frame.id;
     if (this.closed) {
       this.settle(id);
       return;
     }
+    const ref = this.lookUp(id, frame.entity.type, frame.entity.id);
+    if (ref === null) return;
     // The outcome comes back through answered/failed, with the request id as the token.
     this.host.runtime.askWith(ref, frame.command, frame.input, this, id);
   }
@@ -309,12 +318,6 @@ export class Connection<P> implements UpdateSink, AskListener {
       this.refuse(id, new TooManySubscriptionsError(this.host.limits.maxSubscriptions));
       return;
     }
-    const ref = this.ref(id, type, entityId);
-    if (ref === null) return;
-    if (this.host.kindOf(type) === 'stateless') {
-      this.refuse(id, new NotSubscribableError(type));
-      return;
-    }
     const events = frame.events === true;
     const state = frame.state === true;
     const sub = new GatewaySubscription(this, id, events, state, this.host.limits.sendHighWaterMark);
@@ -326,6 +329,14 @@ export class Connection<P> implements UpdateSink, AskListener {
       if (this.closed || sub.ended) {
         this.dropPendingSubscription(sub);
         this.settle(id);
+        return;
+      }
+      // Looked up once authorized, like a command's entity.
+      const ref = this.lookUp(id, type, entityId);
+      if (ref === null) return;
+      if (this.host.kindOf(type) === 'stateless') {
+        this.dropPendingSubscription(sub);
+        this.finishWithError(id, new NotSubscribableError(type));
         return;
       }
       this.host.runtime

@@ -122,6 +122,66 @@ describe('authorization', () => {
     expect(await c.request({ kind: 'command', id: 'c', entity: { type: 'counter', id: 'a' }, command: 'get' })).toMatchObject({ kind: 'reply', result: 0 });
   });
 
+  it('authorizes before looking anything up: a client allowed nothing cannot tell a known type from an unknown one', async () => {
+    const requests: AuthorizeRequest[] = [];
+    const { url } = await serve({
+      authorize: (_p, request) => {
+        requests.push(request);
+        return false;
+      },
+    });
+    const c = await rawClient(url);
+    const known = await c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'a' }, command: 'get' });
+    const unknown = await c.request({ kind: 'command', id: 2, entity: { type: 'no-such-type', id: 'a' }, command: 'get' });
+    const unknownCommand = await c.request({ kind: 'command', id: 3, entity: { type: 'counter', id: 'a' }, command: 'no-such-command' });
+    const subKnown = await c.request({ kind: 'subscribe', id: 4, entity: { type: 'counter', id: 'a' }, state: true });
+    const subUnknown = await c.request({ kind: 'subscribe', id: 5, entity: { type: 'no-such-type', id: 'a' }, state: true });
+    const subStateless = await c.request({ kind: 'subscribe', id: 6, entity: { type: 'greeter', id: 'a' }, events: true });
+    for (const answer of [known, unknown, unknownCommand, subKnown, subUnknown, subStateless]) {
+      expect(answer).toMatchObject({ kind: 'error', error: { code: 'FORBIDDEN' } });
+    }
+    // Same answer, and the same message shape, whether the type exists or not.
+    expect((unknown['error'] as { message: string }).message).toBe('not allowed: get on no-such-type');
+    // The hook saw the names as sent, the unknown ones too.
+    expect(requests).toEqual([
+      { action: 'command', entityType: 'counter', entityId: 'a', command: 'get', input: undefined },
+      { action: 'command', entityType: 'no-such-type', entityId: 'a', command: 'get', input: undefined },
+      { action: 'command', entityType: 'counter', entityId: 'a', command: 'no-such-command', input: undefined },
+      { action: 'subscribe', entityType: 'counter', entityId: 'a', events: false, state: true },
+      { action: 'subscribe', entityType: 'no-such-type', entityId: 'a', events: false, state: true },
+      { action: 'subscribe', entityType: 'greeter', entityId: 'a', events: true, state: false },
+    ]);
+  });
+
+  it('once authorized, an unknown type, a bad id or a stateless subscription get their own errors, and the requests are let go', async () => {
+    const pending: ((ok: boolean) => void)[] = [];
+    const { url, gateway } = await serve({ authorize: () => new Promise<boolean>((answer) => pending.push(answer)) });
+    const c = await rawClient(url);
+    const answers = [
+      c.request({ kind: 'command', id: 1, entity: { type: 'no-such-type', id: 'a' }, command: 'get' }),
+      c.request({ kind: 'command', id: 2, entity: { type: 'counter', id: '' }, command: 'get' }),
+      c.request({ kind: 'subscribe', id: 3, entity: { type: 'no-such-type', id: 'a' }, events: true }),
+      c.request({ kind: 'subscribe', id: 4, entity: { type: 'greeter', id: 'a' }, events: true }),
+    ];
+    for (let i = 0; i < 1000 && pending.length < 4; i++) await turn();
+    // All four reached the hook, the unknown type too.
+    expect(pending).toHaveLength(4);
+    for (const answer of pending) answer(true);
+    const [a, b, d, e] = await Promise.all(answers);
+    expect(a).toMatchObject({ kind: 'error', id: 1, error: { code: 'UNKNOWN_ENTITY_TYPE' } });
+    expect(b).toMatchObject({ kind: 'error', id: 2, error: { code: 'INVALID_ENTITY_ID' } });
+    expect(d).toMatchObject({ kind: 'error', id: 3, error: { code: 'UNKNOWN_ENTITY_TYPE' } });
+    expect(e).toMatchObject({ kind: 'error', id: 4, error: { code: 'NOT_SUBSCRIBABLE' } });
+    // Nothing stays in flight or counted as a subscription: the same ids serve again, and close() does not wait.
+    expect(c.frames.filter((f) => f.kind !== 'error')).toEqual([]);
+    const again = c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'a' }, command: 'get' });
+    for (let i = 0; i < 1000 && pending.length < 5; i++) await turn();
+    expect(pending).toHaveLength(5);
+    pending[4]?.(true);
+    expect(await again).toMatchObject({ kind: 'reply', id: 1, result: 0 });
+    await gateway.close();
+  });
+
   it('a throwing or non-boolean authorize hook refuses (INTERNAL_ERROR, FORBIDDEN) without leaking details', async () => {
     const { url } = await serve({
       authorize: (_p, request) => {
