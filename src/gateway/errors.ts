@@ -201,6 +201,20 @@ export class PathNotFoundError extends UpgradeRejection {
   }
 }
 
+/**
+ * `EARLY_DATA_TOO_LARGE`: while an asynchronous `authenticate` hook decided, the client sent more
+ * than the gateway keeps for it (64 KiB, counting what came with the upgrade request itself).
+ * A client should send nothing before the `101` (RFC 6455 §4.1). HTTP 413.
+ */
+export class EarlyDataTooLargeError extends UpgradeRejection {
+  readonly status = 413;
+  readonly limit: number;
+  constructor(limit: number) {
+    super('EARLY_DATA_TOO_LARGE', `more than ${limit} bytes were sent before the upgrade was answered`);
+    this.limit = limit;
+  }
+}
+
 // ------------------------------------------------------------ client side
 
 /** An error frame from the server, as the client rejects with it: `code` is the server's (`COMMAND_FAILED`, `INVALID_COMMAND`, `FORBIDDEN`, …). */

@@ -52,6 +52,7 @@ export {
   UnsupportedSubprotocolError,
   TooManyConnectionsError,
   PathNotFoundError,
+  EarlyDataTooLargeError,
   RemoteError,
   RequestTimeoutError,
   RequestAbortedError,

@@ -12,6 +12,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import {
   AuthenticationFailedError,
   AuthenticationTimeoutError,
+  EarlyDataTooLargeError,
   PathNotFoundError,
   ShuttingDownError,
   TooManyConnectionsError,
@@ -27,7 +28,7 @@ const NEGOTIATED = Symbol('beamstate.negotiated');
 type UpgradeRequest = IncomingMessage & { [NEGOTIATED]?: string };
 
 const ignore = (): void => {};
-/** Most bytes a client may send before its upgrade is answered (it should send none); more drops it. */
+/** Most bytes a client may send before its upgrade is answered (it should send none), the upgrade's `head` included; more refuses it (HTTP 413). */
 const MAX_EARLY_BYTES = 64 * 1024;
 
 /**
@@ -179,7 +180,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
       this.authenticating.delete(refuse);
       this.clock.clearTimeout(timer);
       socket.removeListener('close', settle);
-      if (reader !== null) head = reader.stop(head); // paused: `complete` resumes it once `ws` listens
+      if (reader !== null) head = reader.stop(); // paused: `complete` resumes it once `ws` listens
       return true;
     };
     const refuse = (rejection: UpgradeRejection | ShuttingDownError): void => {
@@ -216,19 +217,24 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
       // While the hook decides, a hang-up (the end of the stream here; a reset is 'close') gives
       // the place back at once, instead of at the timeout.
+      // The promise is handled first: an overflow can settle the upgrade from the reader's constructor.
+      (result as Promise<P | undefined>).then(decided, failed);
       reader = new EarlyReader(
         socket,
+        head,
         MAX_EARLY_BYTES,
         () => {
           if (settle()) socket.destroy();
         },
         (bytes) => {
           if (!settle()) return;
-          this.logger.warn({ url: req.url, bytes }, 'connection dropped: the client sent too much before its upgrade was answered');
-          socket.destroy();
+          this.logger.warn({ url: req.url, bytes, limit: MAX_EARLY_BYTES }, 'connection refused: the client sent too much before its upgrade was answered');
+          // Read and discard what else comes until the answer is out, so that the client gets
+          // it rather than a reset for unread data.
+          socket.resume();
+          rejectUpgrade(socket, new EarlyDataTooLargeError(MAX_EARLY_BYTES));
         },
       );
-      (result as Promise<P | undefined>).then(decided, failed);
     } else {
       decided(result as P | undefined);
     }

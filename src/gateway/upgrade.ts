@@ -46,32 +46,54 @@ export function rejectUpgrade(socket: Duplex, rejection: UpgradeRejection | { st
  * Reads an upgrade's socket while the gateway waits to answer it. Node does not read an
  * upgrade's socket by itself, so a client that hangs up would go unnoticed; reading makes the
  * end of the stream visible (`onHangUp`). A client sends nothing before the 101 (RFC 6455 §4.1);
- * what it sends anyway is kept, up to `maxBytes` (beyond: `onOverflow`), for the WebSocket.
+ * what it sends anyway is kept for the WebSocket, up to `maxBytes` in all: the bytes that came
+ * with the upgrade request (`head`, the rest of the read that ended the request's headers)
+ * count, and so does whatever the socket had buffered already (it is emitted as 'data' once
+ * this reader listens). Beyond the bound the reader stops and calls `onOverflow`, at once (from
+ * the constructor) if `head` alone exceeds it.
  */
 export class EarlyReader {
-  private chunks: Buffer[] | null = null;
-  private bytes = 0;
+  private readonly chunks: Buffer[];
+  private bytes: number;
+  private listening = true;
   private readonly onData = (chunk: Buffer): void => {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) this.onOverflow(this.bytes);
-    else (this.chunks ??= []).push(chunk);
+    if (this.bytes > this.maxBytes) this.overflow();
+    else this.chunks.push(chunk);
   };
 
   constructor(
     private readonly socket: Duplex,
+    head: Buffer,
     private readonly maxBytes: number,
     private readonly onHangUp: () => void,
     private readonly onOverflow: (bytes: number) => void,
   ) {
+    this.chunks = head.length === 0 ? [] : [head];
+    this.bytes = head.length;
     socket.on('data', this.onData);
     socket.once('end', onHangUp);
+    if (this.bytes > maxBytes) this.overflow();
   }
 
-  /** Stops reading and pauses the socket (whoever takes it resumes it); returns `head` with what was read after it. */
-  stop(head: Buffer): Buffer {
+  /** Stops reading and pauses the socket (whoever takes it resumes it); returns every byte kept, `head` first. */
+  stop(): Buffer {
+    this.unlisten();
+    this.socket.pause();
+    const chunks = this.chunks;
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  }
+
+  private unlisten(): void {
+    if (!this.listening) return;
+    this.listening = false;
     this.socket.removeListener('data', this.onData);
     this.socket.removeListener('end', this.onHangUp);
-    this.socket.pause();
-    return this.chunks === null ? head : Buffer.concat([head, ...this.chunks]);
+  }
+
+  private overflow(): void {
+    this.unlisten();
+    this.chunks.length = 0;
+    this.onOverflow(this.bytes);
   }
 }

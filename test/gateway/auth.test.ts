@@ -272,7 +272,7 @@ describe('authentication that does not decide', () => {
     },
   );
 
-  it('frames a client sends before its upgrade is answered are not lost; more than 64 KiB of them drop it', async () => {
+  it('frames a client sends before its upgrade is answered are not lost; more than 64 KiB of them refuse it (HTTP 413)', async () => {
     const { hook, hung } = hangingAuthenticate();
     const { url, gateway } = await serve({ authenticate: hook, limits: { maxConnections: 1 } });
     // A client that does not wait for the 101 (RFC 6455 says it should): its ping arrives early.
@@ -289,16 +289,59 @@ describe('authentication that does not decide', () => {
     expect(text).toContain('{"kind":"pong","id":"early"}');
     eager.destroy();
     await until(() => gateway.connections === 0);
-    // One that floods before the answer is dropped, and its place comes back.
+    // One that floods before the answer is refused, and its place comes back.
     const flood = rawUpgrade(url, 'hang');
     let closed = false;
+    let answer = '';
+    flood.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
     flood.on('close', () => (closed = true));
     await until(() => hung.length === 2);
     flood.write(Buffer.alloc(65 * 1024));
     await until(() => closed);
+    expect(answer.startsWith('HTTP/1.1 413')).toBe(true);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      code: 'EARLY_DATA_TOO_LARGE',
+      message: 'more than 65536 bytes were sent before the upgrade was answered',
+    });
     let outcome = { status: 0, body: '', upgraded: false };
     for (let i = 0; i < 50 && !outcome.upgraded; i++) outcome = await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' });
     expect(outcome).toMatchObject({ status: 101, upgraded: true });
+  });
+
+  it('the bytes that arrive with the upgrade request itself count towards the 64 KiB', async () => {
+    const { hook, hung } = hangingAuthenticate();
+    const { url, server, gateway } = await serve({ authenticate: hook, limits: { maxConnections: 1 } });
+    const heads: number[] = [];
+    server.on('upgrade', (_req: IncomingMessage, _socket: unknown, head: Buffer) => heads.push(head.length));
+    const { hostname, port, pathname } = new URL(url);
+    const pipelined = 66 * 1024;
+    // The upgrade request and, in the same write, more than 64 KiB of frames that did not wait for the 101.
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    socket.on('error', () => {});
+    let answer = '';
+    let closed = false;
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
+            `Sec-WebSocket-Protocol: ${SUBPROTOCOL_JSON}\r\nAuthorization: Bearer hang\r\n\r\n`,
+        ),
+        Buffer.alloc(pipelined),
+      ]),
+    );
+    await until(() => hung.length === 1 && heads.length === 1);
+    // What makes this case: what came after the head is under the bound on its own.
+    expect(pipelined - (heads[0] as number)).toBeLessThan(64 * 1024);
+    await until(() => closed);
+    expect(answer.startsWith('HTTP/1.1 413')).toBe(true);
+    expect(answer).toContain('"code":"EARLY_DATA_TOO_LARGE"');
+    // Its place under maxConnections came back; the hook's late answer makes no connection.
+    (hung[0] as (p: { user: string }) => void)({ user: 'late' });
+    expect(await upgradeOutcome(url, [SUBPROTOCOL_JSON], { authorization: 'Bearer alice-token' })).toMatchObject({ status: 101, upgraded: true });
+    await until(() => gateway.connections === 0);
   });
 
   it('close() refuses upgrades still being authenticated (HTTP 503 SHUTTING_DOWN) instead of waiting for the hook', async () => {

@@ -1,7 +1,9 @@
 // The HTTP upgrade: subprotocol negotiation, paths, connection limits, a server of its own or yours.
 import { createServer } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createGateway, SUBPROTOCOL_BARE, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../../src/index.js';
+import { EarlyReader } from '../../src/gateway/upgrade.js';
 import { onCleanup, rawClient, serve, stillServes, upgradeOutcome, until } from './support.js';
 
 describe('subprotocol negotiation', () => {
@@ -100,5 +102,40 @@ describe('options', () => {
       expect(err).toMatchObject({ code: 'INVALID_OPTION' });
       expect((err as { field: string }).field).toBe(field);
     }
+  });
+});
+
+describe('bytes sent before the upgrade is answered (EarlyReader)', () => {
+  const KiB = 1024;
+
+  it('counts the head and what the socket had buffered before it listened, against one bound', async () => {
+    const socket = new PassThrough();
+    socket.write(Buffer.alloc(40 * KiB)); // in the socket's buffer already, read by nobody yet
+    let overflowed: number | undefined;
+    new EarlyReader(socket, Buffer.alloc(30 * KiB), 64 * KiB, () => {}, (bytes) => (overflowed = bytes));
+    await until(() => overflowed !== undefined, 'the overflow');
+    expect(overflowed).toBe(70 * KiB);
+    // It stopped reading, and keeps nothing.
+    expect(socket.listenerCount('data')).toBe(0);
+    expect(socket.listenerCount('end')).toBe(0);
+  });
+
+  it('a head over the bound alone overflows at once, from the constructor', () => {
+    let overflowed: number | undefined;
+    new EarlyReader(new PassThrough(), Buffer.alloc(64 * KiB + 1), 64 * KiB, () => {}, (bytes) => (overflowed = bytes));
+    expect(overflowed).toBe(64 * KiB + 1);
+  });
+
+  it('under the bound, keeps every byte in order, the head first', async () => {
+    const socket = new PassThrough();
+    socket.write(Buffer.from('b'));
+    const reader = new EarlyReader(socket, Buffer.from('a'), 64 * KiB, () => {}, () => {
+      throw new Error('no overflow expected');
+    });
+    await until(() => socket.readableLength === 0, 'the buffered byte to be read');
+    socket.write(Buffer.from('c'));
+    await until(() => socket.readableLength === 0, 'the next byte to be read');
+    expect(reader.stop().toString()).toBe('abc');
+    expect(socket.isPaused()).toBe(true);
   });
 });
