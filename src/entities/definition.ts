@@ -103,7 +103,7 @@ type With<C extends CommandSpecs, K extends string, I, R> = C & { readonly [P in
  */
 export abstract class EntityType<C extends CommandSpecs = CommandSpecs> {
   abstract readonly kind: 'event-sourced' | 'value' | 'stateless';
-  /** @internal phantom */
+  /** Phantom, types only (never set): the commands, for typed refs. Kept in the declarations. */
   declare readonly '~commands'?: C;
 
   /** @internal */

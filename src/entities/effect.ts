@@ -20,9 +20,9 @@ export const DELETE = 2;
  * `Reply` is the type the asker receives.
  */
 export interface Effect<State, Reply> {
-  /** @internal phantom: the reply type */
+  /** Phantom, types only (never set): the reply type. Kept in the declarations: replies are inferred from it. */
   readonly '~reply'?: Reply;
-  /** @internal phantom: the state type */
+  /** Phantom, types only (never set): the state type. */
   readonly '~state'?: (state: State) => void;
 }
 
@@ -103,7 +103,7 @@ export class EffectBuilder<State, Reply = undefined> implements Effect<State, Re
  * inferred from the effects that do reply.
  */
 export interface Failure {
-  /** @internal phantom */
+  /** Phantom, types only (never set): tells a failure from an effect. */
   readonly '~failure'?: true;
 }
 

@@ -24,7 +24,7 @@ type EntityMsg = typeof RECOVER | typeof WAKE | typeof PASSIVATE_IDLE | typeof P
 /** Supervision of each entity type: restarts paced by the type's backoff; a circuit breaker beyond this many crashes per second. @internal */
 export const typeSupervisorDefaults = { intensity: 100, periodMs: 1000, shutdownMs: 5000 } as const;
 
-/** Settings with every default filled in. @internal */
+/** Settings with every default filled in. */
 export interface ResolvedSettings {
   readonly snapshotEvery: number;
   readonly snapshotKeep: number;

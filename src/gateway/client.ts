@@ -13,7 +13,7 @@ import type { CommandSpecs, EntityRef } from '../entities/entity-ref.js';
 import type { EntityUpdate } from '../entities/subscriptions.js';
 import { backoffDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js';
 import { type ClientCodec, clientCodec } from './client-codec.js';
-import { type ClientSubscribeOptions, ClientSubscription, type SubscriptionOwner } from './client-subscription.js';
+import { type ClientSubscribeOptions, ClientSubscription } from './client-subscription.js';
 import { ClientClosedError, ConnectFailedError, ConnectionLostError, RemoteError, RequestAbortedError, RequestTimeoutError } from './errors.js';
 import { AUTH_SUBPROTOCOL_PREFIX, type FrameFormat, type RequestId, type ServerFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from './protocol.js';
 
@@ -105,7 +105,9 @@ const CLIENT_PROTOCOL_ERROR = 4002;
  * for await (const update of await cart.subscribe({ state: true })) render(update);
  * ```
  */
-export class GatewayClient implements SubscriptionOwner, AsyncDisposable {
+// Also a subscription's owner (internal `release`), matched structurally: an `implements` clause
+// would name an internal type in the published declarations, which leave it out.
+export class GatewayClient implements AsyncDisposable {
   private statusValue: ClientStatus = 'connecting';
   private socket: SocketLike | null = null;
   private readonly pending = new Map<RequestId, Pending>();

@@ -9,7 +9,7 @@ import { BeamstateError } from '../errors.js';
 import type { ValidationIssue } from '../entities/standard-schema.js';
 import { CloseCode, type RequestId } from './protocol.js';
 
-/** A request the gateway answers with an error frame. `id` is the request's, when it could be read. @internal */
+/** A request the gateway answers with an error frame. `id` is the request's, when it could be read. Not exported: the base of the error-frame errors, declared for their types. */
 export abstract class FrameError extends BeamstateError {
   /** The id of the offending request, or null when it could not be read. */
   id: RequestId | null = null;
@@ -148,7 +148,7 @@ export class SlowConsumerError extends BeamstateError {
 
 // ------------------------------------------------------------ upgrade refused (HTTP answer, no WebSocket)
 
-/** A refused upgrade: answered with `status` and a JSON body `{ code, message }`. @internal */
+/** A refused upgrade: answered with `status` and a JSON body `{ code, message }`. Not exported: the base of the upgrade errors, declared for their types. */
 export abstract class UpgradeRejection extends BeamstateError {
   abstract readonly status: number;
 }

@@ -25,7 +25,7 @@ export interface GroupCommitOptions {
   readonly maxBatchesInFlight: number;
 }
 
-/** @internal One queued append. */
+/** One queued append. */
 export interface PendingAppend {
   readonly persistenceId: string;
   readonly expected: number;
@@ -35,7 +35,7 @@ export interface PendingAppend {
 }
 
 /**
- * @internal What a batch runner reports: the commit timestamp, and the appends that failed
+ * What a batch runner reports: the commit timestamp, and the appends that failed
  * (by index in the batch) with their error; the others committed. Throwing fails them all.
  */
 export interface BatchOutcome {

@@ -1,6 +1,6 @@
 import { StoreClosedError } from './errors.js';
 
-/** @internal Shared by a store's parts: once closed, every call is refused with `StoreClosedError`. */
+/** Shared by a store's parts: once closed, every call is refused with `StoreClosedError`. */
 export class Lifecycle {
   #closed = false;
 

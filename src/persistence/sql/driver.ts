@@ -1,5 +1,5 @@
 /**
- * @internal What the SQL stores need from a database: PostgreSQL through `pg`, or PGlite. The
+ * What the SQL stores need from a database: PostgreSQL through `pg`, or PGlite. The
  * SQL is the same for both; the drivers differ in connections, value parsing and failures.
  */
 
