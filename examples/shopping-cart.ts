@@ -17,6 +17,7 @@ export interface Cart {
 export type CartEvent =
   | { readonly type: 'ItemAdded'; readonly sku: string; readonly name: string; readonly quantity: number }
   | { readonly type: 'ItemRemoved'; readonly sku: string }
+  // `at`: when, in epoch milliseconds (wall-clock time from ctx.now(), meaningful after a restart).
   | { readonly type: 'CheckedOut'; readonly at: number };
 
 const Sku = z.string().min(1).max(64);
@@ -57,5 +58,6 @@ export const shoppingCart = eventSourcedEntity('cart')
   .command('checkout', (cart, _input, ctx) => {
     if (cart.checkedOut) return ctx.fail('the cart is already checked out');
     if (cart.items.length === 0) return ctx.fail('cannot check out an empty cart');
+    // ctx.now() rather than Date.now(): the same wall-clock time, but a ManualClock controls it in tests.
     return ctx.emit({ type: 'CheckedOut', at: ctx.now() }).thenReply((c) => c);
   });

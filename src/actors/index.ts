@@ -18,8 +18,8 @@ export type {
 } from './ref.js';
 export type { ExitReason, ExitSignalReason, ShutdownWith } from './exit-reason.js';
 export { isNormalExit, isShutdownWith, formatReason } from './exit-reason.js';
-export { ManualClock, systemClock } from './clock.js';
-export type { Clock, TimerHandle } from './clock.js';
+export { ManualClock, systemClock, systemTimeOf } from './clock.js';
+export type { Clock, ManualClockOptions, TimerHandle } from './clock.js';
 export { LocalRegistry } from './registry.js';
 export type { Registry } from './registry.js';
 export { EventStream } from './inspection.js';

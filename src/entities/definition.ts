@@ -52,7 +52,12 @@ export interface HandlerContext {
   readonly log: Logger;
   /** Refs to other entities. */
   readonly entities: EntityRefs;
-  /** The system clock's time, for handlers that need "now" (test clocks control it). */
+  /**
+   * Wall-clock time in epoch milliseconds (`Date.now()` on the real clock), for handlers that need
+   * "now", e.g. to put a time in an event. It is the system clock's `systemTime()`, so a
+   * `ManualClock` controls it; it can jump when the host's clock is set, so measure durations with
+   * timers, not with it.
+   */
   now(): number;
 }
 

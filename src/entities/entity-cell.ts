@@ -1,4 +1,5 @@
 import type { Context } from '../actors/context.js';
+import { systemTimeOf } from '../actors/clock.js';
 import type { Logger } from '../logger.js';
 import { JournalConflictError, DurableStateConflictError, WriteOutcomeUnknownError } from '../persistence/errors.js';
 import type { AppendResult, EventToAppend } from '../persistence/journal.js';
@@ -537,7 +538,8 @@ export class HandlerCtx {
     return this.cell.region.runtime;
   }
   now(): number {
-    return this.cell.region.runtime.system.clock.now();
+    // Wall-clock time: a handler's "now" ends up in events and state, where a monotonic reading means nothing after a restart.
+    return systemTimeOf(this.cell.region.runtime.system.clock);
   }
 
   emit(...events: unknown[]): EffectBuilder<unknown, undefined> {
