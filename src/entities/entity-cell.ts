@@ -22,12 +22,13 @@ export interface WriteFailure {
 }
 
 /**
- * The commands handled together, with their effects and the state after each. Arrays are sized
- * for the batch up front (most batches hold one command), and `size` says how many are used.
+ * The commands handled together, with their effects, the state after each and their ctx. Arrays
+ * are sized for the batch up front (most batches hold one command), and `size` says how many are
+ * used.
  * @internal
  */
 export class Batch {
-  /** Pending, effect, state after it; pending, effect, state; … (one array, not three). */
+  /** Pending, effect, state after it, ctx; pending, effect, state, ctx; … (one array, not four). */
   private readonly items: unknown[];
   size = 0;
   finalState: unknown = undefined;
@@ -36,26 +37,31 @@ export class Batch {
   crash: unknown = NO_CRASH;
 
   constructor(capacity: number) {
-    this.items = new Array<unknown>(capacity * 3);
+    this.items = new Array<unknown>(capacity * 4);
   }
 
-  add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown): void {
-    const i = 3 * this.size++;
+  add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown, ctx: HandlerCtx): void {
+    const i = 4 * this.size++;
     this.items[i] = p;
     this.items[i + 1] = effect;
     this.items[i + 2] = state;
+    this.items[i + 3] = ctx;
   }
 
   pending(i: number): Pending {
-    return this.items[3 * i] as Pending;
+    return this.items[4 * i] as Pending;
   }
 
   effect(i: number): EffectBuilder<unknown, unknown> {
-    return this.items[3 * i + 1] as EffectBuilder<unknown, unknown>;
+    return this.items[4 * i + 1] as EffectBuilder<unknown, unknown>;
   }
 
   state(i: number): unknown {
-    return this.items[3 * i + 2];
+    return this.items[4 * i + 2];
+  }
+
+  ctx(i: number): HandlerCtx {
+    return this.items[4 * i + 3] as HandlerCtx;
   }
 }
 
@@ -85,15 +91,23 @@ export abstract class EntityCell {
   private writing: Batch | null = null;
   private onWritten: ((result: unknown) => EntityCell | Promise<EntityCell>) | null = null;
   private onWriteFailed: ((err: unknown) => EntityCell) | null = null;
-  readonly ctx: HandlerCtx;
+  /**
+   * A plain handler that returned a promise behind other commands of its batch: the batch ended
+   * before it, and it goes on, with that promise, once the batch has committed (see `runBatch`).
+   */
+  private held: HeldCall | null = null;
+  private logger: Logger | null = null;
 
   constructor(
     readonly slot: Slot,
     public state: unknown,
     /** The serving actor's context, to stop or wake it. */
     readonly actorCtx: Context,
-  ) {
-    this.ctx = new HandlerCtx(this);
+  ) {}
+
+  /** The runtime's logger, bound to this entity (made on first use). */
+  get log(): Logger {
+    return (this.logger ??= this.region.runtime.logger.child({ entity: this.slot.name }));
   }
 
   get region(): Region {
@@ -127,6 +141,13 @@ export abstract class EntityCell {
     const region = this.region;
     const maxAttempts = region.settings.maxCommandAttempts;
     const head = q.peek() as Pending;
+    const held = this.held;
+    if (held !== null && held.p === head) {
+      // Called behind the batch that has just committed, on the state it left: its promise
+      // stands (its attempt was counted when it was called).
+      this.held = null;
+      return this.runAsyncHead(head, held.ctx, held.effect);
+    }
     if (head.type !== COMMAND) {
       q.shift();
       const started = region.runtime.subscriptions.start(this, head);
@@ -140,8 +161,10 @@ export abstract class EntityCell {
     }
     const n = Math.min(q.length, region.settings.maxBatchSize);
     const batch = new Batch(n);
-    const ctx = this.ctx;
     let state = this.state;
+    // Events of the commands before this one in the batch, not yet persisted: each handler's
+    // sequence number counts them, as if the commands had run one by one.
+    let ahead = 0;
     for (let i = 0; i < n; i++) {
       const p = q.at(i) as Pending;
       if (p.type !== COMMAND || p.attempts >= maxAttempts) break; // handled alone, in a batch of its own
@@ -150,7 +173,9 @@ export abstract class EntityCell {
       // commands it is not even called, since the state it would see may never commit.
       if (i > 0 && def.async) break;
       p.attempts++;
-      ctx.command = def.name;
+      // Each command has a ctx of its own: what it reads there (in the handler, after an await,
+      // in its reply or side effects) is about this command, not about the batch's last one.
+      const ctx = new HandlerCtx(this, def.name, this.version + ahead);
       let effect: unknown;
       try {
         effect = def.handler(state, p.input, ctx as never);
@@ -161,13 +186,16 @@ export abstract class EntityCell {
       if (effect instanceof Promise) {
         def.async = true; // a plain function that returns promises: from now on, as if async
         if (i > 0) {
-          // Found out too late, behind other commands: what it started on a state that may
-          // not commit is dropped (its rejection observed), and it runs again at the head.
-          p.attempts--;
+          // Found out behind other commands, once called: it is not called again. The batch ends
+          // before it and is written; the command joins the batch's fate. If the batch commits,
+          // the state it was given is the committed state, and its promise goes on at the head
+          // (runBatch, above). If the write fails, it fails with the same error (`failed`). Its
+          // rejection is observed now, since it may come before anyone awaits it.
           effect.catch(ignore);
+          this.held = { p, ctx, effect };
           break;
         }
-        return this.runAsyncHead(p, effect);
+        return this.runAsyncHead(p, ctx, effect);
       }
       if (!isEffect(effect)) {
         batch.crash = p.lastCrash = new TypeError(`${region.type.name}.${def.name} must return an effect built with its ctx, got ${typeof effect}`);
@@ -179,19 +207,18 @@ export abstract class EntityCell {
         batch.crash = p.lastCrash = err;
         break;
       }
-      batch.add(p, effect, state);
+      batch.add(p, effect, state, ctx);
       // The next handler sees this one's events in its state, so in its sequence number too.
-      if (effect.events !== null) ctx.ahead += effect.events.length;
+      if (effect.events !== null) ahead += effect.events.length;
       if (this.endsBatch(effect)) break;
     }
-    ctx.ahead = 0;
     if (batch.size === 0) throw batch.crash;
     batch.finalState = state;
     return this.persist(batch);
   }
 
   /** An async handler at the head of the queue: awaited alone, then written and answered. */
-  private async runAsyncHead(p: Pending, effectPromise: Promise<unknown>): Promise<EntityCell> {
+  private async runAsyncHead(p: Pending, ctx: HandlerCtx, effectPromise: Promise<unknown>): Promise<EntityCell> {
     const batch = new Batch(1);
     try {
       const effect = await effectPromise;
@@ -200,7 +227,7 @@ export abstract class EntityCell {
       if (!this.current) return this;
       if (!isEffect(effect)) throw new TypeError(`${this.region.type.name}.${p.def?.name ?? '?'} must return an effect built with its ctx`);
       batch.finalState = this.apply(this.state, effect);
-      batch.add(p, effect, batch.finalState);
+      batch.add(p, effect, batch.finalState, ctx);
     } catch (err) {
       p.lastCrash = err;
       throw err;
@@ -243,9 +270,22 @@ export abstract class EntityCell {
   /** The write committed: the batch is done (off the queue), the state is the new state. */
   private succeeded(batch: Batch): void {
     const q = this.slot.queue;
-    for (let i = 0; i < batch.size; i++) q.shift();
+    for (let i = 0; i < batch.size; i++) {
+      q.shift();
+      // From now on (its reply, side effects, forward) its ctx tells what it committed.
+      batch.ctx(i).version = this.versionAfterCommit(batch.ctx(i).version, batch.effect(i));
+    }
     this.state = batch.finalState;
     this.committed(batch);
+  }
+
+  /**
+   * What a command's ctx reads as its version once its batch committed, `before` being what its
+   * handler read: the entity's persisted version (a value entity's batch is one write, so its
+   * commands share the revision it made). Event-sourced: the sequence number of its own last event.
+   */
+  protected versionAfterCommit(_before: number, _effect: EffectBuilder<unknown, unknown>): number {
+    return this.version;
   }
 
   /** The write failed: every command of the batch fails with it, nothing was applied. */
@@ -254,6 +294,16 @@ export abstract class EntityCell {
     for (let i = 0; i < batch.size; i++) {
       q.shift();
       batch.pending(i).fail(failure.error);
+    }
+    // A command called behind this batch, on the state it would have left, shares its fate: its
+    // handler is not called a second time (on the real state) to undo what it may have done.
+    const held = this.held;
+    if (held !== null) {
+      this.held = null;
+      if (q.peek() === held.p) {
+        q.shift();
+        held.p.fail(failure.error);
+      }
     }
     if (failure.reload) this.reloadRequested = true;
   }
@@ -271,8 +321,10 @@ export abstract class EntityCell {
 
   private finish(): EntityCell {
     // An incarnation that no longer serves its slot (its write settled after it was stopped)
-    // has answered its commands; what comes next is not its business.
+    // has answered its commands; what comes next is not its business, nor a command it held
+    // (the next incarnation calls it again, on the state it reloads).
     if (this.current) this.region.afterBatch(this);
+    else this.held = null;
     return this;
   }
 
@@ -330,10 +382,10 @@ export abstract class EntityCell {
         try {
           r = step.fn(state);
         } catch (err) {
-          this.sideEffectFailed(err);
+          this.sideEffectFailed(err, p);
           return undefined;
         }
-        if (r instanceof Promise) return r.then(undefined, (err: unknown) => this.sideEffectFailed(err));
+        if (r instanceof Promise) return r.then(undefined, (err: unknown) => this.sideEffectFailed(err, p));
         return undefined;
       }
       case 'forward': {
@@ -359,8 +411,8 @@ export abstract class EntityCell {
     }
   }
 
-  private sideEffectFailed(err: unknown): void {
-    logSafely(() => this.ctx.log.error({ err, command: this.ctx.command }, 'side effect failed'));
+  private sideEffectFailed(err: unknown, p: Pending): void {
+    logSafely(() => this.log.error({ err, command: p.def?.name }, 'side effect failed'));
   }
 }
 
@@ -389,6 +441,12 @@ export function writeFailure(region: Region, slot: Slot, err: unknown): WriteFai
 /** An event-sourced entity's incarnation. @internal */
 export class EventSourcedCell extends EntityCell {
   private snapshotting = false;
+  /** A snapshot boundary was crossed while one was being saved: save again once it is done. */
+  private snapshotDue = false;
+
+  protected override versionAfterCommit(before: number, effect: EffectBuilder<unknown, unknown>): number {
+    return effect.events === null ? before : before + effect.events.length;
+  }
 
   protected apply(state: unknown, effect: EffectBuilder<unknown, unknown>): unknown {
     const events = effect.events;
@@ -427,23 +485,42 @@ export class EventSourcedCell extends EntityCell {
     if (every > 0 && this.current && Math.floor(from / every) !== Math.floor(this.version / every)) this.snapshot();
   }
 
-  /** Saves the current state as a snapshot in the background (one at a time), then trims old ones. */
+  /**
+   * Saves the current state as a snapshot in the background, then trims old ones. One at a time:
+   * a boundary crossed while one is being saved (or trimmed) is not skipped but remembered, and
+   * once that save is done one more is taken, of the state at that moment. Several boundaries
+   * crossed meanwhile make that one save (of the latest state), not one each: recovery needs the
+   * latest, and a queue of saves of older states would only fall further behind.
+   */
   private snapshot(): void {
-    if (this.snapshotting) return;
+    if (this.snapshotting) {
+      this.snapshotDue = true;
+      return;
+    }
     this.snapshotting = true;
+    this.snapshotDue = false;
     const region = this.region;
     const { persistenceId } = this.slot;
     const seq = this.version;
     const store = region.runtime.store;
-    store.snapshots
-      .save(persistenceId, seq, this.state)
+    let saved: Promise<unknown>;
+    try {
+      saved = store.snapshots.save(persistenceId, seq, this.state);
+    } catch (err) {
+      saved = Promise.reject(err); // a store that throws instead of rejecting: reported the same way
+    }
+    saved
       .then(() => store.snapshots.keepLast(persistenceId, region.settings.snapshotKeep))
       .then(
         () => region.snapshotSaved(this.slot, seq),
-        (err: unknown) => logSafely(() => this.ctx.log.warn({ err, sequenceNr: seq }, 'snapshot failed')),
+        (err: unknown) => logSafely(() => this.log.warn({ err, sequenceNr: seq }, 'snapshot failed')),
       )
       .finally(() => {
         this.snapshotting = false;
+        // Also after a passivation or a kill meanwhile: the state in memory is still the fold of
+        // the events up to this.version, which never change. Not once the runtime is stopping
+        // (the store may be closed next).
+        if (this.snapshotDue && !region.runtime.stopping) this.snapshot();
       });
   }
 }
@@ -505,18 +582,32 @@ export class StatelessCell extends EntityCell {
   protected committed(): void {}
 }
 
+/** A command whose plain handler returned a promise behind other commands of its batch. @internal */
+interface HeldCall {
+  readonly p: Pending;
+  readonly ctx: HandlerCtx;
+  readonly effect: Promise<unknown>;
+}
+
 /**
- * The `ctx` handlers get: effect constructors and facts about the entity. One per incarnation,
- * reused for every command.
+ * The `ctx` a handler gets: effect constructors and facts about the entity and the command. One
+ * per command (three fields; the methods are shared), so that what it reads is the command's
+ * own in every step, also in a batch: in the handler, the version it was handled at; in its
+ * reply, side effects and forward, the version it committed (set once its write commits).
  * @internal
  */
 export class HandlerCtx {
-  command = '';
-  /** Events of the commands before this one in its batch, not yet persisted (0 outside a batch). */
-  ahead = 0;
-  private logger: Logger | null = null;
-
-  constructor(private readonly cell: EntityCell) {}
+  constructor(
+    private readonly cell: EntityCell,
+    readonly command: string,
+    /**
+     * `sequenceNr` (event-sourced) or `revision` (value): before the command's write, the
+     * version its handler sees (counting the events of the commands before it in its batch);
+     * after the commit, the version it committed.
+     * @internal
+     */
+    public version: number,
+  ) {}
 
   get entityType(): string {
     return this.cell.region.type.name;
@@ -525,14 +616,14 @@ export class HandlerCtx {
     return this.cell.slot.entityId;
   }
   get sequenceNr(): number {
-    return this.cell.version + this.ahead;
+    return this.version;
   }
   /** The persisted revision: a batch of commands is one write, so handlers in it share one. */
   get revision(): number {
-    return this.cell.version;
+    return this.version;
   }
   get log(): Logger {
-    return (this.logger ??= this.cell.region.runtime.logger.child({ entity: this.cell.slot.name }));
+    return this.cell.log;
   }
   get entities(): EntityRefs {
     return this.cell.region.runtime;

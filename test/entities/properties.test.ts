@@ -108,26 +108,36 @@ describe('entity state is the fold of acknowledged events', () => {
 });
 
 describe('a batch is handled as if its commands ran one by one', () => {
-  // Each command emits 0 to 3 events and replies with what its handler saw: the state and
-  // ctx.sequenceNr. Sent all at once they share batches; sent one by one they do not.
+  // Each command emits 0 to 3 events and replies with what its handler saw (the state and
+  // ctx.sequenceNr) and what its reply step sees (the state after it, and ctx.sequenceNr and
+  // ctx.command read again there). Sent all at once they share batches; one by one they do not.
   const tally = eventSourcedEntity('tally')
     .initialState(() => ({ events: 0 }))
     .events<{ type: 'Ticked' }>({ Ticked: (s) => ({ events: s.events + 1 }) })
     .command('tick', z.object({ k: z.number().int() }), (s, { k }, ctx) => {
       const saw = { events: s.events, sequenceNr: ctx.sequenceNr };
-      return k === 0 ? ctx.reply(saw) : ctx.emit(...Array.from({ length: k }, () => ({ type: 'Ticked' as const }))).thenReply(() => saw);
-    });
+      const effect = k === 0 ? ctx.none() : ctx.emit(...Array.from({ length: k }, () => ({ type: 'Ticked' as const })));
+      return effect.thenReply((after) => ({ saw, after: { events: after.events, sequenceNr: ctx.sequenceNr, command: ctx.command } }));
+    })
+    .command('peek', (s, _i, ctx) => ctx.none().thenReply(() => ({ saw: { events: s.events, sequenceNr: ctx.sequenceNr }, after: { events: s.events, sequenceNr: ctx.sequenceNr, command: ctx.command } })));
 
-  it('for any counts of events: the same state and ctx.sequenceNr in every handler', async () => {
+  it('for any counts of events: the same state and ctx in every handler and every reply step', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }), async (ks) => {
+      // -1: a `peek` (another command, no events) between the ticks.
+      fc.asyncProperty(fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 1, maxLength: 12 }), async (ks) => {
         const h = await harness(await createStore({ kind: 'memory' }));
         h.runtime.register(tally);
-        const together = await Promise.all(ks.map((k) => h.runtime.ref(tally, 'together').ask('tick', { k })));
+        const send = (id: string, k: number) => (k < 0 ? h.runtime.ref(tally, id).ask('peek') : h.runtime.ref(tally, id).ask('tick', { k }));
+        const together = await Promise.all(ks.map((k) => send('together', k)));
         const alone: unknown[] = [];
-        for (const k of ks) alone.push(await h.runtime.ref(tally, 'alone').ask('tick', { k }));
+        for (const k of ks) alone.push(await send('alone', k));
         expect(together).toEqual(alone);
-        for (const saw of together as { events: number; sequenceNr: number }[]) expect(saw.sequenceNr).toBe(saw.events);
+        ks.forEach((k, i) => {
+          const { saw, after } = together[i] as { saw: { events: number; sequenceNr: number }; after: { events: number; sequenceNr: number; command: string } };
+          expect(saw.sequenceNr).toBe(saw.events);
+          // In its reply: its own events are in, the later commands' are not, and the command is its own.
+          expect(after).toEqual({ events: saw.events + Math.max(k, 0), sequenceNr: saw.events + Math.max(k, 0), command: k < 0 ? 'peek' : 'tick' });
+        });
         await h.system.stop();
       }),
       { numRuns: 50 },

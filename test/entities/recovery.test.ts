@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventSourcedEntity } from '../../src/index.js';
-import { activations, backends, counter, harness, openStore, until } from './support.js';
+import { activations, backends, counter, harness, heldSnapshotSaves, openStore, until } from './support.js';
 
 describe.each(backends)('recovery on %s', (backend) => {
   it('a crash in the middle of a command sequence costs nothing: same state after the restart', async () => {
@@ -112,5 +112,56 @@ describe('side effects', () => {
     expect(await ref.ask('ok')).toBe(1);
     expect(ran).toEqual(['second step still runs']);
     await expect(ref.ask('refused')).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
+  });
+});
+
+describe('snapshots while one is being saved', () => {
+  it('a boundary crossed while the previous snapshot is being saved leads to a snapshot (of the latest state) once that save is done', async () => {
+    const { store: base } = await openStore('memory');
+    const snaps = heldSnapshotSaves(base);
+    const h = await harness(snaps.store);
+    const every = 3;
+    h.runtime.register(counter, { snapshotEvery: every, snapshotKeep: 2 });
+    const ref = h.runtime.ref(counter, 'busy-snapshots');
+    for (let i = 1; i <= 3; i++) await ref.ask('add', { n: 1 });
+    await until(() => snaps.held.length === 1, 'the snapshot at 3 to be asked for');
+    // While it is held, two more boundaries are crossed (6 and 9), and then some.
+    for (let i = 4; i <= 10; i++) await ref.ask('add', { n: 1 });
+    await h.system.whenIdle();
+    expect(snaps.saves).toEqual([3]); // one at a time
+    snaps.held.shift()?.go();
+    // The crossed boundaries make one save, of the state when the first save was done: 10.
+    await until(() => snaps.held.length === 1, 'the follow-up snapshot');
+    expect(snaps.saves).toEqual([3, 10]);
+    snaps.held.shift()?.go();
+    await until(() => h.events.filter((e) => e.type === 'entity.snapshot').length === 2, 'both snapshots saved');
+    expect(h.events.filter((e) => e.type === 'entity.snapshot').map((e) => (e as { sequenceNr: number }).sequenceNr)).toEqual([3, 10]);
+    await ref.ask('add', { n: 1 }); // 11: no boundary, no snapshot
+    // Recovery replays no more than snapshotEvery events (it would replay 8, from 3, without the follow-up).
+    const h2 = await h.restart();
+    h2.runtime.register(counter, { snapshotEvery: every });
+    expect(await h2.runtime.ref(counter, 'busy-snapshots').ask('get')).toBe(11);
+    const [activation] = activations(h2.events, 'busy-snapshots');
+    expect(activation).toMatchObject({ sequenceNr: 11, fromSnapshot: true, replayed: 1 });
+    expect(activation?.replayed).toBeLessThanOrEqual(every);
+    expect(snaps.saves).toEqual([3, 10]);
+  });
+
+  it('one boundary crossed meanwhile is not lost when the entity is passivated before the running save ends', async () => {
+    const { store: base } = await openStore('memory');
+    const snaps = heldSnapshotSaves(base);
+    const h = await harness(snaps.store);
+    h.runtime.register(counter, { snapshotEvery: 2, idleTimeoutMs: 100 });
+    const ref = h.runtime.ref(counter, 'gone');
+    for (let i = 1; i <= 4; i++) await ref.ask('add', { n: 1 });
+    await until(() => snaps.held.length === 1, 'the snapshot at 2');
+    h.clock.advance(100);
+    await until(() => h.events.some((e) => e.type === 'entity.passivated'), 'passivation');
+    snaps.held.shift()?.go();
+    await until(() => snaps.held.length === 1, 'the follow-up snapshot');
+    snaps.held.shift()?.go();
+    await until(() => h.events.filter((e) => e.type === 'entity.snapshot').length === 2, 'both saved');
+    expect(snaps.saves).toEqual([2, 4]);
+    expect((await base.snapshots.loadLatest('counter|gone'))?.sequenceNr).toBe(4);
   });
 });

@@ -8,6 +8,7 @@ import {
   eventSourcedEntity,
   type InspectionEvent,
   ManualClock,
+  silentLogger,
 } from '../../src/index.js';
 import { createStore, StoreUnavailableError, type Store } from '../../src/persistence/index.js';
 import { openTestDatabase, type TestDatabase } from '../persistence/support.js';
@@ -42,10 +43,13 @@ export async function openStore(backend: Backend): Promise<{ store: Store; db: T
   return { store: await db.openStore(), db };
 }
 
-/** A system on a manual clock with an entity runtime on `store`; stopped after the test. */
+/**
+ * A system on a manual clock with an entity runtime on `store`; stopped after the test. Silent
+ * (these tests crash entities on purpose); `options.logger` gives the runtime a logger of its own.
+ */
 export async function harness(store: Store, options: Partial<EntityRuntimeOptions> = {}): Promise<Harness> {
   const clock = new ManualClock();
-  const system = createActorSystem({ clock });
+  const system = createActorSystem({ clock, logger: silentLogger });
   const events: InspectionEvent[] = [];
   system.events.subscribe((e) => events.push(e));
   const runtime = new EntityRuntime(system, { store, ...options });
@@ -75,7 +79,7 @@ export function delegate<T extends object>(target: T, overrides: Partial<T>): T 
 }
 
 /** `store` with some of its parts replaced; closing it closes `store`. */
-export function storeWith(store: Store, parts: Partial<Pick<Store, 'journal' | 'durableState' | 'recovery'>>): Store {
+export function storeWith(store: Store, parts: Partial<Pick<Store, 'journal' | 'durableState' | 'recovery' | 'snapshots'>>): Store {
   return { ...store, ...parts, close: () => store.close(), [Symbol.asyncDispose]: () => store.close() };
 }
 
@@ -87,6 +91,19 @@ export function heldAppends(store: Store): { store: Store; held: { go(): void; f
       held.push({ go: () => store.journal.append(...args).then(resolve, reject), fail: reject });
     });
   return { store: storeWith(store, { journal: delegate(store.journal, { append }) }), held };
+}
+
+/** `store` whose snapshot saves wait until the test lets each one go (to the real store); `saves` lists the sequence numbers asked for. */
+export function heldSnapshotSaves(store: Store): { store: Store; held: { sequenceNr: number; go(): void }[]; saves: number[] } {
+  const held: { sequenceNr: number; go(): void }[] = [];
+  const saves: number[] = [];
+  const save: Store['snapshots']['save'] = (...args) => {
+    saves.push(args[1]);
+    return new Promise((resolve, reject) => {
+      held.push({ sequenceNr: args[1], go: () => store.snapshots.save(...args).then(resolve, reject) });
+    });
+  };
+  return { store: storeWith(store, { snapshots: delegate(store.snapshots, { save }) }), held, saves };
 }
 
 /** `store` whose next `n` appends fail as if the database had gone away. */
