@@ -35,10 +35,16 @@ export class UnknownEntityTypeError extends BeamstateError {
   }
 }
 
-/** `INVALID_ENTITY_ID`: entity ids are non-empty strings of at most 512 characters. */
+/**
+ * `INVALID_ENTITY_ID`: entity ids are non-empty strings of at most 512 UTF-16 code units, with no
+ * NUL character and no lone surrogate (text the stores hold exactly); `reason` says which rule failed.
+ */
 export class InvalidEntityIdError extends BeamstateError {
-  constructor(id: unknown) {
-    super('INVALID_ENTITY_ID', `entity ids are non-empty strings of at most 512 characters, got ${typeof id === 'string' ? JSON.stringify(id.slice(0, 40)) : typeof id}`);
+  constructor(id: unknown, reason?: string) {
+    super(
+      'INVALID_ENTITY_ID',
+      `entity ids are non-empty strings of at most 512 UTF-16 code units, with no NUL and no lone surrogates${reason === undefined ? '' : ` (this one ${reason})`}; got ${typeof id === 'string' ? JSON.stringify(id.slice(0, 40)) : typeof id}`,
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import { InvalidOptionError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../persistence/store.js';
+import { entityIdProblem } from '../persistence/text.js';
 import { checkSettings, type CommandDef, type EntityRefs, type EntitySettings, EntityType } from './definition.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
 import {
@@ -53,8 +54,6 @@ export interface SubscribeOptions {
   /** With `events`: replay persisted events from this sequence number first (for catching up). */
   readonly fromSequenceNr?: number;
 }
-
-const MAX_ID_LENGTH = 512;
 
 /**
  * Entities in an actor system: register entity types, then address entities by `(type, id)`.
@@ -533,8 +532,11 @@ class Ref {
 }
 
 function checkId(id: unknown): string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) throw new InvalidEntityIdError(id);
-  return id;
+  // The stores' own rule (persistence/text.ts): an id they could not hold exactly (NUL, a lone
+  // surrogate) is refused here, at the door, rather than failing the entity's recovery.
+  const problem = entityIdProblem(id);
+  if (problem !== undefined) throw new InvalidEntityIdError(id, problem);
+  return id as string;
 }
 
 function validatorThrew(type: string, command: string, err: unknown): InvalidCommandError {

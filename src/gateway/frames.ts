@@ -14,7 +14,8 @@ const requestId = z.union([z.string().min(1).max(MAX_ID_LENGTH), z.number().int(
 
 const entityAddress = z.strictObject({
   type: z.string().min(1).max(MAX_TYPE_LENGTH),
-  // The entity layer owns the id rule (1–512 characters, INVALID_ENTITY_ID).
+  // The entity layer owns the id rule (1–512 UTF-16 code units, no NUL, no lone surrogate:
+  // INVALID_ENTITY_ID), so a client hears one error code for every bad id.
   id: z.string(),
 });
 

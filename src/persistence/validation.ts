@@ -1,4 +1,5 @@
 import { PersistenceArgumentError } from './errors.js';
+import { isStorableText, MAX_PERSISTENCE_ID_LENGTH, textProblem } from './text.js';
 
 // Small checks, each failing with an error that names the offending field. They run at the API
 // boundary so that bad values never reach SQL (where they would fail a whole batch).
@@ -6,11 +7,19 @@ import { PersistenceArgumentError } from './errors.js';
 /** The largest sequence number, revision or count accepted: the largest exact JS integer. */
 export const MAX_SEQUENCE_NR = Number.MAX_SAFE_INTEGER;
 
+/**
+ * A persistence id every backend holds exactly as given (see text.ts): non-empty, at most
+ * `MAX_PERSISTENCE_ID_LENGTH` UTF-16 code units, no NUL, no lone surrogates. The memory store
+ * could hold any string, but refuses the same ones, so a program behaves alike on every backend;
+ * refusing here also keeps one bad id from failing a whole group-commit batch.
+ */
 export function checkPersistenceId(value: unknown, field = 'persistenceId'): string {
   if (typeof value !== 'string') throw new PersistenceArgumentError(field, 'must be a string');
   if (value.length === 0) throw new PersistenceArgumentError(field, 'must not be empty');
-  // PostgreSQL text cannot hold NUL; refusing it here keeps one bad id from failing a batch.
-  if (value.includes('\u0000')) throw new PersistenceArgumentError(field, 'must not contain NUL characters');
+  if (value.length > MAX_PERSISTENCE_ID_LENGTH) {
+    throw new PersistenceArgumentError(field, `must be at most ${MAX_PERSISTENCE_ID_LENGTH} UTF-16 code units, got ${value.length}`);
+  }
+  if (!isStorableText(value)) throw new PersistenceArgumentError(field, textProblem(value) as string);
   return value;
 }
 
@@ -36,9 +45,10 @@ export function checkBound(value: unknown, field: string): number {
   return checkNonNegativeInt(value, field);
 }
 
+/** An event, snapshot or state type name: any string the stores hold exactly (no NUL, no lone surrogates). */
 export function checkTypeName(value: unknown, field: string): string {
   if (typeof value !== 'string') throw new PersistenceArgumentError(field, 'must be a string');
-  if (value.includes('\u0000')) throw new PersistenceArgumentError(field, 'must not contain NUL characters');
+  if (!isStorableText(value)) throw new PersistenceArgumentError(field, textProblem(value) as string);
   return value;
 }
 
