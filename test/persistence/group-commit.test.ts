@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { GroupCommitWriter } from '../../src/persistence/group-commit.js';
+import { GroupCommitWriter, observeBatches } from '../../src/persistence/group-commit.js';
 import type { BatchOutcome, BatchRunner, PendingAppend } from '../../src/persistence/group-commit.js';
 import { encodeEvents } from '../../src/persistence/encoded-events.js';
 import type { EncodedEvents } from '../../src/persistence/encoded-events.js';
@@ -220,6 +220,38 @@ describe('group-commit writer', () => {
     calls[1]?.finish();
     await d;
     expect(drained).toBe(true);
+  });
+  it('tells a batch observer each batch: its appends, events, run time and batches in flight', async () => {
+    const { run, calls } = controlledRunner();
+    const writer = new GroupCommitWriter(run, { maxBatchEvents: 100, maxBatchBytes: 1 << 20, maxBatchesInFlight: 2 });
+    const seen: [number, number, number, number][] = [];
+    observeBatches((appends, evs, ms, inFlight) => seen.push([appends, evs, ms, inFlight]));
+    try {
+      void writer.submit('a', 0, events(2));
+      void writer.submit('b', 0, events(3));
+      void writer.submit('c', 0, events(1));
+      await microtasks();
+      expect(calls).toHaveLength(2); // spread over the two free slots
+      expect(seen).toEqual([]); // told once a batch has run, not before
+      calls[0]?.finish();
+      await microtasks();
+      calls[1]?.finish();
+      await microtasks();
+      expect(seen.map(([a, e, , f]) => [a, e, f])).toEqual([
+        [calls[0]?.batch.length, calls[0]?.batch.reduce((n, p) => n + p.events.count, 0), 2],
+        [calls[1]?.batch.length, calls[1]?.batch.reduce((n, p) => n + p.events.count, 0), 1],
+      ]);
+      expect(seen.reduce((n, [a]) => n + a, 0)).toBe(3);
+      expect(seen.reduce((n, [, e]) => n + e, 0)).toBe(6);
+      expect(seen.every(([, , ms]) => ms >= 0)).toBe(true);
+    } finally {
+      observeBatches(undefined);
+    }
+    void writer.submit('d', 0, events());
+    await microtasks();
+    calls[2]?.finish();
+    await microtasks();
+    expect(seen).toHaveLength(2); // removed: no longer told
   });
 });
 
