@@ -118,6 +118,32 @@ export class StoreQueryError extends BeamstateError {
   }
 }
 
+/**
+ * A PGlite data folder is already open: another process (or another store in this one) holds
+ * its lock. Two writers on one folder would lose acknowledged events, so the second opener
+ * fails at once. `holderPid`/`holderHost` name the holder when its lock file says so.
+ */
+export class StoreLockedError extends BeamstateError {
+  readonly dataDir: string;
+  readonly lockFile: string;
+  readonly holderPid: number | undefined;
+  readonly holderHost: string | undefined;
+
+  constructor(dataDir: string, lockFile: string, holderPid: number | undefined, holderHost: string | undefined, detail?: string) {
+    const who = holderPid === undefined ? 'another process' : `process ${holderPid}${holderHost === undefined ? '' : ` on ${holderHost}`}`;
+    super(
+      'STORE_LOCKED',
+      `the PGlite data folder ${JSON.stringify(dataDir)} is in use by ${who}${detail === undefined ? '' : ` (${detail})`}; ` +
+        `a folder belongs to one process at a time (use PostgreSQL to share data). ` +
+        `If no process uses it, delete the lock file ${JSON.stringify(lockFile)}`,
+    );
+    this.dataDir = dataDir;
+    this.lockFile = lockFile;
+    this.holderPid = holderPid;
+    this.holderHost = holderHost;
+  }
+}
+
 /** The store was closed; no further operations are accepted. */
 export class StoreClosedError extends BeamstateError {
   constructor() {

@@ -40,6 +40,7 @@ export {
   SnapshotOutcomeUnknownError,
   StoreQueryError,
   StoreClosedError,
+  StoreLockedError,
   PersistenceArgumentError,
   SerializationError,
   MigrationError,

@@ -83,6 +83,14 @@ export interface PGliteStoreOptions extends SqlStoreOptions {
   readonly kind: 'pglite';
   /** The data folder; `'memory://'` keeps everything in memory. Default `'.beamstate/pglite'`. */
   readonly dataDir?: string;
+  /**
+   * How safe a resolved write is in a data folder (ignored for `memory://` and `db`). `'fsync'`
+   * (the default): PostgreSQL fsyncs the WAL before each COMMIT returns (once per group-commit
+   * batch), so it survives an OS crash or power loss. `'process'`: no fsync (PGlite's own
+   * behaviour); a resolved write survives the process being killed, not an OS crash. See
+   * docs/persistence.md#durability.
+   */
+  readonly durability?: 'fsync' | 'process';
   /** A PGlite instance you own (then `dataDir` is ignored and close() leaves it open). */
   readonly db?: PGliteInstance;
 }
@@ -103,6 +111,7 @@ export type StoreKind = StoreOptions['kind'];
 export const STORE_DEFAULTS = Object.freeze({
   kind: 'pglite' as StoreKind,
   dataDir: '.beamstate/pglite',
+  durability: 'fsync' as 'fsync' | 'process',
   schema: 'public',
   tablePrefix: 'beamstate_',
   migrate: true,

@@ -1,7 +1,5 @@
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { Journal } from './journal.js';
@@ -12,7 +10,7 @@ import { msgpackSerializer } from './serializer.js';
 import type { GroupCommitOptions } from './group-commit.js';
 import type { PGliteStoreOptions, PostgresStoreOptions, SqlStoreOptions, StoreKind, StoreOptions } from './options.js';
 import { STORE_DEFAULTS } from './options.js';
-import { MigrationError, PersistenceArgumentError, StoreUnavailableError } from './errors.js';
+import { MigrationError, PersistenceArgumentError, StoreLockedError, StoreUnavailableError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkPositiveInt } from './validation.js';
 import { MemoryJournal } from './memory/memory-journal.js';
@@ -27,6 +25,7 @@ const RECOVERY_IN_FLIGHT_POSTGRES = 4;
 import type { SqlDriver } from './sql/driver.js';
 import { PgDriver } from './sql/pg-driver.js';
 import { PGliteDriver } from './sql/pglite-driver.js';
+import { openPGlite } from './sql/pglite-folder.js';
 import type { Tables } from './sql/tables.js';
 import { tables } from './sql/tables.js';
 import { LATEST_VERSION, migrate } from './sql/migrations.js';
@@ -162,13 +161,15 @@ async function pgliteDriver(opts: PGliteStoreOptions): Promise<SqlDriver> {
   if (opts.db !== undefined) return new PGliteDriver(opts.db as PGlite, false);
   const dataDir = opts.dataDir ?? STORE_DEFAULTS.dataDir;
   if (typeof dataDir !== 'string' || dataDir === '') throw new PersistenceArgumentError('options.dataDir', 'must be a non-empty string');
+  const durability = opts.durability ?? STORE_DEFAULTS.durability;
+  if (durability !== 'fsync' && durability !== 'process') {
+    throw new PersistenceArgumentError('options.durability', `must be 'fsync' or 'process', got ${JSON.stringify(durability)}`);
+  }
   try {
-    // A folder (not memory:// or another scheme): PGlite creates the folder but not its parents.
-    if (!dataDir.includes('://')) await mkdir(dirname(resolve(dataDir)), { recursive: true });
-    // Loaded on demand: users of the PostgreSQL backend never load the WASM build.
-    const { PGlite } = await import('@electric-sql/pglite');
-    return new PGliteDriver(await PGlite.create(dataDir), true);
+    const { db, release } = await openPGlite(dataDir, durability);
+    return new PGliteDriver(db, true, release);
   } catch (err) {
+    if (err instanceof StoreLockedError) throw err;
     throw new StoreUnavailableError(`could not open the PGlite database in ${JSON.stringify(dataDir)}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
     });

@@ -13,10 +13,13 @@ export class PGliteDriver implements SqlDriver {
   readonly kind = 'pglite' as const;
   readonly #db: PGlite;
   readonly #ownsDb: boolean;
+  readonly #afterClose: () => void;
 
-  constructor(db: PGlite, ownsDb: boolean) {
+  /** `afterClose` runs once the database is closed (it releases the data folder's lock). */
+  constructor(db: PGlite, ownsDb: boolean, afterClose: () => void = () => {}) {
     this.#db = db;
     this.#ownsDb = ownsDb;
+    this.#afterClose = afterClose;
   }
 
   async query(text: string, values: readonly unknown[] = []): Promise<SqlResult> {
@@ -53,7 +56,11 @@ export class PGliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDb && !this.#db.closed) await this.#db.close();
+    try {
+      if (this.#ownsDb && !this.#db.closed) await this.#db.close();
+    } finally {
+      this.#afterClose();
+    }
   }
 }
 
