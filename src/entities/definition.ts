@@ -20,6 +20,12 @@ export interface EntitySettings {
   readonly backoff?: { readonly minMs?: number; readonly maxMs?: number; readonly randomFactor?: number };
   /** Actors serving a stateless function. Default 4. */
   readonly poolSize?: number;
+  /**
+   * How long an async schema may take to validate a command's input before the command is
+   * refused with `VALIDATION_TIMEOUT` (the commands sent after it then go on); `Infinity`: as
+   * long as the ask's timeout (a tell: for ever). Default 1000 ms.
+   */
+  readonly validationTimeoutMs?: number;
 }
 
 /** Every default of {@link EntitySettings}, in one place. */
@@ -31,6 +37,7 @@ export const entityDefaults = {
   maxBatchSize: 64,
   backoff: { minMs: 10, maxMs: 2000, randomFactor: 0.2 },
   poolSize: 4,
+  validationTimeoutMs: 1000,
 } as const;
 
 /** Finds refs to entities, for forwarding. */
@@ -330,6 +337,7 @@ export function checkSettings(s: EntitySettings, prefix: string): void {
   int('maxCommandAttempts', 1);
   int('maxBatchSize', 1);
   int('poolSize', 1);
+  int('validationTimeoutMs', 1, true);
   const b = s.backoff;
   if (b !== undefined) {
     for (const k of ['minMs', 'maxMs'] as const) {

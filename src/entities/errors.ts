@@ -96,3 +96,28 @@ export class InvalidDefinitionError extends BeamstateError {
     this.field = field;
   }
 }
+
+/**
+ * `VALIDATION_TIMEOUT`: the command's async schema did not answer within `validationTimeoutMs`;
+ * the command was not run, and the commands sent to the entity after it went on.
+ */
+export class ValidationTimeoutError extends BeamstateError {
+  readonly timeoutMs: number;
+  constructor(entityType: string, command: string, timeoutMs: number) {
+    super('VALIDATION_TIMEOUT', `the input of ${entityType}.${command} was not validated within ${timeoutMs} ms (validationTimeoutMs)`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * `TOO_MANY_ACTIVE_ENTITIES`: the command was for an entity that is not active, and `limit`
+ * entities are active (`maxActiveEntities` plus `maxActiveEntitiesOverflow`) with none idle to
+ * passivate in its place; it was not run. Retry later (as after Orleans' load shedding).
+ */
+export class TooManyActiveEntitiesError extends BeamstateError {
+  readonly limit: number;
+  constructor(entityType: string, entityId: string, limit: number) {
+    super('TOO_MANY_ACTIVE_ENTITIES', `cannot activate ${entityType}/${entityId}: ${limit} entities are active and every one is busy (maxActiveEntities + maxActiveEntitiesOverflow)`);
+    this.limit = limit;
+  }
+}

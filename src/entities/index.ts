@@ -13,7 +13,7 @@ export { EffectBuilder } from './effect.js';
 export type { Effect, BaseEffects, Failure, HandlerResult } from './effect.js';
 export type { EntityRef, CommandSpec, CommandSpecs, CommandArgs } from './entity-ref.js';
 export { EntityRuntime } from './runtime.js';
-export type { EntityRuntimeOptions, SubscribeOptions } from './runtime.js';
+export type { EntityRuntimeOptions, EntityRuntimeStats, SubscribeOptions } from './runtime.js';
 export type { EntityUpdate, Subscription } from './subscriptions.js';
 export type { StandardSchemaV1, ValidationIssue } from './standard-schema.js';
 export {
@@ -28,4 +28,6 @@ export {
   RecoveryFailedError,
   EntityStoppedError,
   InvalidDefinitionError,
+  ValidationTimeoutError,
+  TooManyActiveEntitiesError,
 } from './errors.js';

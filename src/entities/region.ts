@@ -21,6 +21,9 @@ const PASSIVATE_LRU = Symbol('passivate:lru');
 const PASSIVATE_REQUESTED = Symbol('passivate:requested');
 type EntityMsg = typeof RECOVER | typeof WAKE | typeof PASSIVATE_IDLE | typeof PASSIVATE_LRU | typeof PASSIVATE_REQUESTED;
 
+/** How many of a type's least recently used entities are looked at for an idle one to evict. */
+const EVICTION_SCAN = 64;
+
 /** Supervision of each entity type: restarts paced by the type's backoff; a circuit breaker beyond this many crashes per second. @internal */
 export const typeSupervisorDefaults = { intensity: 100, periodMs: 1000, shutdownMs: 5000 } as const;
 
@@ -33,6 +36,7 @@ export interface ResolvedSettings {
   readonly maxBatchSize: number;
   readonly backoff: { readonly minMs: number; readonly maxMs: number; readonly randomFactor: number };
   readonly poolSize: number;
+  readonly validationTimeoutMs: number;
 }
 
 export function resolveSettings(...layers: EntitySettings[]): ResolvedSettings {
@@ -207,6 +211,7 @@ export class Region {
     // counts as use, which also re-arms the idle sweep (it skipped the slot while it was asked).
     const asked = slot.passivating;
     slot.passivating = false;
+    this.evicted(slot);
     if (asked) this.touch(slot, this.runtime.system.clock.now());
     if (slot.queue.length > 0) this.wake(slot);
   }
@@ -333,6 +338,10 @@ export class Region {
       }
     } else if (cell.passivateRequested) {
       this.tryPassivate(cell, ctx as Context<EntityMsg>, 'requested');
+    } else if (this.runtime.overCap && this.type.kind !== 'stateless') {
+      // Over the cap because every entity was busy when others were activated: the excess goes
+      // as its entities turn idle, this one now.
+      this.tryPassivate(cell, ctx as Context<EntityMsg>, 'lru');
     }
   }
 
@@ -340,6 +349,7 @@ export class Region {
   private tryPassivate(cell: EntityCell, ctx: Context<EntityMsg>, reason: 'idle' | 'lru' | 'requested'): void {
     const slot = cell.slot;
     slot.passivating = false;
+    this.evicted(slot);
     if (slot.detached) return;
     if (!slot.idle) {
       this.touch(slot, this.runtime.system.clock.now()); // busy is the opposite of idle: it counts as used now
@@ -366,13 +376,26 @@ export class Region {
     // slot is left unasked, and the next sweep asks its next incarnation.
     if (slot.actor === null || !slot.actor.alive || slot.passivating || slot.detached) return;
     slot.passivating = true;
+    if (kind === 'lru') {
+      // On its way out to make room: not counted against the cap while the request travels.
+      slot.evicting = true;
+      this.runtime.evicting++;
+    }
     slot.actor.tell(kind === 'idle' ? PASSIVATE_IDLE : PASSIVATE_LRU);
+  }
+
+  /** The request to passivate for the cap was handled (or died with its actor, or the slot went). */
+  private evicted(slot: Slot): void {
+    if (!slot.evicting) return;
+    slot.evicting = false;
+    this.runtime.evicting--;
   }
 
   /** Removes a slot from the region; its queue is the caller's business. */
   detach(slot: Slot): void {
     if (slot.detached) return;
     slot.detached = true;
+    this.evicted(slot);
     if (this.slots.get(slot.entityId) === slot) this.slots.delete(slot.entityId);
     this.unlink(slot);
     this.runtime.deactivated(this);
@@ -473,13 +496,20 @@ export class Region {
     slot.lruPrev = slot.lruNext = null;
   }
 
-  /** The least recently used slot (a candidate for eviction). */
-  get leastRecentlyUsed(): Slot | null {
+  /**
+   * The least recently used idle slot (a candidate for eviction), looked for among the
+   * `EVICTION_SCAN` least recently used ones: an entity is moved to the other end of the list
+   * when it gets a command, so busy ones are rarely in front, and when every entity is busy the
+   * look stays short. Null if none.
+   */
+  idleLeastRecentlyUsed(): Slot | null {
     let s = this.lruHead;
-    // Not one being asked already, nor one without a live actor (activating, or a crashed one
-    // waiting out its restart backoff): neither could answer a request to passivate.
-    while (s !== null && (s.passivating || s.actor === null || !s.actor.alive)) s = s.lruNext;
-    return s;
+    // Not a busy one (it would refuse), not one being asked already, nor one without a live actor
+    // (activating, or a crashed one waiting out its restart backoff): it could not answer.
+    for (let n = 0; s !== null && n < EVICTION_SCAN; n++, s = s.lruNext) {
+      if (s.idle && !s.passivating && s.actor !== null && s.actor.alive) return s;
+    }
+    return null;
   }
 
   /**

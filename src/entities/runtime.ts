@@ -12,8 +12,10 @@ import {
   InvalidCommandError,
   InvalidDefinitionError,
   InvalidEntityIdError,
+  TooManyActiveEntitiesError,
   UnknownCommandError,
   UnknownEntityTypeError,
+  ValidationTimeoutError,
 } from './errors.js';
 import type { SupervisorHandle } from '../supervisor/refs.js';
 import { ensureSupervision } from '../supervisor/root.js';
@@ -22,14 +24,27 @@ import { keepAlive, type TimerHandle } from '../actors/clock.js';
 import { RingBuffer } from '../actors/ring-buffer.js';
 import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
-import { checkResult, type StandardSchemaV1, toIssues, type ValidationIssue } from './standard-schema.js';
+import { checkResult, type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
 
 export interface EntityRuntimeOptions {
   /** Where events, snapshots and states live (`createStore()`). */
   readonly store: Store;
-  /** Most active entities across all types; beyond it the least recently used idle one is passivated. Default unlimited. */
+  /**
+   * Most active entities across all types (stateless workers not counted): beyond it, the least
+   * recently used idle one is passivated for each entity activated. A soft cap, as in Orleans:
+   * while every active entity is busy none can go, so it is exceeded, by at most
+   * `maxActiveEntitiesOverflow`. Default unlimited.
+   */
   readonly maxActiveEntities?: number;
+  /**
+   * How many entities beyond `maxActiveEntities` may be active while none is idle to passivate
+   * (each goes as soon as it is idle). Beyond that, a command to an entity that is not active is
+   * refused with `TOO_MANY_ACTIVE_ENTITIES` (and a subscribe rejects with it); commands to active
+   * entities are not affected. 0 makes the cap hard; `Infinity`, unbounded. Default 10 % of
+   * `maxActiveEntities` (at least 1).
+   */
+  readonly maxActiveEntitiesOverflow?: number;
   /** Settings for every type, under each type's own. See `entityDefaults`. */
   readonly defaults?: EntitySettings;
   /** Default the system's logger. */
@@ -43,6 +58,20 @@ export interface EntityRuntimeOptions {
    * Defaults: 100 crashes per 1000 ms; `shutdownMs` 5000 for stopping an entity actor.
    */
   readonly supervision?: { readonly intensity?: number; readonly periodMs?: number; readonly shutdownMs?: number };
+}
+
+/** What `runtime.stats()` tells about active entities. */
+export interface EntityRuntimeStats {
+  /** Entities active now, of every type (stateless workers not counted); as `runtime.activeEntities`. */
+  readonly activeEntities: number;
+  /** Of those, the ones asked to passivate to make room under the cap (they go once idle). */
+  readonly passivatingForCap: number;
+  /** The `maxActiveEntities` option (Infinity: unlimited). */
+  readonly maxActiveEntities: number;
+  /** `maxActiveEntities` + `maxActiveEntitiesOverflow`: the most active entities, not counting those passivating for the cap. */
+  readonly activeEntitiesLimit: number;
+  /** Commands (and subscribes) refused with `TOO_MANY_ACTIVE_ENTITIES` since the runtime started. */
+  readonly refusedActivations: number;
 }
 
 /** What `subscribe` should deliver. */
@@ -77,6 +106,13 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   private stoppedAll = false;
   private readonly regions = new Map<string, Region>();
   private readonly maxActive: number;
+  /** maxActive plus the overflow allowed while every active entity is busy. */
+  private readonly activeLimit: number;
+  /** Active entities asked to passivate for the cap, not yet gone: not counted against it. @internal */
+  evicting = 0;
+  private refusedActivations = 0;
+  /** The limit was reached (and logged) since the count was last under the cap. */
+  private limitWarned = false;
   private readonly defaults: EntitySettings;
   private readonly drainTimeoutMs: number;
   private active = 0;
@@ -94,6 +130,11 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     this.logger = (options.logger ?? system.logger).child({ component: 'entities' });
     this.maxActive = options.maxActiveEntities ?? Infinity;
     if (!(this.maxActive >= 1)) throw new InvalidOptionError('maxActiveEntities', `must be >= 1, got ${String(options.maxActiveEntities)}`);
+    const overflow = options.maxActiveEntitiesOverflow ?? (this.maxActive === Infinity ? Infinity : Math.max(1, Math.ceil(this.maxActive / 10)));
+    if (!(overflow === Infinity || (Number.isInteger(overflow) && overflow >= 0))) {
+      throw new InvalidOptionError('maxActiveEntitiesOverflow', `must be an integer >= 0 or Infinity, got ${String(options.maxActiveEntitiesOverflow)}`);
+    }
+    this.activeLimit = this.maxActive + overflow;
     this.defaults = options.defaults ?? {};
     checkSettings(this.defaults, 'defaults');
     this.drainTimeoutMs = options.drainTimeoutMs ?? 5000;
@@ -150,6 +191,17 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     return this.active;
   }
 
+  /** Active entities against the cap: see {@link EntityRuntimeStats}. */
+  stats(): EntityRuntimeStats {
+    return {
+      activeEntities: this.active,
+      passivatingForCap: this.evicting,
+      maxActiveEntities: this.maxActive,
+      activeEntitiesLimit: this.activeLimit,
+      refusedActivations: this.refusedActivations,
+    };
+  }
+
   /**
    * Watches an entity: its persisted events and/or its state (the current state first, then after
    * each change). Resolves once established. Survives passivation and restarts of the entity.
@@ -172,7 +224,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       onEnd: null,
     };
     if (this.stopping) throw new EntityStoppedError(entityType);
-    const slot = region.slotFor(entityId);
+    const slot = this.entitySlot(region, entityId);
+    if (slot === null) throw new TooManyActiveEntitiesError(entityType, entityId, this.activeLimit);
     const p = new Pending(SUBSCRIBE, null, undefined, slot, true, { events, state, fromSequenceNr: from, subscriber });
     this.inflight++;
     const now = this.system.clock.now();
@@ -274,7 +327,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     listener: AskListener | null = null,
     token: unknown = undefined,
   ): Promise<unknown> | undefined {
-    const slot = region.type.kind === 'stateless' ? region.workerFor() : region.slotFor(id);
+    const slot = region.type.kind === 'stateless' ? region.workerFor() : this.entitySlot(region, id);
+    if (slot === null) return this.refuse(new TooManyActiveEntitiesError(region.type.name, id, this.activeLimit), wantReply, listener, token);
     const now = this.system.clock.now();
     const p = this.pending(slot, def, input, options, wantReply, listener, token, now);
     if (!(p instanceof Pending)) return p;
@@ -299,7 +353,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     listener: AskListener | null,
     token: unknown,
   ): Promise<unknown> | undefined {
-    const slot = region.slotFor(id);
+    const slot = this.entitySlot(region, id);
+    if (slot === null) return this.refuse(new TooManyActiveEntitiesError(region.type.name, id, this.activeLimit), wantReply, listener, token);
     const clock = this.system.clock;
     const p = this.pending(slot, def, undefined, options, wantReply, listener, token, clock.now(), VALIDATING);
     if (!(p instanceof Pending)) return p;
@@ -309,22 +364,23 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       return answer;
     }
     (slot.held ??= new RingBuffer<Pending>(4)).push(p);
-    // An ask's own timeout bounds how long a validator can hold up the entity (the command is
-    // dropped, see Pending.reject). A tell, or an ask without a timeout, has none: its
-    // validation gets the system's ask timeout, after which the input counts as invalid.
-    const timeout = wantReply ? (options?.timeout ?? this.system.askTimeout) : Infinity;
+    // The validator has the type's validationTimeoutMs: then the command is refused with
+    // VALIDATION_TIMEOUT and the commands behind it go on, so a validator that never answers
+    // holds its entity up that long, not for a whole ask timeout. An ask whose own timeout comes
+    // first needs no timer: its timeout drops the command (see Pending.reject).
+    const limit = region.settings.validationTimeoutMs;
+    const askTimeout = wantReply ? (options?.timeout ?? this.system.askTimeout) : Infinity;
     let deadline: TimerHandle | null = null;
-    if (timeout === Infinity) {
-      const limit = this.system.askTimeout;
-      deadline = clock.setTimeout(() => settle(undefined, [{ message: `the input was not validated within ${limit} ms`, path: [] }]), limit);
+    if (limit < askTimeout) {
+      deadline = clock.setTimeout(() => settle(undefined, new ValidationTimeoutError(region.type.name, def.name, limit)), limit);
       keepAlive(deadline, false);
     }
-    const settle = (value: unknown, issues: readonly ValidationIssue[] | undefined): void => {
+    const settle = (value: unknown, error: Error | undefined): void => {
       if (deadline !== null) clock.clearTimeout(deadline);
       if (p.validation !== VALIDATING) return; // dropped (timed out, aborted) or failed meanwhile
-      if (issues !== undefined) {
+      if (error !== undefined) {
         p.validation = INVALID;
-        p.invalid = new InvalidCommandError(region.type.name, def.name, issues);
+        p.invalid = error;
       } else {
         p.validation = VALID;
         p.input = value;
@@ -332,8 +388,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       this.release(slot);
     };
     validation.then(
-      (r) => (r.issues !== undefined ? settle(undefined, toIssues(r.issues)) : settle(r.value, undefined)),
-      (err: unknown) => settle(undefined, validatorThrew(region.type.name, def.name, err).issues),
+      (r) => (r.issues !== undefined ? settle(undefined, new InvalidCommandError(region.type.name, def.name, toIssues(r.issues))) : settle(r.value, undefined)),
+      (err: unknown) => settle(undefined, validatorThrew(region.type.name, def.name, err)),
     );
     return answer;
   }
@@ -363,12 +419,14 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     region: Region,
     id: string,
     def: CommandDef,
-    validation: Promise<StandardSchemaV1.Result<unknown>>,
+    unbounded: Promise<StandardSchemaV1.Result<unknown>>,
     options: AskOptions | undefined,
     wantReply: boolean,
     listener: AskListener | null,
     token: unknown,
   ): Promise<unknown> | undefined {
+    const validation = this.withDeadline(region, def, unbounded);
+    const threw = (err: unknown): Error => (err instanceof ValidationTimeoutError ? err : validatorThrew(region.type.name, def.name, err));
     const invalid = (issues: readonly StandardSchemaV1.Issue[]): InvalidCommandError => new InvalidCommandError(region.type.name, def.name, toIssues(issues));
     // Counted as in flight while validated, so that stop() waits for it like a queued command;
     // once the runtime has stopped, it is refused instead of queued.
@@ -384,7 +442,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
             if (r.issues !== undefined) listener.failed(token, invalid(r.issues));
             else proceed(r.value);
           },
-          (err: unknown) => listener.failed(token, validatorThrew(region.type.name, def.name, err)),
+          (err: unknown) => listener.failed(token, threw(err)),
         )
         .finally(() => this.settled());
       return undefined;
@@ -396,7 +454,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
           return proceed(r.value);
         },
         (err: unknown) => {
-          throw validatorThrew(region.type.name, def.name, err);
+          throw threw(err);
         },
       )
       .finally(() => this.settled());
@@ -405,6 +463,69 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       return undefined;
     }
     return validated;
+  }
+
+  /** `validation`, or VALIDATION_TIMEOUT if it has not settled within the type's validationTimeoutMs. */
+  private withDeadline(region: Region, def: CommandDef, validation: Promise<StandardSchemaV1.Result<unknown>>): Promise<StandardSchemaV1.Result<unknown>> {
+    const limit = region.settings.validationTimeoutMs;
+    if (limit === Infinity) return validation;
+    const clock = this.system.clock;
+    return new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(() => reject(new ValidationTimeoutError(region.type.name, def.name, limit)), limit);
+      keepAlive(timer, false);
+      validation.then(
+        (r) => {
+          clock.clearTimeout(timer);
+          resolve(r);
+        },
+        (err: unknown) => {
+          clock.clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * The slot of entity `id` (not a stateless function's); a new one if it has none, which at the
+   * cap makes room first. Null if it cannot be activated: the limit is reached and every
+   * active entity is busy.
+   */
+  private entitySlot(region: Region, id: string): Slot | null {
+    const slot = region.slots.get(id);
+    if (slot !== undefined) return slot;
+    if (this.active >= this.maxActive && !this.makeRoom()) return null;
+    return region.slotFor(id);
+  }
+
+  /**
+   * At the cap, before an activation: asks the least recently used idle entity to passivate in
+   * the new one's place (it goes when it handles the request, if still idle). With none idle the
+   * new one is let in while fewer than the limit are active (not counting those already asked to
+   * go); beyond, false.
+   */
+  private makeRoom(): boolean {
+    if (this.active - this.evicting >= this.maxActive) {
+      let victim: Slot | null = null;
+      for (const region of this.regions.values()) {
+        if (region.type.kind === 'stateless') continue;
+        const candidate = region.idleLeastRecentlyUsed();
+        if (candidate !== null && (victim === null || candidate.lastActive < victim.lastActive)) victim = candidate;
+      }
+      if (victim !== null) victim.region.requestPassivation(victim, 'lru');
+    }
+    if (this.active - this.evicting < this.activeLimit) return true;
+    this.refusedActivations++;
+    if (!this.limitWarned) {
+      this.limitWarned = true;
+      this.logger.warn({ active: this.active, limit: this.activeLimit }, 'active entity limit reached with every entity busy: activations are refused (TOO_MANY_ACTIVE_ENTITIES)');
+    }
+    return false;
+  }
+
+  /** @internal More entities are active than the cap (not counting those asked to go): each one that turns idle passivates. */
+  get overCap(): boolean {
+    return this.active - this.evicting > this.maxActive;
   }
 
   /** A pending command on `slot`, its ask's timeout started; or, for a bad timeout option, the refusal. */
@@ -453,30 +574,19 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     return ++this.slotSeq;
   }
 
-  /** @internal A slot was created: enforce the cap on active entities. */
+  /** @internal A slot was created (the cap was checked before, by `entitySlot`). */
   activated(region: Region): void {
-    if (region.type.kind === 'stateless') return;
-    if (++this.active > this.maxActive) this.evictLeastRecentlyUsed();
+    if (region.type.kind !== 'stateless') this.active++;
   }
 
   /** @internal */
   deactivated(region: Region): void {
-    if (region.type.kind !== 'stateless') this.active--;
+    if (region.type.kind !== 'stateless' && --this.active < this.maxActive) this.limitWarned = false;
   }
 
   /** @internal A queued command or subscription request was answered. */
   settled(): void {
     if (--this.inflight === 0 && this.drainWaiter !== null) this.drainWaiter();
-  }
-
-  private evictLeastRecentlyUsed(): void {
-    let victim = null;
-    for (const region of this.regions.values()) {
-      if (region.type.kind === 'stateless') continue;
-      const candidate = region.leastRecentlyUsed;
-      if (candidate !== null && (victim === null || candidate.lastActive < victim.lastActive)) victim = candidate;
-    }
-    if (victim !== null) victim.region.requestPassivation(victim, 'lru');
   }
 
   private async doStop(): Promise<void> {

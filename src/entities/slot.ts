@@ -21,6 +21,8 @@ export class Slot implements AskTarget {
   detached = false;
   /** A passivation request is on its way to the actor. */
   passivating = false;
+  /** That request is to make room under the runtime's cap on active entities (counted in `EntityRuntime.evicting`). */
+  evicting = false;
   /** When the last command arrived, on the system clock. */
   lastActive = 0;
   lruPrev: Slot | null = null;

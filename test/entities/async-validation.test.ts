@@ -1,6 +1,7 @@
 // Commands whose input schema validates asynchronously keep their place in the entity's order:
 // an entity handles its commands in the order they were sent, whatever order the validators
-// answer in, and a validator that never answers holds nothing up for longer than an ask timeout.
+// answer in, and a validator that never answers holds nothing up for longer than its deadline
+// (validationTimeoutMs), or the ask's timeout if that comes first.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -114,28 +115,82 @@ describe('async input validation keeps per-entity order', () => {
     expect(await ref.ask('get')).toEqual(['next']);
   });
 
-  it('a tell, or an ask without a timeout, gets the system ask timeout for its validation; then it counts as invalid', async () => {
+  it('a validator that never answers: after validationTimeoutMs (default 1 s) its command fails VALIDATION_TIMEOUT and the ones behind it run, whatever the ask timeout', async () => {
+    const { store } = await openStore('memory');
+    const warned: unknown[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (o: object) => void warned.push(o), child: () => logger };
+    const h = await harness(store, { logger });
+    const { schema, waiting } = controlledSchema();
+    const log = recorderEntity(schema);
+    h.runtime.register(log);
+    const ref = h.runtime.ref(log, 'deadline');
+    ref.tell('slow', 'told');
+    const patient = ref.ask('slow', 'patient', { timeout: Infinity });
+    const long = ref.ask('slow', 'long', { timeout: 60_000 });
+    const behind = ref.ask('fast', 'behind', { timeout: Infinity });
+    await until(() => waiting.has('told') && waiting.has('patient') && waiting.has('long'));
+    h.clock.advance(999);
+    await h.system.whenIdle();
+    expect(await h.store.journal.highestSequenceNr('log|deadline')).toBe(0); // still held
+    h.clock.advance(1);
+    await expect(patient).rejects.toMatchObject({ code: 'VALIDATION_TIMEOUT', timeoutMs: 1000, message: 'the input of log.slow was not validated within 1000 ms (validationTimeoutMs)' });
+    await expect(long).rejects.toMatchObject({ code: 'VALIDATION_TIMEOUT' });
+    expect(await behind).toBe(1);
+    expect(warned).toContainEqual(expect.objectContaining({ command: 'slow', err: expect.objectContaining({ code: 'VALIDATION_TIMEOUT' }) })); // the tell's
+    // Late answers change nothing: none of them runs.
+    for (const key of ['told', 'patient', 'long']) waiting.get(key)?.(true);
+    await h.system.whenIdle();
+    expect(await ref.ask('get')).toEqual(['behind']);
+  });
+
+  it('validationTimeoutMs is a per-type setting; an ask timeout shorter than it comes first (ASK_TIMEOUT)', async () => {
     const { store } = await openStore('memory');
     const h = await harness(store);
     const { schema, waiting } = controlledSchema();
     const log = recorderEntity(schema);
-    h.runtime.register(log);
-    const ref = h.runtime.ref(log, 'tell');
-    ref.tell('slow', 'told');
-    const patient = ref.ask('slow', 'patient', { timeout: Infinity });
-    const behind = ref.ask('fast', 'behind', { timeout: Infinity });
-    await until(() => waiting.has('told') && waiting.has('patient'));
-    h.clock.advance(h.system.askTimeout - 1);
+    h.runtime.register(log, { validationTimeoutMs: 5000 });
+    const ref = h.runtime.ref(log, 'setting');
+    const short = ref.ask('slow', 'short', { timeout: 300 });
+    const longer = ref.ask('slow', 'longer', { timeout: Infinity });
+    await until(() => waiting.size === 2);
+    h.clock.advance(300);
+    await expect(short).rejects.toMatchObject({ code: 'ASK_TIMEOUT' });
+    h.clock.advance(4699);
     await h.system.whenIdle();
-    expect(await h.store.journal.highestSequenceNr('log|tell')).toBe(0); // still held
+    waiting.get('short')?.(true); // too late for it; it was dropped
+    let settled = false;
+    void longer.catch(() => {}).finally(() => (settled = true));
+    await h.system.whenIdle();
+    expect(settled).toBe(false);
     h.clock.advance(1);
-    await expect(patient).rejects.toMatchObject({ code: 'INVALID_COMMAND', issues: [{ message: `the input was not validated within ${h.system.askTimeout} ms` }] });
-    expect(await behind).toBe(1);
-    // Late answers change nothing: neither command runs.
-    waiting.get('told')?.(true);
-    waiting.get('patient')?.(true);
+    await expect(longer).rejects.toMatchObject({ code: 'VALIDATION_TIMEOUT', timeoutMs: 5000 });
+    expect(() => h.runtime.register(recorderEntity(schema).withSettings({ validationTimeoutMs: 0 }))).toThrow(expect.objectContaining({ code: 'INVALID_DEFINITION', field: 'settings.validationTimeoutMs' }));
+  });
+
+  it('stateless functions: a validation that never answers fails VALIDATION_TIMEOUT, also for a caller with a listener', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const { schema, waiting } = controlledSchema();
+    let ran = 0;
+    const fn = statelessFunction('fn').command('go', schema, (v, ctx) => {
+      ran++;
+      return ctx.reply(v);
+    });
+    h.runtime.register(fn, { validationTimeoutMs: 200 });
+    const ref = h.runtime.ref(fn, 'any');
+    const asked = ref.ask('go', 'asked', { timeout: Infinity });
+    const outcomes: unknown[] = [];
+    h.runtime.askWith(ref, 'go', 'listened', { answered: (t, v) => outcomes.push([t, v]), failed: (t, e) => outcomes.push([t, (e as { code?: string }).code]) }, 'token');
+    await until(() => waiting.size === 2);
+    h.clock.advance(200);
+    await expect(asked).rejects.toMatchObject({ code: 'VALIDATION_TIMEOUT', timeoutMs: 200 });
+    await until(() => outcomes.length === 1, 'the listener');
+    expect(outcomes).toEqual([['token', 'VALIDATION_TIMEOUT']]);
+    waiting.get('asked')?.(true);
+    waiting.get('listened')?.(true);
     await h.system.whenIdle();
-    expect(await ref.ask('get')).toEqual(['behind']);
+    expect(ran).toBe(0);
+    expect(await h.runtime.stop().then(() => 'stopped')).toBe('stopped'); // nothing left in flight
   });
 
   it('an ask whose signal was aborted before it was sent never runs and holds nothing up', async () => {
@@ -163,7 +218,7 @@ describe('async input validation keeps per-entity order', () => {
       ran.push(v);
       return ctx.reply(v);
     });
-    h.runtime.register(fn);
+    h.runtime.register(fn, { validationTimeoutMs: 60_000 }); // this test is about the drain
     const ref = h.runtime.ref(fn, 'any');
     const inTime = ref.ask('go', 'in time', { timeout: Infinity });
     const tooLate = ref.ask('go', 'too late', { timeout: Infinity });
@@ -183,7 +238,7 @@ describe('async input validation keeps per-entity order', () => {
 
   it('an entity with a held command is not idle: it does not passivate under it', async () => {
     const { store } = await openStore('memory');
-    const h = await harness(store, { defaults: { idleTimeoutMs: 1000 } });
+    const h = await harness(store, { defaults: { idleTimeoutMs: 1000, validationTimeoutMs: 60_000 } });
     const { schema, waiting } = controlledSchema();
     const log = recorderEntity(schema);
     h.runtime.register(log);
