@@ -113,15 +113,15 @@ type With<C extends CommandSpecs, K extends string, I, R> = C & { readonly [P in
  * What every kind of entity definition has. Definitions are immutable values: each builder
  * call returns a new one, so a definition can be shared and registered with several runtimes.
  */
-export abstract class EntityType<C extends CommandSpecs = CommandSpecs> {
+export abstract class EntityType<C extends CommandSpecs = CommandSpecs, N extends string = string> {
   abstract readonly kind: 'event-sourced' | 'value' | 'stateless';
   /** Phantom, types only (never set): the commands, for typed refs. Kept in the declarations. */
   declare readonly '~commands'?: C;
 
   /** @internal */
   constructor(
-    /** The type name: the first half of an entity's address. */
-    readonly name: string,
+    /** The type name: the first half of an entity's address (its literal type, for typed client refs). */
+    readonly name: N,
     /** @internal */ readonly commands: ReadonlyMap<string, CommandDef>,
     readonly settings: EntitySettings,
   ) {}
@@ -131,12 +131,12 @@ export abstract class EntityType<C extends CommandSpecs = CommandSpecs> {
 }
 
 /** An event-sourced entity type: commands decide events, pure event handlers fold them into the state. */
-export class EventSourcedEntity<State, Event extends { readonly type: string }, C extends CommandSpecs = {}> extends EntityType<C> {
+export class EventSourcedEntity<State, Event extends { readonly type: string }, C extends CommandSpecs = {}, N extends string = string> extends EntityType<C, N> {
   readonly kind = 'event-sourced' as const;
 
   /** @internal */
   constructor(
-    name: string,
+    name: N,
     private readonly init: () => State,
     /** @internal */ readonly eventHandlers: ReadonlyMap<string, (state: State, event: Event) => State>,
     commands: ReadonlyMap<string, CommandDef>,
@@ -162,28 +162,28 @@ export class EventSourcedEntity<State, Event extends { readonly type: string }, 
     name: K,
     schema: S,
     handler: (state: State, input: Output<S>, ctx: EventSourcedContext<State, Event>) => MaybePromise<HandlerResult<State, R>>,
-  ): EventSourcedEntity<State, Event, With<C, K, Input<S>, R>>;
+  ): EventSourcedEntity<State, Event, With<C, K, Input<S>, R>, N>;
   /** Adds a command that takes no input. */
   command<K extends string, R>(
     name: K,
     handler: (state: State, input: undefined, ctx: EventSourcedContext<State, Event>) => MaybePromise<HandlerResult<State, R>>,
-  ): EventSourcedEntity<State, Event, With<C, K, undefined, R>>;
-  command(name: string, a: unknown, b?: unknown): EventSourcedEntity<State, Event, CommandSpecs> {
+  ): EventSourcedEntity<State, Event, With<C, K, undefined, R>, N>;
+  command(name: string, a: unknown, b?: unknown): EventSourcedEntity<State, Event, CommandSpecs, N> {
     return new EventSourcedEntity(this.name, this.init, this.eventHandlers, addCommand(this, name, a, b), this.settings);
   }
 
   /** Returns the definition with these settings merged in. */
-  withSettings(settings: EntitySettings): EventSourcedEntity<State, Event, C> {
+  withSettings(settings: EntitySettings): EventSourcedEntity<State, Event, C, N> {
     return new EventSourcedEntity(this.name, this.init, this.eventHandlers, this.commands, mergeSettings(this.settings, settings));
   }
 }
 
 /** A value entity type ("state in, state out"): handlers return the new state, stored before the reply. */
-export class ValueEntity<State, C extends CommandSpecs = {}> extends EntityType<C> {
+export class ValueEntity<State, C extends CommandSpecs = {}, N extends string = string> extends EntityType<C, N> {
   readonly kind = 'value' as const;
 
   /** @internal */
-  constructor(name: string, private readonly init: () => State, commands: ReadonlyMap<string, CommandDef>, settings: EntitySettings) {
+  constructor(name: N, private readonly init: () => State, commands: ReadonlyMap<string, CommandDef>, settings: EntitySettings) {
     super(name, commands, settings);
   }
 
@@ -196,22 +196,22 @@ export class ValueEntity<State, C extends CommandSpecs = {}> extends EntityType<
     name: K,
     schema: S,
     handler: (state: State, input: Output<S>, ctx: ValueContext<State>) => MaybePromise<HandlerResult<State, R>>,
-  ): ValueEntity<State, With<C, K, Input<S>, R>>;
+  ): ValueEntity<State, With<C, K, Input<S>, R>, N>;
   command<K extends string, R>(
     name: K,
     handler: (state: State, input: undefined, ctx: ValueContext<State>) => MaybePromise<HandlerResult<State, R>>,
-  ): ValueEntity<State, With<C, K, undefined, R>>;
-  command(name: string, a: unknown, b?: unknown): ValueEntity<State, CommandSpecs> {
+  ): ValueEntity<State, With<C, K, undefined, R>, N>;
+  command(name: string, a: unknown, b?: unknown): ValueEntity<State, CommandSpecs, N> {
     return new ValueEntity(this.name, this.init, addCommand(this, name, a, b), this.settings);
   }
 
-  withSettings(settings: EntitySettings): ValueEntity<State, C> {
+  withSettings(settings: EntitySettings): ValueEntity<State, C, N> {
     return new ValueEntity(this.name, this.init, this.commands, mergeSettings(this.settings, settings));
   }
 }
 
 /** A stateless function ("message in, message out"), served by a pool of actors. */
-export class StatelessFunction<C extends CommandSpecs = {}> extends EntityType<C> {
+export class StatelessFunction<C extends CommandSpecs = {}, N extends string = string> extends EntityType<C, N> {
   readonly kind = 'stateless' as const;
 
   /** @internal */
@@ -223,12 +223,12 @@ export class StatelessFunction<C extends CommandSpecs = {}> extends EntityType<C
     name: K,
     schema: S,
     handler: (input: Output<S>, ctx: StatelessContext) => MaybePromise<HandlerResult<undefined, R>>,
-  ): StatelessFunction<With<C, K, Input<S>, R>>;
+  ): StatelessFunction<With<C, K, Input<S>, R>, N>;
   command<K extends string, R>(
     name: K,
     handler: (input: undefined, ctx: StatelessContext) => MaybePromise<HandlerResult<undefined, R>>,
-  ): StatelessFunction<With<C, K, undefined, R>>;
-  command(name: string, a: unknown, b?: unknown): StatelessFunction<CommandSpecs> {
+  ): StatelessFunction<With<C, K, undefined, R>, N>;
+  command(name: string, a: unknown, b?: unknown): StatelessFunction<CommandSpecs, N> {
     // Stateless handlers take (input, ctx); the runtime calls every handler as (state, input, ctx).
     // An async handler stays async through the adapter, so the runtime knows it before calling it.
     const adapt = (h: unknown): unknown => {
@@ -240,7 +240,7 @@ export class StatelessFunction<C extends CommandSpecs = {}> extends EntityType<C
     return new StatelessFunction(this.name, commands, this.settings);
   }
 
-  withSettings(settings: EntitySettings): StatelessFunction<C> {
+  withSettings(settings: EntitySettings): StatelessFunction<C, N> {
     return new StatelessFunction(this.name, this.commands, mergeSettings(this.settings, settings));
   }
 }
@@ -254,9 +254,9 @@ export class StatelessFunction<C extends CommandSpecs = {}> extends EntityType<C
  *   .command('addItem', AddItem, (state, input, ctx) => ctx.emit({ type: 'ItemAdded', … }).thenReply((s) => s));
  * ```
  */
-export function eventSourcedEntity(name: string): {
+export function eventSourcedEntity<N extends string>(name: N): {
   initialState<State>(init: () => State): {
-    events<Event extends { readonly type: string }>(handlers: EventHandlers<State, Event>): EventSourcedEntity<State, Event>;
+    events<Event extends { readonly type: string }>(handlers: EventHandlers<State, Event>): EventSourcedEntity<State, Event, {}, N>;
   };
 } {
   checkName(name);
@@ -271,7 +271,7 @@ export function eventSourcedEntity(name: string): {
             checkFunction(`events.${type}`, h);
             map.set(type, h as (state: State, event: Event) => State);
           }
-          return new EventSourcedEntity<State, Event>(name, init, map, new Map(), {});
+          return new EventSourcedEntity<State, Event, {}, N>(name, init, map, new Map(), {});
         },
       };
     },
@@ -279,20 +279,20 @@ export function eventSourcedEntity(name: string): {
 }
 
 /** Starts a value entity type: `valueEntity('counter').initialState(() => 0).command(…)`. */
-export function valueEntity(name: string): { initialState<State>(init: () => State): ValueEntity<State> } {
+export function valueEntity<N extends string>(name: N): { initialState<State>(init: () => State): ValueEntity<State, {}, N> } {
   checkName(name);
   return {
     initialState<State>(init: () => State) {
       checkFunction('initialState', init);
-      return new ValueEntity<State>(name, init, new Map(), {});
+      return new ValueEntity<State, {}, N>(name, init, new Map(), {});
     },
   };
 }
 
 /** Starts a stateless function: `statelessFunction('greeter').command('greet', Schema, (input, ctx) => ctx.reply(…))`. */
-export function statelessFunction(name: string): StatelessFunction {
+export function statelessFunction<N extends string>(name: N): StatelessFunction<{}, N> {
   checkName(name);
-  return new StatelessFunction(name, new Map(), {});
+  return new StatelessFunction<{}, N>(name, new Map(), {});
 }
 
 /** The constructor of `async` functions (not a global). */

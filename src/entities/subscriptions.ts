@@ -3,15 +3,18 @@ import type { Pending, Subscriber } from './pending.js';
 import type { EntityRuntime } from './runtime.js';
 import type { Slot } from './slot.js';
 
-/** One change of an entity, as subscribers see it. */
-export type EntityUpdate =
+/**
+ * One change of an entity, as subscribers see it. `Event` and `State` are the definition's types
+ * where they are known (a typed client ref), `unknown` otherwise.
+ */
+export type EntityUpdate<Event = unknown, State = unknown> =
   | {
       readonly kind: 'event';
       readonly entityType: string;
       readonly entityId: string;
       /** The event's sequence number. */
       readonly sequenceNr: number;
-      readonly event: unknown;
+      readonly event: Event;
     }
   | {
       readonly kind: 'state';
@@ -19,7 +22,7 @@ export type EntityUpdate =
       readonly entityId: string;
       /** The sequence number (event-sourced) or revision (value entity) of this state. */
       readonly version: number;
-      readonly state: unknown;
+      readonly state: State;
     };
 
 /** A live subscription; ends when unsubscribed or when the runtime stops. */

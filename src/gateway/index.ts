@@ -1,16 +1,19 @@
-// The public API of the gateway: the server, its protocol, the client.
+// The public API of the gateway: the server, its protocol, and (re-exported) the client.
 export { Gateway, createGateway } from './server.js';
 export { gatewayDefaults } from './options.js';
 export type { GatewayOptions, GatewayLimits, HeartbeatOptions } from './options.js';
 export { requestToken } from './auth.js';
 export type { Authenticate, Authorize, AuthorizeRequest } from './auth.js';
 export { requestFrameSchemas } from './frames.js';
-export { connect, GatewayClient, clientDefaults } from './client.js';
-export type { ConnectOptions, ClientStatus, ClientEntityRef, CommandsOf } from './client.js';
-export { ClientSubscription } from './client-subscription.js';
-export type { ClientSubscribeOptions } from './client-subscription.js';
-export { reconnectDefaults } from './backoff.js';
-export type { ReconnectOptions } from './backoff.js';
+// The client lives in src/client/ (browser-safe, also the `beamstate/client` entry); `beamstate` exports it too.
+export { connect, GatewayClient, clientDefaults } from '../client/client.js';
+export type { ConnectOptions, ClientStatus, ClientEntityRef } from '../client/client.js';
+export type { CommandsOf, EventOf, StateOf, NameOf } from '../client/typed.js';
+export { ClientSubscription } from '../client/subscription.js';
+export type { ClientSubscribeOptions } from '../client/subscription.js';
+export { reconnectDefaults } from '../client/backoff.js';
+export type { ReconnectOptions } from '../client/backoff.js';
+export { RemoteError, RequestTimeoutError, RequestAbortedError, ConnectionLostError, ClientClosedError, ConnectFailedError } from '../client/errors.js';
 export { CloseCode, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, SUBPROTOCOL_BARE, AUTH_SUBPROTOCOL_PREFIX } from './protocol.js';
 export type {
   FrameFormat,
@@ -53,10 +56,4 @@ export {
   TooManyConnectionsError,
   PathNotFoundError,
   EarlyDataTooLargeError,
-  RemoteError,
-  RequestTimeoutError,
-  RequestAbortedError,
-  ConnectionLostError,
-  ClientClosedError,
-  ConnectFailedError,
 } from './errors.js';

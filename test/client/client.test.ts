@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { type ClientStatus, connect, eventSourcedEntity, ManualClock, reconnectDefaults, SUBPROTOCOL_JSON } from '../../src/index.js';
-import { backoffDelay } from '../../src/gateway/backoff.js';
+import { backoffDelay } from '../../src/client/backoff.js';
 import type { shoppingCart } from '../../examples/shopping-cart.js';
-import { onCleanup, serve, until } from './support.js';
+import { onCleanup, serve, until } from '../gateway/support.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -188,7 +188,7 @@ describe('the client', () => {
 
   it('works on the platform WebSocket (as in browsers): token by subprotocol, msgpack as ArrayBuffers', async () => {
     const { url } = await serve({ authenticate: (req) => (req.headers['sec-websocket-protocol']?.includes('beamstate.auth.') ? { user: 'web' } : undefined) });
-    const script = join(root, 'test', 'gateway', 'fixtures', 'platform-client.ts');
+    const script = join(root, 'test', 'client', 'fixtures', 'platform-client.ts');
     const { stdout } = await run(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', script, url], { cwd: root, timeout: 30_000 });
     expect(JSON.parse(stdout.trim().split('\n').at(-1) as string)).toEqual({ platform: true, reply: 3, events: [1, 2], forbiddenHeader: 'INVALID_OPTION' });
   });

@@ -1,5 +1,5 @@
 import type { EntityUpdate } from '../entities/subscriptions.js';
-import type { RequestId, SubscribeFrame, UpdateFrame } from './protocol.js';
+import type { RequestId, SubscribeFrame, UpdateFrame } from '../gateway/protocol.js';
 
 /** What to watch, and how a subscription made by the client reports its end. */
 export interface ClientSubscribeOptions {
@@ -28,8 +28,12 @@ export interface SubscriptionOwner {
  * unsubscribes). It survives reconnections: the client subscribes again, resuming events after
  * the last one delivered (`fromSequenceNr`) and skipping a state it has already delivered, so
  * the listener sees every event once, in order.
+ *
+ * `Event` and `State` are the definition's types on a typed ref (`client.ref<typeof cart>`),
+ * else `unknown`. They are the server's types: what arrives is what the server persisted, as the
+ * frame format carries it (over JSON a `Date` is an ISO string, as in replies).
  */
-export class ClientSubscription implements AsyncIterable<EntityUpdate>, Disposable {
+export class ClientSubscription<Event = unknown, State = unknown> implements AsyncIterable<EntityUpdate<Event, State>>, Disposable {
   /** @internal The next event sequence number to deliver (the resume point); undefined until known. */
   nextSequenceNr: number | undefined;
   /** @internal The version of the last state delivered. */
@@ -40,6 +44,8 @@ export class ClientSubscription implements AsyncIterable<EntityUpdate>, Disposab
   private resumed = false;
   private done = false;
   private endError: Error | undefined;
+  // Held without the definition's types, so that any subscription is a ClientSubscription<unknown, unknown> to its client.
+  private readonly listener: ((update: EntityUpdate) => void) | undefined;
   private readonly queue: EntityUpdate[] = [];
   private waiter: ((result: IteratorResult<EntityUpdate>) => void) | null = null;
   private failWaiter: ((err: Error) => void) | null = null;
@@ -54,9 +60,11 @@ export class ClientSubscription implements AsyncIterable<EntityUpdate>, Disposab
     readonly entityType: string,
     readonly entityId: string,
     private readonly options: ClientSubscribeOptions,
-    private readonly listener: ((update: EntityUpdate) => void) | undefined,
+    listener: ((update: EntityUpdate<Event, State>) => void) | undefined,
   ) {
     this.nextSequenceNr = options.fromSequenceNr;
+    // The server sends the entity's own events and states: the types the listener was given.
+    this.listener = listener as ((update: EntityUpdate) => void) | undefined;
   }
 
   /** False once unsubscribed or ended. */
@@ -151,7 +159,12 @@ export class ClientSubscription implements AsyncIterable<EntityUpdate>, Disposab
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<EntityUpdate> {
+  [Symbol.asyncIterator](): AsyncIterator<EntityUpdate<Event, State>> {
+    // The queue holds updates of this entity only (see the listener above).
+    return this.iterate() as AsyncIterator<EntityUpdate<Event, State>>;
+  }
+
+  private iterate(): AsyncIterator<EntityUpdate> {
     return {
       next: () => {
         const queued = this.queue.shift();

@@ -1,7 +1,8 @@
 // The `beamstate/client` entry in a real browser: src/client.ts bundled by esbuild for the browser,
 // loaded by a page in headless Chromium, talking to a gateway over the browser's own WebSocket.
 // Chromium is driven over the DevTools protocol (fixtures/chromium.ts); the page's side of the
-// scenario is fixtures/browser-scenario.ts. Skipped where Chromium is not installed.
+// scenario is fixtures/browser-scenario.ts. The page tests are skipped where Chromium is not
+// installed; the bundle's composition is checked everywhere.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -12,7 +13,7 @@ import { connect, type FrameFormat, requestToken } from '../../src/index.js';
 import { AUTH_SUBPROTOCOL_PREFIX } from '../../src/gateway/protocol.js';
 import { CHROMIUM, Chromium, type Page } from './fixtures/chromium.js';
 import type * as Scenario from './fixtures/browser-scenario.js';
-import { onCleanup, serve, type Served } from './support.js';
+import { onCleanup, serve, type Served } from '../gateway/support.js';
 
 const clientEntry = fileURLToPath(new URL('../../src/client.ts', import.meta.url));
 const scenarioFile = fileURLToPath(new URL('./fixtures/browser-scenario.ts', import.meta.url));
@@ -34,12 +35,12 @@ const CLIENT_MODULES = [
   'src/actors/errors.ts',
   'src/actors/exit-reason.ts',
   'src/client.ts',
+  'src/client/backoff.ts',
+  'src/client/client.ts',
+  'src/client/codec.ts',
+  'src/client/errors.ts',
+  'src/client/subscription.ts',
   'src/errors.ts',
-  'src/gateway/backoff.ts',
-  'src/gateway/client-codec.ts',
-  'src/gateway/client-subscription.ts',
-  'src/gateway/client.ts',
-  'src/gateway/errors.ts',
   'src/gateway/protocol.ts',
 ];
 
@@ -78,6 +79,21 @@ function step<K extends keyof typeof Scenario>(
 ): Promise<Awaited<ReturnType<(typeof Scenario)[K]>>> {
   return page.evaluate(`import('/scenario.js').then((m) => m[${JSON.stringify(name)}](...${JSON.stringify(args)}))`);
 }
+
+// Needs no browser: esbuild alone says what a browser bundle of the client holds.
+describe('the client bundled for a browser', () => {
+  it('bundles with nothing of Node: no ws, pg or node: modules, and ws only as an import never taken in a browser', async () => {
+    const client = await bundleClient();
+    const inputs = Object.keys(client.metafile.inputs);
+    expect(inputs.filter((f) => /node_modules\/(ws|pg[^/]*|@electric-sql)\//.test(f) || f.startsWith('node:'))).toEqual([]);
+    expect(inputs.some((f) => f.startsWith('node_modules/msgpackr/'))).toBe(true); // bundled: msgpack works in the page
+    // The client's own modules and nothing else of src/ (a new one belongs here only if the client needs it).
+    expect(inputs.filter((f) => f.startsWith('src/')).sort()).toEqual(CLIENT_MODULES);
+    const output = Object.values(client.metafile.outputs)[0];
+    expect(output?.imports).toEqual([{ path: 'ws', kind: 'dynamic-import', external: true }]);
+    expect(client.code).not.toMatch(/["']node:/);
+  });
+});
 
 describe.runIf(existsSync(CHROMIUM))('the client in a real browser (headless Chromium)', () => {
   let chromium: Chromium | undefined;
@@ -137,17 +153,6 @@ describe.runIf(existsSync(CHROMIUM))('the client in a real browser (headless Chr
     expect(s.requests.filter((p) => !ALLOWED.has(p))).toEqual([]);
     expect(s.requests).toContain('/client.js');
   }
-
-  it('bundles with nothing of Node: no ws, pg or node: modules, and ws only as an import never taken in a browser', () => {
-    const inputs = Object.keys(client.metafile.inputs);
-    expect(inputs.filter((f) => /node_modules\/(ws|pg[^/]*|@electric-sql)\//.test(f) || f.startsWith('node:'))).toEqual([]);
-    expect(inputs.some((f) => f.startsWith('node_modules/msgpackr/'))).toBe(true); // bundled: msgpack works in the page
-    // The client's own modules and nothing else of src/ (a new one belongs here only if the client needs it).
-    expect(inputs.filter((f) => f.startsWith('src/')).sort()).toEqual(CLIENT_MODULES);
-    const output = Object.values(client.metafile.outputs)[0];
-    expect(output?.imports).toEqual([{ path: 'ws', kind: 'dynamic-import', external: true }]);
-    expect(client.code).not.toMatch(/["']node:/);
-  });
 
   it('runs in a page, not in Node: no process, no Buffer, a platform WebSocket', async () => {
     const s = await open();

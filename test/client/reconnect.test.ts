@@ -2,7 +2,7 @@
 // duplicates, requests in flight fail (never retried), requests made meanwhile are sent after.
 import { describe, expect, it } from 'vitest';
 import { type ClientStatus, connect, type ConnectionLostError, type EntityUpdate, eventSourcedEntity, ManualClock } from '../../src/index.js';
-import { onCleanup, serve, until } from './support.js';
+import { onCleanup, serve, until } from '../gateway/support.js';
 
 describe('reconnection', () => {
   it.each(['json', 'msgpack'] as const)('resubscribes after the server side of the socket dies: every event once, in order (%s)', async (format) => {

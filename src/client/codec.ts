@@ -3,7 +3,7 @@
  * msgpackr, imported only when a client asks for msgpack so JSON-only bundles stay small. The
  * client trusts its server, so decoding is plain.
  */
-import type { FrameFormat, ServerFrame } from './protocol.js';
+import type { FrameFormat, ServerFrame } from '../gateway/protocol.js';
 
 /** @internal */
 export interface ClientCodec {

@@ -11,11 +11,12 @@ import type { AskOptions } from '../actors/ref.js';
 import type { EntityType } from '../entities/definition.js';
 import type { CommandSpecs, EntityRef } from '../entities/entity-ref.js';
 import type { EntityUpdate } from '../entities/subscriptions.js';
+import { AUTH_SUBPROTOCOL_PREFIX, type FrameFormat, type RequestId, type ServerFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../gateway/protocol.js';
 import { backoffDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js';
-import { type ClientCodec, clientCodec } from './client-codec.js';
-import { type ClientSubscribeOptions, ClientSubscription } from './client-subscription.js';
+import { type ClientCodec, clientCodec } from './codec.js';
 import { ClientClosedError, ConnectFailedError, ConnectionLostError, RemoteError, RequestAbortedError, RequestTimeoutError } from './errors.js';
-import { AUTH_SUBPROTOCOL_PREFIX, type FrameFormat, type RequestId, type ServerFrame, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from './protocol.js';
+import { type ClientSubscribeOptions, ClientSubscription } from './subscription.js';
+import type { CommandsOf, EventOf, NameOf, StateOf } from './typed.js';
 
 /** Where a client is: connecting for the first time, open, reconnecting after a loss, or closed for good. */
 export type ClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -57,12 +58,13 @@ export const clientDefaults = {
   reconnect: reconnectDefaults,
 } as const;
 
-/** The commands of an entity definition, for typed refs: `CommandsOf<typeof cart>`. */
-export type CommandsOf<T> = T extends EntityType<infer C> ? C : CommandSpecs;
-
-/** A typed ref to a remote entity: `ask` and `tell` as on the server, plus `subscribe`. */
-export interface ClientEntityRef<C extends CommandSpecs = CommandSpecs> extends EntityRef<C> {
-  subscribe(options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void): Promise<ClientSubscription>;
+/**
+ * A typed ref to a remote entity: `ask` and `tell` as on the server, plus `subscribe`, whose
+ * updates carry the entity's event type `E` and state type `S`. `client.ref<typeof cart>(…)` is a
+ * `ClientEntityRef<CommandsOf<typeof cart>, EventOf<typeof cart>, StateOf<typeof cart>>`.
+ */
+export interface ClientEntityRef<C extends CommandSpecs = CommandSpecs, E = unknown, S = unknown> extends EntityRef<C> {
+  subscribe(options: ClientSubscribeOptions, listener?: (update: EntityUpdate<E, S>) => void): Promise<ClientSubscription<E, S>>;
 }
 
 /** The standard WebSocket API as the client uses it (browsers' WebSocket and `ws` both have it). */
@@ -176,26 +178,33 @@ export class GatewayClient implements AsyncDisposable {
    * server's code stays out of the client's bundle:
    * `client.ref<typeof shoppingCart>('cart', 'c1')`, or pass the definition itself.
    */
-  ref<T extends EntityType = EntityType>(type: T | string, id: string): ClientEntityRef<CommandsOf<T>> {
-    const typeName = typeof type === 'string' ? type : type.name;
+  ref<T extends EntityType = EntityType>(type: T | NameOf<T>, id: string): ClientEntityRef<CommandsOf<T>, EventOf<T>, StateOf<T>> {
+    const typeName: string = typeof type === 'string' ? type : type.name;
     const ref = {
       type: typeName,
       id,
       ask: (command: string, input?: unknown, options?: AskOptions) => this.ask(typeName, id, command, input, options),
       tell: (command: string, input?: unknown) => this.tell(typeName, id, command, input),
-      subscribe: (options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void) => this.subscribe(typeName, id, options, listener),
+      subscribe: (options: ClientSubscribeOptions, listener?: (update: EntityUpdate<EventOf<T>, StateOf<T>>) => void) => this.subscribe<T>(typeName, id, options, listener),
       toString: () => `${typeName}/${id}`,
     };
-    return ref as unknown as ClientEntityRef<CommandsOf<T>>;
+    // `ask` and `tell` are typed by the definition's commands, which the server checks again.
+    return ref as unknown as ClientEntityRef<CommandsOf<T>, EventOf<T>, StateOf<T>>;
   }
 
   /**
    * Subscribes to an entity's events and/or state. Resolves once the server acknowledged it.
    * Updates go to `listener`, or without one, queue for `for await`.
    */
-  subscribe(type: string, id: string, options: ClientSubscribeOptions, listener?: (update: EntityUpdate) => void): Promise<ClientSubscription> {
+  subscribe<T extends EntityType = EntityType>(
+    type: T | NameOf<T>,
+    id: string,
+    options: ClientSubscribeOptions,
+    listener?: (update: EntityUpdate<EventOf<T>, StateOf<T>>) => void,
+  ): Promise<ClientSubscription<EventOf<T>, StateOf<T>>> {
     if (this.statusValue === 'closed') return Promise.reject(new ClientClosedError(this.closedBy));
-    const sub = new ClientSubscription(this, this.nextId++, type, id, options, listener);
+    const typeName: string = typeof type === 'string' ? type : type.name;
+    const sub = new ClientSubscription<EventOf<T>, StateOf<T>>(this, this.nextId++, typeName, id, options, listener);
     this.subs.set(sub.id, sub);
     const acked = new Promise<void>((resolve, reject) => {
       sub.firstAck = { resolve, reject };
