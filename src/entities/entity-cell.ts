@@ -22,48 +22,49 @@ export interface WriteFailure {
 }
 
 /**
- * The commands handled together, with their effects, the state after each and their ctx. Arrays
- * are sized for the batch up front (most batches hold one command), and `size` says how many are
- * used.
+ * The commands handled together, with their effects and the state after each. Arrays are sized
+ * for the batch up front (most batches hold one command), and `size` says how many are used.
  * @internal
  */
 export class Batch {
-  /** Pending, effect, state after it, ctx; pending, effect, state, ctx; … (one array, not four). */
+  /** Pending, effect, state after it; pending, effect, state; … (one array, not three). */
   private readonly items: unknown[];
   size = 0;
   finalState: unknown = undefined;
   fromVersion = 0;
+  /** Its write committed (or it had none): its commands' ctx now tell what they committed. */
+  committed = false;
+  /** The entity's version after it committed. */
+  toVersion = 0;
   /** A handler that threw after the commands above: rethrown once they are answered. */
   crash: unknown = NO_CRASH;
 
   constructor(capacity: number) {
-    this.items = new Array<unknown>(capacity * 4);
+    this.items = new Array<unknown>(capacity * 3);
   }
 
-  add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown, ctx: HandlerCtx): void {
-    const i = 4 * this.size++;
+  add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown): void {
+    const i = 3 * this.size++;
     this.items[i] = p;
     this.items[i + 1] = effect;
     this.items[i + 2] = state;
-    this.items[i + 3] = ctx;
   }
 
   pending(i: number): Pending {
-    return this.items[4 * i] as Pending;
+    return this.items[3 * i] as Pending;
   }
 
   effect(i: number): EffectBuilder<unknown, unknown> {
-    return this.items[4 * i + 1] as EffectBuilder<unknown, unknown>;
+    return this.items[3 * i + 1] as EffectBuilder<unknown, unknown>;
   }
 
   state(i: number): unknown {
-    return this.items[4 * i + 2];
-  }
-
-  ctx(i: number): HandlerCtx {
-    return this.items[4 * i + 3] as HandlerCtx;
+    return this.items[3 * i + 2];
   }
 }
+
+/** The batch of a command that has none yet (held, see `EntityCell.runBatch`): never committed. */
+const NO_BATCH = new Batch(0);
 
 /**
  * One incarnation of an entity: its state in memory and the logic that turns queued commands into
@@ -175,7 +176,7 @@ export abstract class EntityCell {
       p.attempts++;
       // Each command has a ctx of its own: what it reads there (in the handler, after an await,
       // in its reply or side effects) is about this command, not about the batch's last one.
-      const ctx = new HandlerCtx(this, def.name, this.version + ahead);
+      const ctx = new HandlerCtx(this, def.name, this.version + ahead, batch, i);
       let effect: unknown;
       try {
         effect = def.handler(state, p.input, ctx as never);
@@ -192,6 +193,7 @@ export abstract class EntityCell {
           // (runBatch, above). If the write fails, it fails with the same error (`failed`). Its
           // rejection is observed now, since it may come before anyone awaits it.
           effect.catch(ignore);
+          ctx.batch = NO_BATCH; // not this batch's: it commits before this command is written
           this.held = { p, ctx, effect };
           break;
         }
@@ -207,7 +209,7 @@ export abstract class EntityCell {
         batch.crash = p.lastCrash = err;
         break;
       }
-      batch.add(p, effect, state, ctx);
+      batch.add(p, effect, state);
       // The next handler sees this one's events in its state, so in its sequence number too.
       if (effect.events !== null) ahead += effect.events.length;
       if (this.endsBatch(effect)) break;
@@ -227,7 +229,9 @@ export abstract class EntityCell {
       if (!this.current) return this;
       if (!isEffect(effect)) throw new TypeError(`${this.region.type.name}.${p.def?.name ?? '?'} must return an effect built with its ctx`);
       batch.finalState = this.apply(this.state, effect);
-      batch.add(p, effect, batch.finalState, ctx);
+      ctx.batch = batch;
+      ctx.index = 0;
+      batch.add(p, effect, batch.finalState);
     } catch (err) {
       p.lastCrash = err;
       throw err;
@@ -270,22 +274,12 @@ export abstract class EntityCell {
   /** The write committed: the batch is done (off the queue), the state is the new state. */
   private succeeded(batch: Batch): void {
     const q = this.slot.queue;
-    for (let i = 0; i < batch.size; i++) {
-      q.shift();
-      // From now on (its reply, side effects, forward) its ctx tells what it committed.
-      batch.ctx(i).version = this.versionAfterCommit(batch.ctx(i).version, batch.effect(i));
-    }
+    for (let i = 0; i < batch.size; i++) q.shift();
+    // From now on (their replies, side effects, forwards) the commands' ctx tell what they committed.
+    batch.committed = true;
+    batch.toVersion = this.version;
     this.state = batch.finalState;
     this.committed(batch);
-  }
-
-  /**
-   * What a command's ctx reads as its version once its batch committed, `before` being what its
-   * handler read: the entity's persisted version (a value entity's batch is one write, so its
-   * commands share the revision it made). Event-sourced: the sequence number of its own last event.
-   */
-  protected versionAfterCommit(_before: number, _effect: EffectBuilder<unknown, unknown>): number {
-    return this.version;
   }
 
   /** The write failed: every command of the batch fails with it, nothing was applied. */
@@ -444,10 +438,6 @@ export class EventSourcedCell extends EntityCell {
   /** A snapshot boundary was crossed while one was being saved: save again once it is done. */
   private snapshotDue = false;
 
-  protected override versionAfterCommit(before: number, effect: EffectBuilder<unknown, unknown>): number {
-    return effect.events === null ? before : before + effect.events.length;
-  }
-
   protected apply(state: unknown, effect: EffectBuilder<unknown, unknown>): unknown {
     const events = effect.events;
     if (events === null) return state;
@@ -591,22 +581,22 @@ interface HeldCall {
 
 /**
  * The `ctx` a handler gets: effect constructors and facts about the entity and the command. One
- * per command (three fields; the methods are shared), so that what it reads is the command's
- * own in every step, also in a batch: in the handler, the version it was handled at; in its
- * reply, side effects and forward, the version it committed (set once its write commits).
+ * per command (a few fields; the methods are shared), so that what it reads is the command's own
+ * in every step, also in a batch: in the handler, the version it was handled at; in its reply,
+ * side effects and forward, the version it committed. Nothing is written to it at the commit:
+ * it reads that from its batch when asked.
  * @internal
  */
 export class HandlerCtx {
   constructor(
     private readonly cell: EntityCell,
     readonly command: string,
-    /**
-     * `sequenceNr` (event-sourced) or `revision` (value): before the command's write, the
-     * version its handler sees (counting the events of the commands before it in its batch);
-     * after the commit, the version it committed.
-     * @internal
-     */
-    public version: number,
+    /** The version its handler sees (counting the events of the commands before it in its batch). @internal */
+    readonly version: number,
+    /** The batch it is written in, and its place there. @internal */
+    public batch: Batch,
+    /** @internal */
+    public index: number,
   ) {}
 
   get entityType(): string {
@@ -615,12 +605,17 @@ export class HandlerCtx {
   get entityId(): string {
     return this.cell.slot.entityId;
   }
+  /** Event-sourced: after the commit, the sequence number of its own last event. */
   get sequenceNr(): number {
-    return this.version;
+    const batch = this.batch;
+    if (!batch.committed) return this.version;
+    const events = batch.effect(this.index).events;
+    return events === null ? this.version : this.version + events.length;
   }
-  /** The persisted revision: a batch of commands is one write, so handlers in it share one. */
+  /** Value: the persisted revision; a batch is one write, so its commands share the one before it, then the one it made. */
   get revision(): number {
-    return this.version;
+    const batch = this.batch;
+    return batch.committed ? batch.toVersion : this.version;
   }
   get log(): Logger {
     return this.cell.log;
