@@ -210,8 +210,7 @@ export class Region {
     // A passivation request sent to the incarnation before this one died with it; the restart
     // counts as use, which also re-arms the idle sweep (it skipped the slot while it was asked).
     const asked = slot.passivating;
-    slot.passivating = false;
-    this.evicted(slot);
+    this.passivationAnswered(slot);
     if (asked) this.touch(slot, this.runtime.system.clock.now());
     if (slot.queue.length > 0) this.wake(slot);
   }
@@ -348,8 +347,7 @@ export class Region {
   /** Passivates if nothing is queued or running; otherwise the request is dropped (the entity is busy, so not idle). */
   private tryPassivate(cell: EntityCell, ctx: Context<EntityMsg>, reason: 'idle' | 'lru' | 'requested'): void {
     const slot = cell.slot;
-    slot.passivating = false;
-    this.evicted(slot);
+    this.passivationAnswered(slot);
     if (slot.detached) return;
     if (!slot.idle) {
       this.touch(slot, this.runtime.system.clock.now()); // busy is the opposite of idle: it counts as used now
@@ -375,27 +373,24 @@ export class Region {
     // A dead actor (a crashed entity waiting out its restart backoff) would never answer: the
     // slot is left unasked, and the next sweep asks its next incarnation.
     if (slot.actor === null || !slot.actor.alive || slot.passivating || slot.detached) return;
+    // On its way out (idle, or to make room): not counted against the cap while the request travels.
     slot.passivating = true;
-    if (kind === 'lru') {
-      // On its way out to make room: not counted against the cap while the request travels.
-      slot.evicting = true;
-      this.runtime.evicting++;
-    }
+    this.runtime.passivating++;
     slot.actor.tell(kind === 'idle' ? PASSIVATE_IDLE : PASSIVATE_LRU);
   }
 
-  /** The request to passivate for the cap was handled (or died with its actor, or the slot went). */
-  private evicted(slot: Slot): void {
-    if (!slot.evicting) return;
-    slot.evicting = false;
-    this.runtime.evicting--;
+  /** A request to passivate was handled (or died with its actor, or the slot went). */
+  private passivationAnswered(slot: Slot): void {
+    if (!slot.passivating) return;
+    slot.passivating = false;
+    this.runtime.passivating--;
   }
 
   /** Removes a slot from the region; its queue is the caller's business. */
   detach(slot: Slot): void {
     if (slot.detached) return;
     slot.detached = true;
-    this.evicted(slot);
+    this.passivationAnswered(slot);
     if (this.slots.get(slot.entityId) === slot) this.slots.delete(slot.entityId);
     this.unlink(slot);
     this.runtime.deactivated(this);

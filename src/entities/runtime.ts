@@ -64,11 +64,11 @@ export interface EntityRuntimeOptions {
 export interface EntityRuntimeStats {
   /** Entities active now, of every type (stateless workers not counted); as `runtime.activeEntities`. */
   readonly activeEntities: number;
-  /** Of those, the ones asked to passivate to make room under the cap (they go once idle). */
-  readonly passivatingForCap: number;
+  /** Of those, the ones asked to passivate (idle, or to make room under the cap), not gone yet: not counted against the cap. */
+  readonly passivating: number;
   /** The `maxActiveEntities` option (Infinity: unlimited). */
   readonly maxActiveEntities: number;
-  /** `maxActiveEntities` + `maxActiveEntitiesOverflow`: the most active entities, not counting those passivating for the cap. */
+  /** `maxActiveEntities` + `maxActiveEntitiesOverflow`: the most active entities, not counting those passivating. */
   readonly activeEntitiesLimit: number;
   /** Commands (and subscribes) refused with `TOO_MANY_ACTIVE_ENTITIES` since the runtime started. */
   readonly refusedActivations: number;
@@ -108,8 +108,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   private readonly maxActive: number;
   /** maxActive plus the overflow allowed while every active entity is busy. */
   private readonly activeLimit: number;
-  /** Active entities asked to passivate for the cap, not yet gone: not counted against it. @internal */
-  evicting = 0;
+  /** Active entities asked to passivate, not gone yet: not counted against the cap. @internal */
+  passivating = 0;
   private refusedActivations = 0;
   /** The limit was reached (and logged) since the count was last under the cap. */
   private limitWarned = false;
@@ -195,7 +195,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   stats(): EntityRuntimeStats {
     return {
       activeEntities: this.active,
-      passivatingForCap: this.evicting,
+      passivating: this.passivating,
       maxActiveEntities: this.maxActive,
       activeEntitiesLimit: this.activeLimit,
       refusedActivations: this.refusedActivations,
@@ -505,7 +505,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
    * go); beyond, false.
    */
   private makeRoom(): boolean {
-    if (this.active - this.evicting >= this.maxActive) {
+    if (this.active - this.passivating >= this.maxActive) {
       let victim: Slot | null = null;
       for (const region of this.regions.values()) {
         if (region.type.kind === 'stateless') continue;
@@ -514,7 +514,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       }
       if (victim !== null) victim.region.requestPassivation(victim, 'lru');
     }
-    if (this.active - this.evicting < this.activeLimit) return true;
+    if (this.active - this.passivating < this.activeLimit) return true;
     this.refusedActivations++;
     if (!this.limitWarned) {
       this.limitWarned = true;
@@ -525,7 +525,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
 
   /** @internal More entities are active than the cap (not counting those asked to go): each one that turns idle passivates. */
   get overCap(): boolean {
-    return this.active - this.evicting > this.maxActive;
+    return this.active - this.passivating > this.maxActive;
   }
 
   /** A pending command on `slot`, its ask's timeout started; or, for a bad timeout option, the refusal. */

@@ -19,10 +19,8 @@ export class Slot implements AskTarget {
   wakePending = false;
   /** Removed from the region (passivated or failed): the next command makes a new slot. */
   detached = false;
-  /** A passivation request is on its way to the actor. */
+  /** A passivation request is on its way to the actor (counted in `EntityRuntime.passivating`). */
   passivating = false;
-  /** That request is to make room under the runtime's cap on active entities (counted in `EntityRuntime.evicting`). */
-  evicting = false;
   /** When the last command arrived, on the system clock. */
   lastActive = 0;
   lruPrev: Slot | null = null;

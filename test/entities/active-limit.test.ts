@@ -16,7 +16,7 @@ describe('the cap on active entities', () => {
     // a, b and c each have a write at the database: busy, none can be passivated.
     const busy = ['a', 'b', 'c'].map((id) => ref(id).ask('add', { n: 1 }, { timeout: Infinity }));
     await until(() => writes.held.length === 3, 'three writes in flight');
-    expect(h.runtime.stats()).toEqual({ activeEntities: 3, passivatingForCap: 0, maxActiveEntities: 2, activeEntitiesLimit: 3, refusedActivations: 0 });
+    expect(h.runtime.stats()).toEqual({ activeEntities: 3, passivating: 0, maxActiveEntities: 2, activeEntitiesLimit: 3, refusedActivations: 0 });
     // A fourth entity is refused at once, and not activated.
     await expect(ref('d').ask('add', { n: 1 })).rejects.toMatchObject({ code: 'TOO_MANY_ACTIVE_ENTITIES', limit: 3 });
     await expect(h.runtime.subscribe(ref('d'), { state: true }, () => {})).rejects.toMatchObject({ code: 'TOO_MANY_ACTIVE_ENTITIES' });
@@ -37,7 +37,21 @@ describe('the cap on active entities', () => {
     writes.held.shift()?.go();
     expect(await d).toBe(5);
     await until(() => h.runtime.activeEntities === 2, 'back at the cap');
-    expect(h.runtime.stats()).toMatchObject({ activeEntities: 2, passivatingForCap: 0, refusedActivations: 2 });
+    expect(h.runtime.stats()).toMatchObject({ activeEntities: 2, passivating: 0, refusedActivations: 2 });
+  });
+
+  it('entities asked to passivate are not counted against the limit: a burst of new ones while the old ones are idle is let in', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store, { maxActiveEntities: 2, maxActiveEntitiesOverflow: 1 });
+    h.runtime.register(counter, { idleTimeoutMs: Infinity });
+    const ref = (id: string) => h.runtime.ref(counter, id);
+    for (const id of ['a', 'b']) await ref(id).ask('add', { n: 1 });
+    // Three new entities in one tick: a and b are asked to go for the first two (and still count
+    // as active until they handle that), the third is the one over the cap the overflow allows.
+    expect(await Promise.all(['c', 'd', 'e'].map((id) => ref(id).ask('add', { n: 1 })))).toEqual([1, 1, 1]);
+    expect(h.runtime.stats().refusedActivations).toBe(0);
+    await until(() => h.runtime.activeEntities === 2, 'back at the cap');
+    expect(h.runtime.stats()).toMatchObject({ activeEntities: 2, passivating: 0 });
   });
 
   it('an idle entity behind a busy least recently used one is the one evicted', async () => {
