@@ -53,7 +53,7 @@ export interface HandlerContext {
   readonly entityType: string;
   /** The entity's id; for a stateless function, the serving worker's index. */
   readonly entityId: string;
-  /** The name of the command being handled. */
+  /** The name of the command being handled. Each command has a ctx of its own, also in a batch. */
   readonly command: string;
   /** The runtime's logger, bound to this entity. */
   readonly log: Logger;
@@ -69,14 +69,21 @@ export interface HandlerContext {
 }
 
 export interface EventSourcedContext<State, Event> extends BaseEffects<State>, HandlerContext {
-  /** The sequence number of the entity's last persisted event (0 for a new entity). */
+  /**
+   * In the handler: the sequence number of the last event in the state it sees (0 for a new
+   * entity), counting the events of the commands before it in its batch. In the command's steps
+   * (`thenReply`, `thenRun`, …), after the commit: the sequence number of its own last event.
+   */
   readonly sequenceNr: number;
   /** Persist these events atomically (applied to the state by the event handlers), then the chained steps. */
   emit(...events: Event[]): EffectBuilder<State, undefined>;
 }
 
 export interface ValueContext<State> extends BaseEffects<State>, HandlerContext {
-  /** The revision of the stored state (0: none stored yet). */
+  /**
+   * The revision of the stored state (0: none stored yet): in the handler, the one before its
+   * batch's write; in the command's steps, the one that write made (a batch is one write).
+   */
   readonly revision: number;
   /** Store `state` as the entity's new state (compare-and-set on the revision), then the chained steps. */
   update(state: State): EffectBuilder<State, undefined>;
