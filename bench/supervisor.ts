@@ -15,7 +15,8 @@
 // spawn_baseline_per_s              plain system.spawn of the same behaviour
 // spawn_via_ask_baseline_per_s      an actor that spawns a child per ask (the same protocol
 //                                   without the supervisor)
-import { type ActorRef, type ActorSystem, type Behavior, createActorSystem, type ExitMessage } from '../src/actors/index.js';
+import { type ActorRef, type ActorSystem, type Behavior, createActorSystem as createSystem, type ActorSystemOptions, type ExitMessage } from '../src/actors/index.js';
+import { silentLogger } from '../src/logger.js';
 import { startDynamicSupervisor, startSupervisor } from '../src/supervisor/index.js';
 import { gc, log, now, percentile, report, round } from './_report.js';
 
@@ -27,6 +28,11 @@ const DYNAMIC_N = 200_000;
 const WAVE = 10_000;
 
 type Msg = 'crash' | 'ping';
+
+// Silent systems: these runs crash children tens of thousands of times on purpose, and the default
+// logger would write every crash report to stderr; the figures measure restarts, not log writes,
+// for the supervisor and its baselines alike.
+const createActorSystem = (options: ActorSystemOptions = {}): ActorSystem => createSystem({ logger: silentLogger, ...options });
 
 /** Shared between a latency run and its children: when the last crash happened, the current instance, who waits for the ping. */
 interface Probe {

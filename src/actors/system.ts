@@ -1,4 +1,4 @@
-import { type Logger, silentLogger } from '../logger.js';
+import { defaultLogger, type Logger } from '../logger.js';
 import { Actor, applySpawnOptions } from './actor.js';
 import { AskTimeouts } from './ask.js';
 import type { Behavior, SpawnOptions } from './behavior.js';
@@ -17,7 +17,7 @@ export interface ActorSystemOptions {
   readonly name?: string;
   /** Time source for timers, ask timeouts and everything built on them. Default the real clock; pass a `ManualClock` in tests. */
   readonly clock?: Clock;
-  /** A pino-shaped logger. Default silent. */
+  /** A pino-shaped logger. Default `defaultLogger`: warnings and errors to stderr, one JSON line each; `silentLogger` for none. */
   readonly logger?: Logger;
   /** Where actor names live. Default a local map. */
   readonly registry?: Registry;
@@ -79,7 +79,7 @@ export class ActorSystem implements AsyncDisposable {
   constructor(options: ActorSystemOptions = {}) {
     this.name = options.name ?? actorSystemDefaults.name;
     this.clock = options.clock ?? systemClock;
-    this.logger = (options.logger ?? silentLogger).child({ system: this.name });
+    this.logger = (options.logger ?? defaultLogger).child({ system: this.name });
     this.registry = options.registry ?? new LocalRegistry();
     this.events = new EventStream(this.logger);
     this.scheduler = new Scheduler(validateScheduler(options.scheduler), (err) => this.logger.error({ err }, 'an actor run failed in the scheduler'));

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { createActorSystem } from '../actors/system.js';
 import { EntityRuntime } from '../entities/runtime.js';
-import type { Logger } from '../logger.js';
+import { createLogger } from '../logger.js';
 import { createStore } from '../persistence/store.js';
 import { requestToken } from './auth.js';
 import { CliError, loadServedModule } from './load-module.js';
@@ -29,27 +29,10 @@ options:
   --data-dir <dir>    PGlite data folder                          default .beamstate/pglite
   --token <secret>    require this bearer token (also BEAMSTATE_TOKEN); a module's own
                       \`authenticate\` export takes precedence
-  --verbose           log connections and lifecycle to stderr
+  --verbose           log at debug level, not only warnings and errors (stderr,
+                      one JSON line per record)
   --help              this text
 `;
-
-type Level = 'debug' | 'info' | 'warn' | 'error';
-const LEVELS: Level[] = ['debug', 'info', 'warn', 'error'];
-
-/** A pino-shaped logger writing one line per record to stderr. */
-function stderrLogger(min: Level, bindings: Record<string, unknown> = {}): Logger {
-  const at = LEVELS.indexOf(min);
-  const write =
-    (level: Level) =>
-    (obj: object, msg?: string): void => {
-      if (LEVELS.indexOf(level) < at) return;
-      const { err, ...rest } = { ...bindings, ...obj } as { err?: unknown };
-      const detail = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-      const error = err instanceof Error ? ` — ${err.message}` : '';
-      process.stderr.write(`[${level}] ${msg ?? ''}${detail}${error}\n`);
-    };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), child: (more) => stderrLogger(min, { ...bindings, ...more }) };
-}
 
 async function serve(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -79,10 +62,11 @@ async function serve(argv: string[]): Promise<void> {
   if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) throw new CliError('--database must be a postgres:// or postgresql:// URL');
   const dataDir = values['data-dir'] ?? '.beamstate/pglite';
   const token = values.token ?? process.env.BEAMSTATE_TOKEN;
-  const logger = stderrLogger(values.verbose === true ? 'debug' : 'warn');
+  // The library's default format (pino's JSON lines on stderr), with --verbose down to debug.
+  const logger = createLogger({ level: values.verbose === true ? 'debug' : 'warn' });
 
   const served = await loadServedModule(file);
-  const store = database !== undefined ? await createStore(database) : await createStore({ kind: 'pglite', dataDir });
+  const store = database !== undefined ? await createStore({ kind: 'postgres', connectionString: database, logger }) : await createStore({ kind: 'pglite', dataDir, logger });
   const system = createActorSystem({ logger });
   const runtime = new EntityRuntime(system, { store });
   const stopAll = async (): Promise<void> => {

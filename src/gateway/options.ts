@@ -60,7 +60,7 @@ export interface GatewayOptions<P = unknown> {
   readonly drainTimeoutMs?: number;
   /** How long `close()` waits for clients to complete the closing handshake before terminating them. Default 5000 ms. */
   readonly closeTimeoutMs?: number;
-  /** Default the runtime's logger (silent unless you gave one). */
+  /** Default the runtime's logger (the system's: warnings and errors to stderr unless you gave one). */
   readonly logger?: Logger;
 }
 

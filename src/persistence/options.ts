@@ -5,7 +5,7 @@ import type { Serializer } from './serializer.js';
 export interface CommonStoreOptions {
   /** Encodes payloads, snapshots, state and metadata. Default: `msgpackSerializer()`. */
   readonly serializer?: Serializer;
-  /** A pino-shaped logger. Default: silent. */
+  /** A pino-shaped logger. Default `defaultLogger` (warnings and errors to stderr). */
   readonly logger?: Logger;
 }
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
+import { defaultLogger } from '../logger.js';
 import type { Journal } from './journal.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { DurableStateStore } from './durable-state-store.js';
@@ -57,7 +57,7 @@ export interface Store extends AsyncDisposable {
 export async function createStore(options?: StoreOptions | string): Promise<Store> {
   const opts = normalize(options);
   const serializer = checkSerializer(opts.serializer);
-  const logger = (opts.logger ?? silentLogger).child({ component: 'persistence', backend: opts.kind });
+  const logger = (opts.logger ?? defaultLogger).child({ component: 'persistence', backend: opts.kind });
   const lifecycle = new Lifecycle();
   switch (opts.kind) {
     case 'memory': {

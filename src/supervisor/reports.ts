@@ -3,7 +3,7 @@ import type { ExitReason } from '../actors/exit-reason.js';
 import { formatReason } from '../actors/exit-reason.js';
 import type { ActorRef } from '../actors/ref.js';
 import type { ActorSystem } from '../actors/system.js';
-import { type Logger, silentLogger } from '../logger.js';
+import type { Logger, LogLevel } from '../logger.js';
 import type { ChildType, RestartType, ResolvedChildSpec } from './child-spec.js';
 
 /**
@@ -71,7 +71,11 @@ const MESSAGES: Record<SupervisorErrorContext, string> = {
  */
 export class Reporter {
   private readonly logger: Logger;
-  private readonly logging: boolean;
+  // Which levels would be written: reports nobody would see are not built (a dynamic supervisor
+  // starting many children would otherwise build a progress report for each, to drop it).
+  private readonly errors: boolean;
+  private readonly infos: boolean;
+  private readonly debugs: boolean;
 
   constructor(
     private readonly system: ActorSystem,
@@ -79,8 +83,10 @@ export class Reporter {
     private readonly listener: ((event: SupervisorEvent) => void) | undefined,
   ) {
     this.logger = system.logger;
-    // The default logger is the silent one (its child is itself): skip building reports for it.
-    this.logging = system.logger !== silentLogger;
+    const enabled = (level: LogLevel): boolean => this.logger.isLevelEnabled?.(level) ?? true;
+    this.errors = enabled('error');
+    this.infos = enabled('info');
+    this.debugs = enabled('debug');
   }
 
   /** True when an event would be seen: check before building one. */
@@ -100,7 +106,7 @@ export class Reporter {
   }
 
   error(context: SupervisorErrorContext, reason: ExitReason | string, spec: ResolvedChildSpec, child: ActorRef | null | undefined): void {
-    if (!this.logging) return;
+    if (!this.errors) return;
     const report: SupervisorReport =
       reason instanceof Error
         ? { label: 'supervisor_report', supervisor: String(this.supervisor), errorContext: context, reason, offender: offender(spec, child), err: reason }
@@ -109,14 +115,14 @@ export class Reporter {
   }
 
   progress(spec: ResolvedChildSpec, child: ActorRef): void {
-    if (!this.logging) return;
+    if (!this.debugs) return;
     const report: ProgressReport = { label: 'supervisor_progress', supervisor: String(this.supervisor), started: offender(spec, child) };
     this.logger.debug(report, 'supervisor: child started');
   }
 
   /** A restart happened (`child` undefined: its start returned `IGNORE`). Logged at `info`, as OTP's progress report. */
   restarted(spec: ResolvedChildSpec, child: ActorRef | undefined, previous: ActorRef | undefined): void {
-    if (!this.logging) return;
+    if (!this.infos) return;
     this.logger.info(
       { label: 'supervisor_restart', supervisor: String(this.supervisor), childId: spec.id, child: child && String(child), previous: previous && String(previous) },
       'supervisor: child restarted',
@@ -125,10 +131,10 @@ export class Reporter {
 
   /** The supervisor stopped a child cleanly (`debug`; an unclean stop is a `shutdown_error` report). */
   terminated(spec: ResolvedChildSpec, child: ActorRef, reason: ExitReason): void {
-    if (this.logging) this.logger.debug({ label: 'supervisor_terminated', supervisor: String(this.supervisor), childId: spec.id, child: String(child), reason }, 'supervisor: child stopped');
+    if (this.debugs) this.logger.debug({ label: 'supervisor_terminated', supervisor: String(this.supervisor), childId: spec.id, child: String(child), reason }, 'supervisor: child stopped');
   }
 
   info(obj: object, msg: string): void {
-    if (this.logging) this.logger.info({ supervisor: String(this.supervisor), ...obj }, msg);
+    if (this.infos) this.logger.info({ supervisor: String(this.supervisor), ...obj }, msg);
   }
 }

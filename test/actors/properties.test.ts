@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ActorRef, type Behavior, createActorSystem, type InspectionEvent } from '../../src/index.js';
+import { type ActorRef, type Behavior, createActorSystem, type InspectionEvent, silentLogger } from '../../src/index.js';
 
 describe('properties', () => {
   it('per-sender FIFO holds for any interleaving of senders, tells, asks and async handlers', async () => {
@@ -88,7 +88,7 @@ describe('properties', () => {
   it('no message is handled twice or after its actor stopped, and every message is accounted for', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 120 }), fc.boolean(), async (ops, asyncHandler) => {
-        await using system = createActorSystem();
+        await using system = createActorSystem({ logger: silentLogger }); // its actors crash on purpose
         const log: string[] = []; // handled:N and died, in the order they happened
         const deadLetters = new Set<number>();
         system.events.subscribe((e: InspectionEvent) => {

@@ -1,12 +1,15 @@
 import { afterEach } from 'vitest';
-import { type ActorSystem, type ActorSystemOptions, createActorSystem, type InspectionEvent, ManualClock } from '../../src/index.js';
+import { type ActorSystem, type ActorSystemOptions, createActorSystem, type InspectionEvent, ManualClock, silentLogger } from '../../src/index.js';
 
 const systems: ActorSystem[] = [];
 
-/** A system on a manual clock, stopped after the test. */
+/**
+ * A system on a manual clock, stopped after the test. Silent unless `options.logger` says
+ * otherwise: these tests crash actors on purpose, and the default logger would print each crash.
+ */
 export function testSystem(options: ActorSystemOptions = {}): { system: ActorSystem; clock: ManualClock } {
   const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();
-  const system = createActorSystem({ clock, ...options });
+  const system = createActorSystem({ clock, logger: silentLogger, ...options });
   systems.push(system);
   return { system, clock };
 }

@@ -15,6 +15,7 @@ import {
   type Gateway,
   type GatewayOptions,
   ManualClock,
+  silentLogger,
   SUBPROTOCOL_JSON,
   SUBPROTOCOL_MSGPACK,
   statelessFunction,
@@ -67,10 +68,11 @@ export interface Served {
  * given one), on its own HTTP server on a free port. `gatewayOptions` may override anything.
  */
 export async function serve(gatewayOptions: Partial<GatewayOptions<unknown>> = {}, store?: Store): Promise<Served> {
-  const s = store ?? (await createStore({ kind: 'memory' }));
+  const s = store ?? (await createStore({ kind: 'memory', logger: silentLogger }));
   if (store === undefined) onCleanup(() => s.close());
   const clock = new ManualClock();
-  const system = createActorSystem({ clock });
+  // Silent: these tests send bad input and break connections on purpose. `gatewayOptions.logger` gives the gateway its own.
+  const system = createActorSystem({ clock, logger: silentLogger });
   onCleanup(() => system.stop());
   const runtime = new EntityRuntime(system, { store: s });
   runtime.register(shoppingCart);

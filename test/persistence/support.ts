@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
+import { silentLogger } from '../../src/index.js';
 import { createStore } from '../../src/persistence/index.js';
 import type { SqlStoreOptions, Store, StoreOptions } from '../../src/persistence/index.js';
 
@@ -49,6 +50,8 @@ export async function openTestDatabase(forceKind?: 'pglite'): Promise<TestDataba
       kind: 'postgres',
       connectionString: url,
       schema,
+      // Silent: fault tests lose connections on purpose, and the default logger would print each loss.
+      logger: silentLogger,
       ...extra,
     });
     return {
@@ -65,7 +68,7 @@ export async function openTestDatabase(forceKind?: 'pglite'): Promise<TestDataba
     };
   }
   const db = await PGlite.create('memory://');
-  const storeOptions = (extra?: Partial<SqlStoreOptions>): StoreOptions => ({ kind: 'pglite', db, schema, ...extra });
+  const storeOptions = (extra?: Partial<SqlStoreOptions>): StoreOptions => ({ kind: 'pglite', db, schema, logger: silentLogger, ...extra });
   return {
     kind: 'pglite',
     schema,

@@ -7,6 +7,7 @@ import {
   type ExitReason,
   ManualClock,
   type RestartType,
+  silentLogger,
   type Strategy,
   startDynamicSupervisor,
   startSupervisor,
@@ -166,7 +167,7 @@ describe('model-based: the supervisor agrees with a reference model of OTP’s r
     await fc.assert(
       fc.asyncProperty(setupArb, async ({ strategy, intensity, periodMs, types, commands }) => {
         const clock = new ManualClock();
-        await using system = createActorSystem({ clock });
+        await using system = createActorSystem({ clock, logger: silentLogger }); // crashes on purpose: silent
         const model = new Model(strategy, intensity, periodMs, types);
         const spec = (i: number): ChildSpec => ({
           id: IDS[i] as Id,
@@ -283,7 +284,7 @@ describe('model-based: the dynamic supervisor agrees with the model', () => {
         }),
         async ({ restart, intensity, maxChildren, commands }) => {
           const clock = new ManualClock();
-          await using system = createActorSystem({ clock });
+          await using system = createActorSystem({ clock, logger: silentLogger }); // crashes on purpose: silent
           /** Each child: the argument it was started with and the ref it runs as now. */
           let children: { arg: number; ref: ActorRef<WorkerMsg, string> }[] = [];
           let restarts: number[] = [];
