@@ -21,7 +21,11 @@
 //   2. the backlog is bounded: requests sent but unanswered at the end of the schedule are at
 //      most R × 100 ms, i.e. the queue holds at most a tenth of a second of offered load (past
 //      saturation the backlog, and with it the latency, grows for as long as the trial runs);
-//   3. every request was answered, without errors, within the drain time.
+//   3. latency is not growing: the median latency of the requests scheduled in the window's last
+//      quarter is at most twice that of its first quarter, plus 5 ms (a queue that grows all
+//      trial long shows here before it reaches the backlog bound; the median, not a high
+//      percentile, so that one GC pause does not decide it);
+//   4. every request was answered, without errors, within the drain time.
 // The search starts at `startRate`, multiplies by `growth` while trials are sustained (divides
 // while they are not), then bisects between the highest sustained and the lowest unsustained
 // rate until they are within `precision` of each other. The result is the highest sustained rate
@@ -127,6 +131,9 @@ export interface TrialResult {
   readonly achieved: number;
   /** Latency from scheduled send time, of the requests scheduled in the measured window. */
   readonly latency: LatencySummary;
+  /** Median latency of the requests scheduled in the first and in the last quarter of the window (ms). */
+  readonly p50FirstQuarter: number;
+  readonly p50LastQuarter: number;
   /** How late the generator actually sent (actual − scheduled send time), same requests. */
   readonly sendLag: LatencySummary;
   /** Requests sent but not yet answered when the schedule ended. */
@@ -170,6 +177,12 @@ export interface OpenLoopRun {
   /** Reports the reply to request `seq` (for targets whose `send` returns nothing). */
   complete(seq: number, failed?: boolean): void;
   readonly result: Promise<TrialResult>;
+  /**
+   * Resolves once every request sent has been answered (no time limit). An overloaded trial
+   * leaves a backlog in the system behind it; await this before the next trial, or that
+   * backlog is load on it.
+   */
+  readonly settled: Promise<void>;
 }
 
 /** Below this interval the schedule is served in 1 ms ticks: the timer cannot wake more often. */
@@ -184,7 +197,16 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
   const interval = 1000 / rate;
   const first = Math.ceil((warmupMs * rate) / 1000); // first measured seq
   const total = first + Math.ceil((durationMs * rate) / 1000);
+  const q1 = first + Math.floor((total - first) / 4); // first seq after the window's first quarter
+  const q3 = total - Math.floor((total - first) / 4); // first seq of its last quarter
+  const record = (seq: number, ms: number): void => {
+    latency.record(ms);
+    if (seq < q1) firstQuarter.record(ms);
+    else if (seq >= q3) lastQuarter.record(ms);
+  };
   const latency = new LatencyHistogram();
+  const firstQuarter = new LatencyHistogram();
+  const lastQuarter = new LatencyHistogram();
   const sendLag = new LatencyHistogram();
   const answered = new Uint8Array(total);
   let next = 0;
@@ -198,6 +220,9 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
   let backlogAtEnd = 0;
   let overloaded = false;
   let finish: (() => void) | undefined;
+  let scheduleDone = false;
+  let onSettled: (() => void) | undefined;
+  const settled = new Promise<void>((resolve) => (onSettled = resolve));
   const t0 = performance.now() + 1; // a little ahead, so request 0 is not late by construction
 
   const complete = (seq: number, failed = false): void => {
@@ -207,8 +232,11 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
     const t = performance.now();
     if (failed) errors++;
     if (t >= windowStart && t < windowEnd) completedInWindow++;
-    if (seq >= first) latency.record(t - (t0 + seq * interval));
-    if (finish !== undefined && outstanding === 0) finish();
+    if (seq >= first) record(seq, t - (t0 + seq * interval));
+    if (outstanding === 0 && scheduleDone) {
+      onSettled?.();
+      finish?.();
+    }
   };
 
   const issue = (seq: number): void => {
@@ -229,7 +257,7 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
       for (let seq = first; seq < next; seq++) {
         if (answered[seq] === 0) {
           unanswered++;
-          latency.record(t - (t0 + seq * interval));
+          record(seq, t - (t0 + seq * interval));
         }
       }
       for (let seq = next; seq < total; seq++) unanswered++; // never sent (overloaded)
@@ -238,6 +266,8 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
         offered: rate,
         achieved: completedInWindow / seconds,
         latency: latency.summary(),
+        p50FirstQuarter: firstQuarter.percentile(50),
+        p50LastQuarter: lastQuarter.percentile(50),
         sendLag: sendLag.summary(),
         backlogAtEnd,
         errors,
@@ -251,7 +281,11 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
       const cpu = process.cpuUsage(cpuStart);
       cpuMs = (cpu.user + cpu.system) / 1000;
       backlogAtEnd = outstanding;
-      if (outstanding === 0 || overloaded) return end();
+      scheduleDone = true;
+      if (outstanding === 0) {
+        onSettled?.();
+        return end();
+      }
       const timer = setTimeout(end, drainMs);
       finish = () => {
         clearTimeout(timer);
@@ -285,17 +319,27 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
     };
     setTimeout(tick, Math.max(0, t0 - performance.now()));
   });
-  return { complete, result };
+  return { complete, result, settled };
 }
 
 /** Backlog bound of the saturation criterion: the queue may hold this much offered load. */
 const BACKLOG_MS = 100;
+/** Latency-growth bound of the criterion: last quarter's median ≤ factor × first quarter's + slack. */
+const GROWTH_FACTOR = 2;
+const GROWTH_SLACK_MS = 5;
 /** Achieved-to-offered ratio a sustained trial reaches. */
 const ACHIEVED_RATIO = 0.97;
 
 /** Whether a trial kept up with its offered rate (the criterion in the file comment). */
 export function sustained(r: TrialResult): boolean {
-  return r.achieved >= ACHIEVED_RATIO * r.offered && r.backlogAtEnd <= Math.max(1, (r.offered * BACKLOG_MS) / 1000) && r.errors === 0 && r.unanswered === 0;
+  return (
+    r.achieved >= ACHIEVED_RATIO * r.offered &&
+    r.backlogAtEnd <= Math.max(1, (r.offered * BACKLOG_MS) / 1000) &&
+    // NaN (no requests in a quarter) compares false: such a trial is too short to judge.
+    r.p50LastQuarter <= GROWTH_FACTOR * r.p50FirstQuarter + GROWTH_SLACK_MS &&
+    r.errors === 0 &&
+    r.unanswered === 0
+  );
 }
 
 export interface SaturationOptions {
@@ -368,10 +412,12 @@ export async function atFractions(saturation: number, fractions: readonly number
 /** One line for a log: offered, achieved, latency percentiles, backlog, generator lag. */
 export function describe(r: TrialResult): string {
   const l = r.latency;
-  const f = (n: number): string => (Number.isNaN(n) ? '–' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+  // NaN arrives as null through JSON (IPC).
+  const f = (n: number | null): string => (n === null || Number.isNaN(n) ? '–' : n < 10 ? n.toFixed(2) : n.toFixed(1));
   return (
     `offered ${Math.round(r.offered)}/s, achieved ${Math.round(r.achieved)}/s; ` +
     `p50 ${f(l.p50)} ms, p99 ${f(l.p99)}, p99.9 ${f(l.p999)}, max ${f(l.max)}; ` +
+    `median ${f(r.p50FirstQuarter)} → ${f(r.p50LastQuarter)} ms first → last quarter; ` +
     `backlog ${r.backlogAtEnd}, send lag p99 ${f(r.sendLag.p99)} ms` +
     (r.errors > 0 ? `, ${r.errors} errors` : '') +
     (r.unanswered > 0 ? `, ${r.unanswered} unanswered` : '')
