@@ -1,26 +1,30 @@
 // The load generator of `bench/gateway.ts`, run in a process of its own (forked) so that the
-// server under test has its own event loop. Driven over IPC:
+// server under test has its own event loop. Open loop (bench/_open-loop.ts): requests leave on a
+// fixed schedule, spread round-robin over the connections, and each latency is measured from the
+// request's scheduled send time. Driven over IPC:
 //
-//   { op: 'load', url, protocol, connections, inflight, entities, warmupMs, durationMs }
-//     → { op: 'loaded', requests, seconds, p50, p90, p99, p999, max, errors } (latencies in ms)
-//     Each connection keeps `inflight` command frames outstanding; a reply (any frame with the
-//     request's id) sends the next one. The frames are the protocol's command frames; the echo
-//     baseline sends the same frames back, so the generator does the same work for both.
+//   { op: 'connect', url, protocol, connections } → { op: 'connected' }
+//   { op: 'trial', rate, warmupMs, durationMs, entities } → { op: 'trial', result: TrialResult }
+//     Request seq goes to connection seq % connections, as a `command` frame (`add` to entity
+//     e<seq % entities>). The echo baseline sends the same frames back, so the generator does the
+//     same work for both. result.cpuMs is this process's CPU over the measured window.
+//   { op: 'disconnect' } → { op: 'disconnected' }
 //   { op: 'idle', url, protocol, connections } → { op: 'opened' }   (opens idle connections)
-//   { op: 'close' } → { op: 'closed' }
+//   { op: 'close' } → { op: 'closed' }                                (closes them)
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { openLoop, type OpenLoopRun } from './_open-loop.js';
 
 type Message =
-  | { op: 'load'; url: string; protocol: string; connections: number; inflight: number; entities: number; warmupMs: number; durationMs: number }
+  | { op: 'connect'; url: string; protocol: string; connections: number }
+  | { op: 'trial'; rate: number; warmupMs: number; durationMs: number; entities: number }
+  | { op: 'disconnect' }
   | { op: 'idle'; url: string; protocol: string; connections: number }
   | { op: 'close' };
 
 const send = (msg: object): void => {
   process.send?.(msg);
 };
-
-let idle: Conn[] = [];
 
 interface Conn {
   readonly ws: WebSocket;
@@ -38,17 +42,6 @@ function open(url: string, protocol: string): Promise<Conn> {
     ws.once('open', () => (socket === undefined ? reject(new Error('no upgrade response')) : resolve({ ws, socket, corked: false })));
     ws.once('error', reject);
   });
-}
-
-/**
- * The requests a connection sends in one turn of the event loop (one per reply that came in
- * that turn) go out in one write, as the gateway's replies do: without the cork each frame
- * costs this process a system call, and on 2 shared cores that starves the server under test.
- * No request waits longer for it: the cork is released before the next turn.
- */
-function uncork(conn: Conn): void {
-  conn.corked = false;
-  conn.socket.uncork();
 }
 
 const ID_KEY = Buffer.from('"id":');
@@ -72,66 +65,88 @@ function frameId(data: Buffer): number {
   return i === at + ID_KEY.length ? -1 : n;
 }
 
-async function load(m: Extract<Message, { op: 'load' }>): Promise<void> {
-  const sockets = await Promise.all(Array.from({ length: m.connections }, () => open(m.url, m.protocol)));
-  const slots = m.inflight;
-  // Latencies of the measured window, in a preallocated ring (the newest million).
-  const lat = new Float64Array(1 << 20);
-  let latN = 0;
-  let measuring = false;
-  let stopped = false;
-  let count = 0;
-  let errors = 0;
-  let nextEntity = 0;
-  const starts = sockets.map(() => new Float64Array(slots));
-  const seqs = sockets.map(() => new Float64Array(slots));
+let conns: Conn[] = [];
+let idle: Conn[] = [];
+/** The running trial, and the request id its seq 0 has: ids only grow, so no id is ever reused. */
+let run: OpenLoopRun | undefined;
+let base = 0;
+let nextBase = 0;
+/** Requests sent and not answered, over all trials (a new trial waits for earlier ones' answers). */
+let outstanding = 0;
+let errors = 0;
+
+function onReply(data: Buffer): void {
+  let id = frameId(data);
+  const failed = id < 0 || data.subarray(0, ERROR_KIND.length).equals(ERROR_KIND);
+  if (failed) {
+    errors++;
+    id = Number((JSON.parse(data.toString()) as { id: unknown }).id);
+    if (!Number.isInteger(id)) {
+      process.stderr.write(`load generator: connection-level error ${data.toString().slice(0, 300)}\n`);
+      return;
+    }
+    if (errors === 1) process.stderr.write(`load generator: first error of this trial: ${data.toString().slice(0, 300)}\n`);
+  }
+  outstanding--;
+  run?.complete(id - base, failed);
+}
+
+async function connect(m: Extract<Message, { op: 'connect' }>): Promise<void> {
+  conns = await Promise.all(Array.from({ length: m.connections }, () => open(m.url, m.protocol)));
+  for (const { ws } of conns) ws.on('message', onReply);
+  send({ op: 'connected' });
+}
+
+async function trial(m: Extract<Message, { op: 'trial' }>): Promise<void> {
+  // The answers to an earlier (overloaded) trial would be load on this one: let them arrive.
+  for (let waited = 0; outstanding > 0 && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  const n = conns.length;
   const prefix = '{"kind":"command","id":';
   const entityPart = ',"entity":{"type":"counter","id":"e';
   const suffix = '"},"command":"add","input":{"n":1}}';
-  const fire = (c: number, slot: number): void => {
-    const seq = (seqs[c] as Float64Array)[slot] as number;
-    (seqs[c] as Float64Array)[slot] = seq + 1;
-    const id = seq * slots + slot;
-    const entity = nextEntity++ % m.entities;
-    (starts[c] as Float64Array)[slot] = performance.now();
-    const conn = sockets[c] as Conn;
-    if (!conn.corked) {
-      conn.corked = true;
-      conn.socket.cork();
-      process.nextTick(uncork, conn);
-    }
-    conn.ws.send(prefix + id + entityPart + entity + suffix);
-  };
-  sockets.forEach(({ ws }, c) => {
-    ws.on('message', (data: Buffer) => {
-      let id = frameId(data);
-      if (id < 0 || data.subarray(0, ERROR_KIND.length).equals(ERROR_KIND)) {
-        errors++;
-        id = Number((JSON.parse(data.toString()) as { id: unknown }).id);
-        if (!Number.isInteger(id)) return; // a connection-level error: no request to answer
-      }
-      const slot = id % slots;
-      if (measuring) {
-        count++;
-        lat[latN++ & (lat.length - 1)] = performance.now() - ((starts[c] as Float64Array)[slot] as number);
-      }
-      if (!stopped) fire(c, slot);
-    });
-  });
-  for (let c = 0; c < sockets.length; c++) for (let s = 0; s < slots; s++) fire(c, s);
-  await new Promise((r) => setTimeout(r, m.warmupMs));
-  measuring = true;
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, m.durationMs));
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
-  stopped = true;
-  const sorted = lat.subarray(0, Math.min(latN, lat.length)).sort();
-  const pct = (p: number): number => (sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number));
-  // Let the outstanding requests drain before closing, so the server is not left mid-reply.
-  await new Promise((r) => setTimeout(r, 200));
-  await Promise.all(sockets.map(({ ws }) => new Promise((r) => (ws.once('close', r), ws.close()))));
-  send({ op: 'loaded', requests: count, seconds, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: pct(100), errors });
+  base = nextBase;
+  errors = 0;
+  const corked: Conn[] = [];
+  const r = openLoop(
+    {
+      send(seq) {
+        const conn = conns[seq % n] as Conn;
+        // The requests a connection sends in one tick leave in one write, as the gateway's
+        // replies do: a system call per frame would be this process's CPU, taken from the
+        // server under test on the shared cores. No request waits for it: flush() runs in the
+        // same tick.
+        if (!conn.corked) {
+          conn.corked = true;
+          conn.socket.cork();
+          corked.push(conn);
+        }
+        outstanding++;
+        conn.ws.send(prefix + (base + seq) + entityPart + (seq % m.entities) + suffix);
+      },
+      flush() {
+        for (const conn of corked) {
+          conn.corked = false;
+          conn.socket.uncork();
+        }
+        corked.length = 0;
+      },
+    },
+    // The gateway refuses more than limits.maxInFlight (1024) requests per connection: stop the
+    // schedule below that (the trial then fails as overloaded) rather than provoke refusals.
+    { rate: m.rate, warmupMs: m.warmupMs, durationMs: m.durationMs, maxOutstanding: n * 1000 },
+  );
+  run = r;
+  nextBase = base + Math.ceil(((m.warmupMs + m.durationMs) * m.rate) / 1000) + 1;
+  const result = await r.result;
+  run = undefined;
+  send({ op: 'trial', result });
+}
+
+async function disconnect(): Promise<void> {
+  await Promise.all(conns.map(({ ws }) => new Promise((r) => (ws.once('close', r), ws.close()))));
+  conns = [];
+  outstanding = 0;
+  send({ op: 'disconnected' });
 }
 
 async function openIdle(m: Extract<Message, { op: 'idle' }>): Promise<void> {
@@ -143,15 +158,16 @@ async function openIdle(m: Extract<Message, { op: 'idle' }>): Promise<void> {
   send({ op: 'opened', connections: idle.length });
 }
 
-process.on('message', (m: Message) => {
-  const run = m.op === 'load' ? load(m) : m.op === 'idle' ? openIdle(m) : closeAll();
-  run.catch((err: unknown) => {
-    send({ op: 'failed', message: String((err as Error)?.stack ?? err) });
-  });
-});
-
-async function closeAll(): Promise<void> {
+async function closeIdle(): Promise<void> {
   for (const { ws } of idle) ws.terminate();
   idle = [];
   send({ op: 'closed' });
 }
+
+process.on('message', (m: Message) => {
+  const step =
+    m.op === 'connect' ? connect(m) : m.op === 'trial' ? trial(m) : m.op === 'disconnect' ? disconnect() : m.op === 'idle' ? openIdle(m) : closeIdle();
+  step.catch((err: unknown) => {
+    send({ op: 'failed', message: String((err as Error)?.stack ?? err) });
+  });
+});

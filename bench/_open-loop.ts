@@ -302,16 +302,17 @@ export function openLoop(target: OpenLoopTarget, options: OpenLoopOptions): Open
       while (next < due) {
         if (outstanding >= maxOutstanding) {
           overloaded = true;
+          if (cpuStart === undefined) {
+            // Overloaded during the warm-up: the "window" is the moment of giving up.
+            windowStart = t;
+            cpuStart = process.cpuUsage();
+          }
           break;
         }
         issue(next++);
       }
       target.flush?.();
       if (next >= total || overloaded) {
-        if (windowStart === Number.POSITIVE_INFINITY) {
-          windowStart = t0;
-          cpuStart = process.cpuUsage();
-        }
         drain();
         return;
       }
