@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { SerializationError } from './errors.js';
+import { dataProblem } from './plain-data.js';
 
 /**
  * Turns payloads (events, snapshots, durable state, metadata) into bytes and back. The store
@@ -19,13 +20,22 @@ export interface Serializer {
 /**
  * The default serializer: MessagePack through `msgpackr`, standard encoding (no record
  * extension), so the bytes can be read by any MessagePack implementation.
+ *
+ * It stores data only, and refuses (throws, which the stores report as `SERIALIZATION_FAILED`)
+ * what would not come back as it went in: functions, symbols, class instances, Maps, Sets,
+ * typed arrays other than `Uint8Array`, strings with lone surrogates, and objects or arrays
+ * holding any of them (see plain-data.ts and docs/persistence.md).
  */
 export function msgpackSerializer(): Serializer {
   // useRecords: false keeps every value self-contained and standard MessagePack; msgpackr's
   // record extension would make stored bytes depend on structures kept elsewhere.
   const packr = new Packr({ useRecords: false });
   return {
-    encode: (value) => packr.pack(value),
+    encode: (value) => {
+      const problem = dataProblem(value);
+      if (problem !== undefined) throw new TypeError(problem);
+      return packr.pack(value);
+    },
     decode: (bytes) => packr.unpack(bytes),
   };
 }

@@ -49,10 +49,12 @@ describe('command validation at the boundary', () => {
     h.runtime.register(box);
     const ref = h.runtime.ref(box, 'proto');
     const hostile = JSON.parse('{"key":"__proto__","value":"polluted","__proto__":{"isAdmin":true}}') as { key: string; value: string };
-    expect(await ref.ask('put', hostile)).toEqual(['__proto__']);
+    // A state with an own "__proto__" key would come back from the store without it (msgpackr
+    // renames the key on decode), so the store refuses it and the command fails; nothing changed.
+    await expect(ref.ask('put', hostile)).rejects.toMatchObject({ code: 'PERSIST_FAILED', cause: { code: 'SERIALIZATION_FAILED' } });
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'isAdmin')).toBe(false);
-    expect(await ref.ask('put', { key: 'constructor', value: 'x' })).toEqual(['__proto__', 'constructor']);
+    expect(await ref.ask('put', { key: 'constructor', value: 'x' })).toEqual(['constructor']);
   });
 
   it('accepts any Standard Schema, also an async one', async () => {

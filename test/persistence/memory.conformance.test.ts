@@ -5,6 +5,7 @@ import { journalContract } from './conformance/journal.js';
 import { snapshotContract } from './conformance/snapshots.js';
 import { durableStateContract } from './conformance/durable-state.js';
 import { recoveryContract } from './conformance/recovery.js';
+import { valuesContract } from './conformance/values.js';
 
 describe('memory backend', () => {
   let store: Store;
@@ -18,4 +19,5 @@ describe('memory backend', () => {
   snapshotContract(() => store);
   durableStateContract(() => store);
   recoveryContract(() => store);
+  valuesContract(() => store);
 });

@@ -4,6 +4,7 @@ import { journalContract } from './conformance/journal.js';
 import { snapshotContract } from './conformance/snapshots.js';
 import { durableStateContract } from './conformance/durable-state.js';
 import { recoveryContract } from './conformance/recovery.js';
+import { valuesContract } from './conformance/values.js';
 import { openTestDatabase } from './support.js';
 import type { TestDatabase } from './support.js';
 
@@ -22,4 +23,5 @@ describe('PGlite backend', () => {
   snapshotContract(() => store);
   durableStateContract(() => store);
   recoveryContract(() => store);
+  valuesContract(() => store);
 });

@@ -4,6 +4,7 @@ import { journalContract } from './conformance/journal.js';
 import { snapshotContract } from './conformance/snapshots.js';
 import { durableStateContract } from './conformance/durable-state.js';
 import { recoveryContract } from './conformance/recovery.js';
+import { valuesContract } from './conformance/values.js';
 import { DATABASE_URL, openTestDatabase } from './support.js';
 import type { TestDatabase } from './support.js';
 
@@ -23,4 +24,5 @@ describe(`PostgreSQL backend (${DATABASE_URL === undefined ? 'PGlite fallback: D
   snapshotContract(() => store);
   durableStateContract(() => store);
   recoveryContract(() => store);
+  valuesContract(() => store);
 });

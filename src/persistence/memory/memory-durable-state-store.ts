@@ -13,7 +13,11 @@ interface StoredState {
   readonly timestamp: number;
 }
 
-/** The in-memory durable-state store: a map from id to its current encoded value. */
+/**
+ * The in-memory durable-state store: a map from id to its current encoded value. It keeps its own
+ * copy of the bytes and decodes each read from a fresh copy, so a value it hands out (a `Buffer`
+ * in it, which msgpackr returns as a view of the bytes it decoded) never aliases what it holds.
+ */
 export class MemoryDurableStateStore implements DurableStateStore {
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
@@ -33,7 +37,7 @@ export class MemoryDurableStateStore implements DurableStateStore {
       persistenceId,
       revision: s.revision,
       type: s.type,
-      value: decodeValue(this.#serializer, s.payload, s.type, `durable state ${persistenceId}`),
+      value: decodeValue(this.#serializer, new Uint8Array(s.payload), s.type, `durable state ${persistenceId}`),
       timestamp: s.timestamp,
     };
   }
@@ -44,7 +48,7 @@ export class MemoryDurableStateStore implements DurableStateStore {
     const current = this.#ids.get(persistenceId)?.revision ?? 0;
     if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
     const timestamp = Date.now();
-    this.#ids.set(persistenceId, { revision: expectedRevision + 1, type, payload, timestamp });
+    this.#ids.set(persistenceId, { revision: expectedRevision + 1, type, payload: new Uint8Array(payload), timestamp });
     return { revision: expectedRevision + 1, timestamp };
   }
 

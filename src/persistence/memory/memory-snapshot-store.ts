@@ -18,7 +18,13 @@ interface StoredSnapshot {
   readonly metadata: Uint8Array | null;
 }
 
-/** The in-memory snapshot store: per id, snapshots kept sorted by sequence number. */
+/**
+ * The in-memory snapshot store: per id, snapshots kept sorted by sequence number. Like the
+ * memory journal and the SQL stores, it keeps its own copy of the encoded bytes and decodes each
+ * load from a fresh copy: msgpackr hands binary values back as views of the bytes it decodes, so
+ * decoding the stored bytes themselves would let a caller who changes a loaded `Buffer` change
+ * the snapshot.
+ */
 export class MemorySnapshotStore implements SnapshotStore {
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
@@ -37,7 +43,7 @@ export class MemorySnapshotStore implements SnapshotStore {
       list = [];
       this.#ids.set(persistenceId, list);
     }
-    const stored: StoredSnapshot = { sequenceNr, timestamp, type, payload, metadata };
+    const stored: StoredSnapshot = { sequenceNr, timestamp, type, payload: copy(payload), metadata: metadata === null ? null : copy(metadata) };
     const at = list.findIndex((s) => s.sequenceNr >= sequenceNr);
     if (at === -1) list.push(stored);
     else if ((list[at] as StoredSnapshot).sequenceNr === sequenceNr) list[at] = stored;
@@ -59,11 +65,11 @@ export class MemorySnapshotStore implements SnapshotStore {
         sequenceNr: s.sequenceNr,
         timestamp: s.timestamp,
         type: s.type,
-        snapshot: decodeValue(this.#serializer, s.payload, s.type, what),
+        snapshot: decodeValue(this.#serializer, copy(s.payload), s.type, what),
         metadata:
           s.metadata === null
             ? undefined
-            : (decodeValue(this.#serializer, s.metadata, '', `metadata of ${what}`) as Record<string, unknown>),
+            : (decodeValue(this.#serializer, copy(s.metadata), '', `metadata of ${what}`) as Record<string, unknown>),
       };
     }
     return undefined;
@@ -90,4 +96,9 @@ export class MemorySnapshotStore implements SnapshotStore {
     list.splice(0, removed);
     return removed;
   }
+}
+
+/** A copy in a buffer of its own (not `Buffer#slice`, which is a view). */
+function copy(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
