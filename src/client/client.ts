@@ -168,9 +168,16 @@ export class GatewayClient implements AsyncDisposable {
     return this.request(frame, options) as Promise<R>;
   }
 
-  /** Sends a command without waiting for its reply; failures are ignored. */
+  /**
+   * Sends a command without waiting for its reply. Its failures are not reported here: the frame
+   * says `tell: true`, so the server logs them at `warn`, as it does an in-process tell's.
+   */
   tell(type: string, id: string, command: string, input?: unknown): void {
-    this.ask(type, id, command, input).catch(() => {});
+    const frame =
+      input === undefined
+        ? { kind: 'command', id: 0 as RequestId, entity: { type, id }, command, tell: true }
+        : { kind: 'command', id: 0 as RequestId, entity: { type, id }, command, input, tell: true };
+    this.request(frame, undefined).catch(() => {});
   }
 
   /**

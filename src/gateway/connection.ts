@@ -59,6 +59,8 @@ export class Connection<P> implements UpdateSink, AskListener {
   private inflight: Map<RequestId, GatewaySubscription | null> | null = null;
   /** Established subscriptions by id. */
   private subs: Map<RequestId, GatewaySubscription> | null = null;
+  /** Commands in flight sent with `tell: true`, by id: nobody reads their answer, so a failure is logged. Made on first use. */
+  private tells: Map<RequestId, CommandFrame> | null = null;
   /** Established and pending subscriptions. */
   private subCount = 0;
   /** Data frames gathered this turn, written as one buffer at its end (see FrameWriter). */
@@ -164,6 +166,7 @@ export class Connection<P> implements UpdateSink, AskListener {
     const inflight = this.admit(id);
     if (inflight === null) return;
     inflight.set(id, null);
+    if (frame.tell === true) (this.tells ??= new Map()).set(id, frame);
     this.host.started();
     const authorize = this.host.authorize;
     if (authorize === undefined) {
@@ -225,12 +228,18 @@ export class Connection<P> implements UpdateSink, AskListener {
 
   /** Answers a request in flight with an error, then lets it go. */
   private finishWithError(id: RequestId, err: unknown): void {
+    const told = this.tells?.get(id);
+    if (told !== undefined) {
+      // A tell's client does not read this answer (and may be gone): as for an in-process tell, the log is where it is heard.
+      this.host.logger.warn({ entity: `${told.entity.type}/${told.entity.id}`, command: told.command, requestId: id, err }, 'told command failed');
+    }
     if (!this.closed) this.send(this.codec.error(id, toWireError(err, this.host.logger)));
     this.settle(id);
   }
 
   private settle(id: RequestId): void {
     this.inflight?.delete(id);
+    this.tells?.delete(id);
     this.host.settled();
   }
 

@@ -25,6 +25,7 @@ const commandFrame = z.strictObject({
   entity: entityAddress,
   command: z.string().min(1).max(MAX_COMMAND_LENGTH),
   input: z.unknown().optional(),
+  tell: z.boolean().optional(),
 });
 
 const subscribeFrame = z

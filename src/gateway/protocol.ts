@@ -60,6 +60,11 @@ export interface CommandFrame {
   readonly command: string;
   /** Omitted for commands that take no input. */
   readonly input?: unknown;
+  /**
+   * `true`: the client will not look at the answer (`client.tell`), so the server logs a failure
+   * at `warn`, as an in-process tell's. The command is answered as any other.
+   */
+  readonly tell?: boolean;
 }
 
 /** Watches an entity; answered by `subscribed` (then `update` frames) or `error`. */

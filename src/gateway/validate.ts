@@ -39,10 +39,11 @@ export function parseRequest(frame: unknown): RequestFrame {
   switch (kind) {
     case 'command':
       for (const key in f) {
-        if (key !== 'kind' && key !== 'id' && key !== 'entity' && key !== 'command' && key !== 'input') invalid(id, 'unknown field', [key]);
+        if (key !== 'kind' && key !== 'id' && key !== 'entity' && key !== 'command' && key !== 'input' && key !== 'tell') invalid(id, 'unknown field', [key]);
       }
       checkEntity(id, f.entity);
       checkName(id, f.command, MAX_COMMAND_LENGTH, 'command');
+      if (f.tell !== undefined && typeof f.tell !== 'boolean') invalid(id, 'must be a boolean', ['tell']);
       return frame as RequestFrame;
     case 'subscribe': {
       for (const key in f) {
