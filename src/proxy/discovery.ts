@@ -36,6 +36,8 @@ export interface ServiceInfo {
 
 export interface Discovered {
   readonly root: protobuf.Root;
+  /** `Spec.proto` as sent: the serialized FileDescriptorSet (custom options such as `(kalix.field).entity_key`, which the root drops, are read from it). */
+  readonly descriptorSet: Uint8Array;
   readonly components: readonly DiscoveredComponent[];
   readonly serviceInfo: ServiceInfo;
 }
@@ -103,8 +105,10 @@ export class DiscoveryClient {
         passivationTimeoutMs: c.entity?.passivationStrategy?.timeout?.timeout || undefined,
       }),
     );
+    const descriptorSet = reply.proto ?? new Uint8Array();
     return {
-      root: userRoot(reply.proto ?? new Uint8Array()),
+      root: userRoot(descriptorSet),
+      descriptorSet,
       components,
       serviceInfo: {
         serviceName: info.serviceName ?? '',
