@@ -1,3 +1,4 @@
+import type { WriteFence } from './sql/write-fence.js';
 import type { Logger } from '../logger.js';
 import type { Serializer } from './serializer.js';
 
@@ -33,6 +34,12 @@ export interface SqlStoreOptions extends CommonStoreOptions {
   readonly groupCommit?: GroupCommitSettings;
   /** Events fetched per query during a replay. Default 5000. */
   readonly replayChunkSize?: number;
+  /**
+   * @internal Set by the cluster (`ClusterNode.storeOptions()`): every journal append and
+   * durable-state write of a sharded entity checks its shard's owner and epoch in its own
+   * statement. PostgreSQL only: PGlite is single-node.
+   */
+  readonly writeFence?: WriteFence;
 }
 
 /**

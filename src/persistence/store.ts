@@ -67,6 +67,10 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
     }
     case 'postgres':
     case 'pglite': {
+      if (opts.kind === 'pglite' && opts.writeFence !== undefined) {
+        throw new PersistenceArgumentError('options.writeFence', 'PGlite (embedded) is single-node and cannot be part of a cluster: use PostgreSQL (kind: \'postgres\')');
+      }
+      const fence = opts.writeFence;
       const t = tables(opts.schema ?? STORE_DEFAULTS.schema, opts.tablePrefix ?? STORE_DEFAULTS.tablePrefix);
       const groupCommit = groupCommitOptions(opts);
       const replayChunkSize = checkPositiveInt(opts.replayChunkSize ?? STORE_DEFAULTS.replayChunkSize, 'options.replayChunkSize');
@@ -77,7 +81,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
         await driver.close().catch(() => {});
         throw err;
       }
-      const journal = new SqlJournal({ driver, tables: t, serializer, lifecycle, groupCommit, replayChunkSize });
+      const journal = new SqlJournal({ driver, tables: t, serializer, lifecycle, groupCommit, replayChunkSize, ...(fence === undefined ? {} : { fence }) });
       logger.info({ schema: t.schema, tablePrefix: t.prefix, ...groupCommit }, 'store ready');
       // Recovery reads run a few statements at once on a pool; PGlite runs one at a time anyway.
       const recoveryInFlight = opts.kind === 'postgres' ? RECOVERY_IN_FLIGHT_POSTGRES : 1;
@@ -86,7 +90,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
         lifecycle,
         journal,
         new SqlSnapshotStore(driver, t, serializer, lifecycle),
-        new SqlDurableStateStore(driver, t, serializer, lifecycle),
+        new SqlDurableStateStore(driver, t, serializer, lifecycle, fence),
         new SqlRecoveryReader(driver, t, serializer, lifecycle, recoveryInFlight),
         async () => {
           await journal.drain();

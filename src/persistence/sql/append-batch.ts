@@ -1,6 +1,7 @@
 import type { PendingAppend } from '../group-commit.js';
 import type { SqlQuery } from './driver.js';
 import type { Tables } from './tables.js';
+import type { WriteFence } from './write-fence.js';
 import { intArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { JournalConflictError, StoreUnavailableError } from '../errors.js';
 
@@ -25,17 +26,25 @@ import { JournalConflictError, StoreUnavailableError } from '../errors.js';
  * Two appends for one id never share a batch (the writer sees to that), so no id appears twice
  * in `a`.
  */
-export function appendStatement(t: Tables): string {
+export function appendStatement(t: Tables, fence?: WriteFence): string {
+  // With a fence (the cluster), `ok` is its condition per append, evaluated once (the CTE is
+  // materialised): an append whose fence fails loses like a conflict and is reported as fenced.
+  // Its token travels in $14/$15 (NULL: not fenced).
+  const ok =
+    fence === undefined
+      ? 'true'
+      : `(($14::int8[])[idx::int4] IS NULL OR ${fence.condition('($14::int8[])[idx::int4]', '($15::int8[])[idx::int4]')})`;
+  const where = fence === undefined ? '' : ' AND a.ok';
   return `WITH a AS (
-  SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS a(pid, expected, highest, idx)
+  SELECT *, ${ok} AS ok FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS a(pid, expected, highest, idx)
 ), updated AS (
   UPDATE ${t.journalMeta} m SET highest_sequence_nr = a.highest
   FROM a
-  WHERE a.expected > 0 AND m.persistence_id = a.pid AND m.highest_sequence_nr = a.expected
+  WHERE a.expected > 0 AND m.persistence_id = a.pid AND m.highest_sequence_nr = a.expected${where}
   RETURNING m.persistence_id
 ), inserted AS (
   INSERT INTO ${t.journalMeta} (persistence_id, highest_sequence_nr)
-  SELECT pid, highest FROM a WHERE expected = 0
+  SELECT pid, highest FROM a WHERE expected = 0${where}
   ON CONFLICT (persistence_id) DO NOTHING
   RETURNING persistence_id
 ), won AS (
@@ -52,7 +61,7 @@ export function appendStatement(t: Tables): string {
   WHERE e.pid IN (SELECT persistence_id FROM won)
   ORDER BY e.n
 )
-SELECT idx FROM a WHERE pid NOT IN (SELECT persistence_id FROM won)`;
+SELECT idx, ok FROM a WHERE pid NOT IN (SELECT persistence_id FROM won)`;
 }
 
 /** The parameters of `appendStatement` for a batch. Arrays are built once per batch. */

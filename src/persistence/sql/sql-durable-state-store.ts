@@ -9,6 +9,7 @@ import { checkNonNegativeInt, checkPersistenceId } from '../validation.js';
 import type { SqlDriver, SqlQuery, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import type { Tables } from './tables.js';
+import type { WriteFence } from './write-fence.js';
 
 /** What reading back an interrupted write found. */
 type ReadBack = 'written' | 'not-written' | 'conflict' | 'unknown';
@@ -23,12 +24,14 @@ export class SqlDurableStateStore implements DurableStateStore {
   readonly #t: Tables;
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
+  readonly #fence: WriteFence | undefined;
 
-  constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle) {
+  constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle, fence?: WriteFence) {
     this.#driver = driver;
     this.#t = t;
     this.#serializer = serializer;
     this.#lifecycle = lifecycle;
+    this.#fence = fence;
   }
 
   async get(persistenceId: string): Promise<DurableStateRecord | undefined> {
@@ -57,6 +60,9 @@ export class SqlDurableStateStore implements DurableStateStore {
     const revision = expectedRevision + 1;
     const writeId = randomUUID();
     const t = this.#t.durableState;
+    const fence = this.#fence;
+    const token = fence === undefined ? null : fence.token(persistenceId);
+    if (fence !== undefined && token !== null) return this.#fencedUpsert(fence, token, persistenceId, expectedRevision, type, payload, timestamp, writeId);
     const [text, values, name] =
       expectedRevision === 0
         ? [
@@ -82,6 +88,46 @@ export class SqlDurableStateStore implements DurableStateStore {
       return current === revision ? 'conflict' : 'unknown';
     });
     if (outcome === 'written' || (typeof outcome === 'object' && outcome.rowCount === 1)) return { revision, timestamp };
+    throw new DurableStateConflictError(persistenceId, expectedRevision);
+  }
+
+  /**
+   * An upsert under the cluster's fence: the write runs only if the fence's condition holds, in
+   * the same statement, and the statement says which of the two stopped it (one row: ok, written).
+   */
+  async #fencedUpsert(
+    fence: WriteFence,
+    token: readonly [number, number],
+    persistenceId: string,
+    expectedRevision: number,
+    type: string,
+    payload: Uint8Array,
+    timestamp: number,
+    writeId: string,
+  ): Promise<UpsertStateResult> {
+    const t = this.#t.durableState;
+    const revision = expectedRevision + 1;
+    const cond = fence.condition('$8::int8', '$9::int8');
+    const write =
+      expectedRevision === 0
+        ? `INSERT INTO ${t} (persistence_id, revision, state_type, payload, updated_at, write_id)
+           SELECT $1, $2, $3, $4, $5, $7 FROM f WHERE f.ok AND $6::int8 = 0 ON CONFLICT (persistence_id) DO NOTHING RETURNING 1`
+        : `UPDATE ${t} SET revision = $2, state_type = $3, payload = $4, updated_at = $5, write_id = $7
+           FROM f WHERE f.ok AND persistence_id = $1 AND revision = $6 RETURNING 1`;
+    const text = `WITH f AS (SELECT ${cond} AS ok), w AS (${write}) SELECT (SELECT ok FROM f), (SELECT count(*) FROM w)`;
+    const values = [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId, token[0], token[1]];
+    const outcome = await this.#write(persistenceId, text, values, undefined, async (query) => {
+      const row = (await query(`SELECT revision, write_id FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
+      if (row === undefined) return 'not-written';
+      if (row[1] === writeId) return 'written';
+      const current = Number(row[0]);
+      if (current <= expectedRevision) return 'not-written';
+      return current === revision ? 'conflict' : 'unknown';
+    });
+    if (outcome === 'written') return { revision, timestamp };
+    const row = outcome.rows[0];
+    if (row !== undefined && row[0] === false) throw fence.refused(persistenceId, token[0], token[1]);
+    if (row !== undefined && Number(row[1]) === 1) return { revision, timestamp };
     throw new DurableStateConflictError(persistenceId, expectedRevision);
   }
 

@@ -21,6 +21,7 @@ import type { SqlDriver, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import type { Tables } from './tables.js';
 import { appendParams, appendStatement, interpretReadBack, readBackBatch } from './append-batch.js';
+import type { WriteFence } from './write-fence.js';
 
 export interface SqlJournalOptions {
   readonly driver: SqlDriver;
@@ -30,6 +31,8 @@ export interface SqlJournalOptions {
   readonly groupCommit: GroupCommitOptions;
   /** Rows fetched per replay query. */
   readonly replayChunkSize: number;
+  /** @internal Checked in every append's statement (the cluster's shard fencing). */
+  readonly fence?: WriteFence;
 }
 
 const EVENT_COLUMNS = 'sequence_nr, ordering, event_type, payload, metadata, written_at';
@@ -42,6 +45,7 @@ export class SqlJournal implements Journal {
   readonly #lifecycle: Lifecycle;
   readonly #writer: GroupCommitWriter;
   readonly #chunk: number;
+  readonly #fence: WriteFence | undefined;
   readonly #sql: {
     readonly append: string;
     readonly replay: string;
@@ -57,10 +61,11 @@ export class SqlJournal implements Journal {
     this.#serializer = options.serializer;
     this.#lifecycle = options.lifecycle;
     this.#chunk = options.replayChunkSize;
+    this.#fence = options.fence;
     this.#writer = new GroupCommitWriter((batch) => this.#runBatch(batch), options.groupCommit);
     const t = this.#t;
     this.#sql = {
-      append: appendStatement(t),
+      append: appendStatement(t, options.fence),
       replay: `SELECT ${EVENT_COLUMNS} FROM ${t.journal}
         WHERE persistence_id = $1 AND sequence_nr >= $2 AND sequence_nr <= $3
         ORDER BY sequence_nr LIMIT $4`,
@@ -204,9 +209,35 @@ export class SqlJournal implements Journal {
 
   async #runOnce(batch: readonly PendingAppend[], timestamp: number): Promise<BatchOutcome> {
     const batchId = randomUUID();
+    const params = appendParams(batch, timestamp, batchId);
+    const fence = this.#fence;
+    let tokens: (readonly [number, number] | null)[] | undefined;
+    if (fence !== undefined) {
+      // Taken now, as the statement is built: an append this process may no longer write fails
+      // here, before any SQL, and the rest of the batch goes on.
+      const refusedEarly = new Map<number, Error>();
+      tokens = batch.map((p, i) => {
+        try {
+          return fence.token(p.persistenceId);
+        } catch (err) {
+          refusedEarly.set(i, err instanceof Error ? err : new Error(String(err)));
+          return null;
+        }
+      });
+      if (refusedEarly.size > 0) {
+        const rest = batch.filter((_, i) => !refusedEarly.has(i));
+        if (rest.length === 0) return { timestamp, failed: refusedEarly };
+        const restIndex = batch.map((_, i) => i).filter((i) => !refusedEarly.has(i));
+        const out = await this.#runOnce(rest, timestamp);
+        const failed = new Map(refusedEarly);
+        for (const [k, e] of out.failed ?? []) failed.set(restIndex[k] as number, e);
+        return { timestamp, failed };
+      }
+      params.push(intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[0]))), intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[1]))));
+    }
     let out;
     try {
-      out = await this.#driver.write(this.#sql.append, appendParams(batch, timestamp, batchId), this.#names.append, (query) =>
+      out = await this.#driver.write(this.#sql.append, params, this.#names.append, (query) =>
         readBackBatch(query, this.#t, batch, batchId),
       );
     } catch (err) {
@@ -224,8 +255,18 @@ export class SqlJournal implements Journal {
     for (const row of rows) {
       const i = Number(row[0]) - 1;
       const p = batch[i] as PendingAppend;
-      failed.set(i, new JournalConflictError(p.persistenceId, p.expected));
+      const token = tokens?.[i];
+      if (fence !== undefined && row[1] === false && token !== undefined && token !== null) {
+        failed.set(i, fence.refused(p.persistenceId, token[0], token[1]));
+      } else {
+        failed.set(i, new JournalConflictError(p.persistenceId, p.expected));
+      }
     }
     return { timestamp, failed };
   }
+}
+
+/** A PostgreSQL int8[] literal with NULL entries. */
+function intArrayLiteralOrNull(values: readonly (number | null)[]): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
 }
