@@ -35,6 +35,13 @@ export class PgDriver implements SqlDriver {
   readonly #logger: Logger;
   readonly #resolutionTimeoutMs: number;
   readonly #onPoolError: (err: Error) => void;
+  readonly #onConnect: (client: PoolClient) => void;
+  readonly #onRemove: (client: PoolClient) => void;
+  /** Clients of the pool whose connection is not yet closed (added on 'connect', gone on 'remove'). */
+  readonly #clients = new Set<PoolClient>();
+  /** Set by close(): called when the last client's connection has closed. */
+  #allGone: (() => void) | undefined;
+  #closing = false;
 
   constructor(options: PgDriverOptions) {
     this.#pool = options.pool;
@@ -43,13 +50,28 @@ export class PgDriver implements SqlDriver {
     this.#resolutionTimeoutMs = options.outcomeResolutionTimeoutMs;
     // An idle client whose server goes away makes the pool emit 'error'; with no listener that
     // would crash the process. The pool drops the client and reconnects on the next checkout.
-    this.#onPoolError = (err) => this.#logger.warn({ err }, 'idle database connection lost');
+    this.#onPoolError = (err) => {
+      if (this.#closing) this.#logger.debug({ err }, 'database connection ended by the server while the store closed');
+      else this.#logger.warn({ err }, 'idle database connection lost');
+    };
     this.#pool.on('error', this.#onPoolError);
     // Every client gets a listener for life, from birth: pg-pool hands a new client over (and drops
     // its own listener) while parsing the connection's ReadyForQuery, and a FATAL that arrives in
     // the same socket chunk (a session terminated as it starts) is emitted in that same parse,
     // before any checkout can add its listener. Errors of a running query still reach the query.
-    this.#pool.on('connect', onNewClient);
+    this.#onConnect = (client) => {
+      client.on('error', absorbForLife);
+      this.#clients.add(client);
+    };
+    // pg-pool emits 'remove' once a removed client's connection has closed (its end() callback).
+    this.#onRemove = (client) => {
+      if (!this.#clients.delete(client) || this.#clients.size > 0) return;
+      const done = this.#allGone;
+      this.#allGone = undefined;
+      done?.();
+    };
+    this.#pool.on('connect', this.#onConnect);
+    this.#pool.on('remove', this.#onRemove);
   }
 
   async query(text: string, values: readonly unknown[] = [], name?: string): Promise<SqlResult> {
@@ -132,10 +154,30 @@ export class PgDriver implements SqlDriver {
     }
   }
 
+  /**
+   * Ends the pool (when the store created it) and resolves once every one of its connections has
+   * closed; never rejects. `pg-pool`'s own `end()` resolves as soon as it has asked its clients
+   * to end, while their sessions are still open: a server that ends those sessions in that
+   * window (DROP DATABASE … WITH (FORCE), a failover, pg_terminate_backend) makes each client
+   * and the pool emit 'error', which with no listener left would kill the process (57P01). So the
+   * listeners stay for good (the pool is never used again), and close waits for the connections
+   * themselves. A pool passed in by the user is theirs to end: only this driver's listeners go.
+   */
   async close(): Promise<void> {
-    this.#pool.off('error', this.#onPoolError);
-    this.#pool.off('connect', onNewClient);
-    if (this.#ownsPool) await this.#pool.end();
+    if (!this.#ownsPool) {
+      this.#pool.off('error', this.#onPoolError);
+      this.#pool.off('connect', this.#onConnect);
+      this.#pool.off('remove', this.#onRemove);
+      return;
+    }
+    this.#closing = true;
+    try {
+      await this.#pool.end();
+    } catch (err) {
+      this.#logger.warn({ err }, 'ending the connection pool failed');
+    }
+    // The pool has let go of every client (none can join an ending pool); now their connections.
+    if (this.#clients.size > 0) await new Promise<void>((resolve) => (this.#allGone = resolve));
   }
 
   /**
@@ -212,9 +254,6 @@ export class PgDriver implements SqlDriver {
 const absorb = (): void => {};
 /** A listener of its own (not `absorb`, which checkouts add and remove). */
 const absorbForLife = (): void => {};
-const onNewClient = (client: PoolClient): void => {
-  client.on('error', absorbForLife);
-};
 
 /** Returns a client to the pool; with an error, the pool destroys it instead of reusing it. */
 function release(client: PoolClient, err?: unknown): void {
