@@ -75,6 +75,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${t.durableState} ADD COLUMN write_id uuid`,
     ],
   },
+  {
+    version: 3,
+    name: 'global order (transaction ids), event tags, projection offsets',
+    statements: (t) => [
+      // The writing transaction's id: the gap-free global order is (tx_id, ordering), read only
+      // below the current snapshot's xmin (see global-order.ts). Rows already there get the
+      // migration's own id, so they come first, in ordering order.
+      `ALTER TABLE ${t.journal} ADD COLUMN tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+      `CREATE INDEX "${t.journalName}_tx_order_idx" ON ${t.journal} (tx_id, ordering)`,
+      // Tags; NULL for none, so untagged events cost the tag index nothing.
+      `ALTER TABLE ${t.journal} ADD COLUMN tags text[]`,
+      `CREATE INDEX "${t.journalName}_tags_idx" ON ${t.journal} USING gin (tags) WHERE tags IS NOT NULL`,
+      // Where each projection has got to, in the global order.
+      `CREATE TABLE ${t.projectionOffsets} (
+        name text COLLATE "C" PRIMARY KEY,
+        tx_id bigint NOT NULL,
+        ordering bigint NOT NULL,
+        updated_at bigint NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this library needs. */

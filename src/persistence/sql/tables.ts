@@ -14,6 +14,7 @@ export interface Tables {
   readonly snapshots: string;
   readonly durableState: string;
   readonly migrations: string;
+  readonly projectionOffsets: string;
   /** Unqualified name of the journal table, for index names. */
   readonly journalName: string;
   /** A short tag unique to schema + prefix, for prepared-statement names. */
@@ -47,6 +48,7 @@ export function tables(schema: string, prefix: string): Tables {
     snapshots: q('snapshots'),
     durableState: q('durable_state'),
     migrations: q('migrations'),
+    projectionOffsets: q('projection_offsets'),
     journalName: `${prefix}journal`,
     tag: hash(`${schema}.${prefix}`),
   };
