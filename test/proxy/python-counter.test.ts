@@ -1,0 +1,116 @@
+// A second language behind the proxy: examples/python-counter, a Kalix user function in Python
+// with no Kalix SDK (only Debian's python3-grpcio and python3-protobuf), driven through the
+// beamstate gateway client, then recovered from the journal after proxy and user function restart.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../src/index.js';
+import { SDK_DIR } from './sdk-setup.js';
+import { onCleanup, startHarness, testStore, uniqueId } from './support.js';
+
+const PYTHON = '/usr/bin/python3'; // Debian's packages are for Debian's Python (not a pyenv one on PATH)
+const COUNTER = fileURLToPath(new URL('../../examples/python-counter/counter.py', import.meta.url));
+const PROTOCOL = fileURLToPath(new URL('../../src/proxy/protocol/', import.meta.url));
+const ANNOTATIONS = `${SDK_DIR}/proto`; // kalix/annotations.proto (entity_key)
+
+/** Why the Python user function cannot run here, or null. */
+function pythonUnavailable(): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} is not installed`;
+  if (!existsSync('/usr/bin/protoc')) return 'protoc is not installed (apt-get install protobuf-compiler)';
+  if (!existsSync(`${ANNOTATIONS}/kalix/annotations.proto`)) return `kalix/annotations.proto is not in ${ANNOTATIONS}`;
+  try {
+    execFileSync(PYTHON, ['-c', 'import grpc, grpc.aio, google.protobuf'], { stdio: 'pipe' });
+  } catch {
+    return `${PYTHON} cannot import grpc and google.protobuf (apt-get install python3-grpcio python3-protobuf; .ci/run does)`;
+  }
+  return null;
+}
+
+const unavailable = pythonUnavailable();
+if (unavailable !== null) console.warn(`skipping the Python user function test: ${unavailable}`);
+
+interface PythonUserFunction {
+  readonly address: string;
+  readonly output: () => string;
+  kill(): Promise<void>;
+}
+
+/** Starts examples/python-counter/counter.py on a free port; resolves once it listens. */
+async function startPythonCounter(snapshotEvery: number): Promise<PythonUserFunction> {
+  const child: ChildProcess = spawn(PYTHON, [COUNTER, '--port', '0', '--snapshot-every', String(snapshotEvery), '--proto-path', PROTOCOL, '--proto-path', ANNOTATIONS], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  onCleanup(kill);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the Python counter exited (${code}) before listening: ${out}`)));
+  });
+  return { address: `127.0.0.1:${port}`, output: () => out, kill };
+}
+
+describe.skipIf(unavailable !== null)('a Python user function (no Kalix SDK) behind the proxy', () => {
+  it('counts through the gateway client, refuses bad input with its own text, and recovers from snapshot + tail after both restart', async () => {
+    const store = await testStore();
+    let uf = await startPythonCounter(3);
+    let h = await startHarness(uf.address, store);
+    expect(h.proxy.discovered.serviceInfo).toMatchObject({ serviceName: 'python-counter', protocolMajorVersion: 1, serviceRuntime: expect.stringMatching(/^Python 3\./) });
+    expect(h.proxy.entityTypeOf('com.example.counter.CounterService')).toBe('counter');
+    let client = await connect(h.url);
+    onCleanup(() => client.close());
+    const id = uniqueId('counter');
+    let counter = client.ref('counter', id);
+
+    expect(await counter.ask('GetCurrentCounter', { counterId: id })).toEqual({});
+    for (const value of [3, 4, 10]) expect(await counter.ask('Increase', { counterId: id, value })).toEqual({});
+    expect(await counter.ask('Decrease', { counterId: id, value: 2 })).toEqual({});
+    expect(await counter.ask('GetCurrentCounter', { counterId: id })).toEqual({ value: 15 });
+    await expect(counter.ask('Increase', { counterId: id, value: -1 })).rejects.toMatchObject({ code: 'COMMAND_FAILED', message: 'Increase requires a positive value. It was [-1].' });
+    await expect(counter.ask('Increase', { counterId: id, value: 'many' })).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+    expect(await counter.ask('Increase', { counterId: id, value: 1 })).toEqual({});
+    // Every command of the entity went over one stream: it stayed in step with the journal.
+    expect(h.proxy.streamsOpened).toBe(1);
+
+    // The journal: 5 events (the refused commands persisted nothing) and the Python function's
+    // snapshot after the 3rd, appended with it.
+    const journal = await store.journal.read(`counter|${id}`);
+    expect(journal.map((e) => e.type)).toEqual(['KalixEvent', 'KalixEvent', 'KalixEvent', 'KalixSnapshot', 'KalixEvent', 'KalixEvent']);
+    expect(journal.map((e) => (e.payload as { typeUrl: string }).typeUrl)).toEqual([
+      'type.googleapis.com/com.example.counter.domain.ValueIncreased',
+      'type.googleapis.com/com.example.counter.domain.ValueIncreased',
+      'type.googleapis.com/com.example.counter.domain.ValueIncreased',
+      'type.googleapis.com/com.example.counter.domain.CounterState',
+      'type.googleapis.com/com.example.counter.domain.ValueDecreased',
+      'type.googleapis.com/com.example.counter.domain.ValueIncreased',
+    ]);
+
+    // Restart both: nothing is left in either memory, the state comes back from snapshot + tail.
+    await client.close();
+    await h.stop();
+    await uf.kill();
+    uf = await startPythonCounter(3);
+    h = await startHarness(uf.address, store);
+    client = await connect(h.url);
+    onCleanup(() => client.close());
+    counter = client.ref('counter', id);
+    expect(await counter.ask('GetCurrentCounter', { counterId: id })).toEqual({ value: 16 });
+    expect(await counter.ask('Increase', { counterId: id, value: 4 })).toEqual({});
+    expect(await counter.ask('GetCurrentCounter', { counterId: id })).toEqual({ value: 20 });
+    // Other counters are their own entities.
+    const other = client.ref('counter', uniqueId('counter'));
+    expect(await other.ask('Increase', { counterId: 'x', value: 7 })).toEqual({});
+    expect(await other.ask('GetCurrentCounter', { counterId: 'x' })).toEqual({ value: 7 });
+    expect(uf.output()).toContain('discovered by beamstate-proxy');
+  });
+});
