@@ -81,6 +81,8 @@ type AnyBehavior = Behavior<unknown, unknown, unknown>;
  */
 export class Actor implements ActorRef, AskTarget, Runnable {
   scheduled = false;
+  /** Messages handled so far (one add per scheduler turn): what the observer's messages per second come from. */
+  handled = 0;
   /** Running an async handler, an async init or an async terminate. */
   busy = false;
   dead = false;
@@ -272,6 +274,7 @@ export class Actor implements ActorRef, AskTarget, Runnable {
         if (this.dead || this.busy) break;
       }
     }
+    this.handled += n;
     return n === 0 ? 1 : n;
   }
 
@@ -660,6 +663,20 @@ export class Actor implements ActorRef, AskTarget, Runnable {
     }
     if (!this.scheduled && !this.busy && this.current === undefined) this.system.scheduler.enqueue(this);
     return n;
+  }
+
+  /** @internal What the observer shows of an actor beyond its ref (counts, not the objects). */
+  introspect(): { links: number; monitors: number; monitoring: number; owed: number; timers: boolean; stash: number; trapExit: boolean } {
+    const e = this.ext;
+    return {
+      links: e?.links?.size ?? 0,
+      monitors: e?.monitors?.size ?? 0,
+      monitoring: e?.watching?.size ?? 0,
+      owed: e?.owed?.size ?? 0,
+      timers: e?.timers != null,
+      stash: e?.stash?.length ?? 0,
+      trapExit: this.trapExit,
+    };
   }
 
   get stashSize(): number {

@@ -1,5 +1,6 @@
 // The public API of the gateway: the server, its protocol, and (re-exported) the client.
 export { Gateway, createGateway } from './server.js';
+export type { HttpMount } from './server.js';
 export { gatewayDefaults } from './options.js';
 export type { GatewayOptions, GatewayLimits, HeartbeatOptions } from './options.js';
 export { requestToken } from './auth.js';

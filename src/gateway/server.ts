@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { type Clock, keepAlive, type TimerHandle } from '../actors/clock.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import type { Logger } from '../logger.js';
-import type { Authenticate } from './auth.js';
+import type { Authenticate, Authorize } from './auth.js';
 import { codecFor, type ServerCodec } from './codec.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import {
@@ -28,6 +28,16 @@ const NEGOTIATED = Symbol('beamstate.negotiated');
 type UpgradeRequest = IncomingMessage & { [NEGOTIATED]?: string };
 
 const ignore = (): void => {};
+
+/**
+ * Something served beside the gateway on its HTTP server (the observer: its page, `/metrics`,
+ * `/alive`, `/ready`). Each hook answers true when it took the request or upgrade; mounts are
+ * asked in the order they were added, before the gateway's own handling.
+ */
+export interface HttpMount {
+  request?(req: IncomingMessage, res: ServerResponse): boolean;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
 /** Most bytes a client may send before its upgrade is answered (it should send none), the upgrade's `head` included; more refuses it (HTTP 413). */
 const MAX_EARLY_BYTES = 64 * 1024;
 
@@ -52,6 +62,8 @@ export class Gateway<P = unknown> implements AsyncDisposable {
   private readonly wss: WebSocketServer;
   private readonly codecs: Record<FrameFormat, ServerCodec>;
   private readonly conns = new Set<Connection<P>>();
+  /** @internal What `mount` added: asked first, on plain requests and on upgrades. */
+  readonly mounts: HttpMount[] = [];
   private readonly kinds = new Map<string, string>();
   /** Upgrades whose `authenticate` hook has not decided: each refuses its upgrade with the given rejection. */
   private readonly authenticating = new Set<(rejection: UpgradeRejection | ShuttingDownError) => void>();
@@ -147,9 +159,33 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     await this.close();
   }
 
+  /**
+   * Serves `mount` on the gateway's HTTP server (before the gateway's own handling); returns a
+   * function that removes it. On a server you made, plain requests are yours: pass them on to
+   * the mount yourself (`observer.handle(req, res)`); upgrades reach it through the gateway.
+   */
+  mount(mount: HttpMount): () => void {
+    this.mounts.push(mount);
+    return () => {
+      const i = this.mounts.indexOf(mount);
+      if (i >= 0) this.mounts.splice(i, 1);
+    };
+  }
+
+  /** @internal The hooks, for a mount that authenticates and authorizes as the gateway does (the observer). */
+  get hooks(): { readonly authenticate: Authenticate<P> | undefined; readonly authorize: Authorize<P> | undefined } {
+    return { authenticate: this.authenticate, authorize: this.host.authorize };
+  }
+
+  /** @internal True once `close()` was called. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
   // ------------------------------------------------------------ upgrades
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    for (let i = 0; i < this.mounts.length; i++) if ((this.mounts[i] as HttpMount).upgrade?.(req, socket, head) === true) return;
     if (this.path !== undefined) {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -364,12 +400,16 @@ export class Gateway<P = unknown> implements AsyncDisposable {
 export async function createGateway<P = unknown>(options: GatewayOptions<P>): Promise<Gateway<P>> {
   const o = resolveOptions(options);
   if (o.server !== undefined) return new Gateway(options, o.server, false);
-  const server = createServer((_req, res) => {
+  let gateway: Gateway<P> | undefined = undefined;
+  const server = createServer((req, res) => {
+    const mounts = gateway?.mounts;
+    if (mounts !== undefined) for (let i = 0; i < mounts.length; i++) if ((mounts[i] as HttpMount).request?.(req, res) === true) return;
     // Plain HTTP requests get told what this endpoint is for.
     res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close', Upgrade: 'websocket' });
     res.end('this is a beamstate WebSocket endpoint: connect with the beamstate.v1.json or beamstate.v1.msgpack subprotocol\n');
   });
-  const gateway = new Gateway(options, server, true);
+  gateway = new Gateway(options, server, true);
+  const made = gateway;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -379,9 +419,9 @@ export async function createGateway<P = unknown>(options: GatewayOptions<P>): Pr
       });
     });
   } catch (err) {
-    await gateway.close();
+    await made.close();
     throw err;
   }
-  gateway.logger.info({ url: gateway.url }, 'gateway listening');
-  return gateway;
+  made.logger.info({ url: made.url }, 'gateway listening');
+  return made;
 }
