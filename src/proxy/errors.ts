@@ -51,3 +51,19 @@ export class InvalidDescriptorError extends BeamstateError {
     super('INVALID_DESCRIPTOR', message, options);
   }
 }
+
+/** `MALFORMED_MESSAGE`: a gRPC call's request bytes are not the method's input message (gRPC INVALID_ARGUMENT); nothing reached the user function. */
+export class MalformedMessageError extends BeamstateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MALFORMED_MESSAGE', message, options);
+  }
+}
+
+/** `NO_ENTITY_KEY`: a gRPC method of an entity whose input message has no `(kalix.field).entity_key` field, so a call cannot name its entity (gRPC UNIMPLEMENTED; the gateway still serves it). */
+export class NoEntityKeyError extends BeamstateError {
+  readonly method: string;
+  constructor(method: string, inputType: string) {
+    super('NO_ENTITY_KEY', `${method} cannot be served over gRPC: its input ${inputType} has no field marked (kalix.field).entity_key = true, so a call does not say which entity it is for`);
+    this.method = method;
+  }
+}
