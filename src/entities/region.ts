@@ -397,6 +397,23 @@ export class Region {
   }
 
   /**
+   * Stops `slot`'s entity now (the cluster lost or hands off its shard): detached, so nothing it
+   * computes from now on is written; its queued commands fail with `error`; resolves when its
+   * actor is gone and its write in flight, if any, has settled.
+   */
+  evict(slot: Slot, error: Error): Promise<void> {
+    const actor = slot.actor;
+    this.detach(slot);
+    slot.failAll(error);
+    const pid = slot.persistenceId;
+    const exited = actor === null || !actor.alive ? Promise.resolve() : new Promise<void>((resolve) => actor.onExit(() => resolve()));
+    const done = Promise.all([exited, slot.whenWritten()]).then(() => undefined);
+    this.awaitWrite(pid, done);
+    if (actor !== null && actor.alive) void actor.stop('shutdown');
+    return done;
+  }
+
+  /**
    * An incarnation ended itself to reload (after a write conflict or an unknown write outcome):
    * its supervisor does not restart it (the exit is not a crash), so the region brings the entity
    * back at once if commands are waiting.

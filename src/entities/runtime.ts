@@ -27,6 +27,20 @@ import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
 import { checkResult, type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
 
+/** @internal What the cluster plugs into `EntityRuntime.router`. */
+export interface EntityRouter {
+  send(
+    region: Region,
+    id: string,
+    command: string,
+    input: unknown,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null,
+    token: unknown,
+  ): Promise<unknown> | undefined;
+}
+
 export interface EntityRuntimeOptions {
   /** Where events, snapshots and states live (`createStore()`). */
   readonly store: Store;
@@ -278,10 +292,33 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   }
 
   /**
+   * @internal Set by the cluster (src/cluster): commands to entities (not stateless functions)
+   * go through it, which runs them here (`sendLocal`) or on the node that owns their shard.
+   * Null (single node): one comparison per command.
+   */
+  router: EntityRouter | null = null;
+
+  /**
    * @internal Sends a command: validate, queue, and (for an ask) the reply promise, or with a
    * `listener`, the outcome told to it instead (and undefined returned).
    */
   send(
+    region: Region,
+    id: string,
+    command: string,
+    input: unknown,
+    options: AskOptions | undefined,
+    wantReply: boolean,
+    listener: AskListener | null = null,
+    token: unknown = undefined,
+  ): Promise<unknown> | undefined {
+    const router = this.router;
+    if (router !== null && region.type.kind !== 'stateless') return router.send(region, id, command, input, options, wantReply, listener, token);
+    return this.sendLocal(region, id, command, input, options, wantReply, listener, token);
+  }
+
+  /** @internal `send`, on this node whatever a router would say. */
+  sendLocal(
     region: Region,
     id: string,
     command: string,
@@ -567,6 +604,28 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const region = ref instanceof Ref ? ref.region : this.regions.get(ref.type);
     if (region === undefined || this.regions.get(region.type.name) !== region) throw new UnknownEntityTypeError(ref.type);
     return region;
+  }
+
+  /** @internal The region of a registered type, by name (for the cluster's router). */
+  regionNamed(typeName: string): Region | undefined {
+    return this.regions.get(typeName);
+  }
+
+  /**
+   * @internal Stops every active entity (not stateless functions) for which `which` is true, at
+   * once: its queued commands fail with `error`, a write in flight settles on its own (the next
+   * activation waits for it), and nothing more is written by it. For the cluster, when a shard
+   * is handed off or lost.
+   */
+  evictWhere(which: (typeName: string, id: string) => boolean, error: Error): Promise<void> {
+    const gone: Promise<void>[] = [];
+    for (const region of this.regions.values()) {
+      if (region.type.kind === 'stateless') continue;
+      for (const slot of [...region.slots.values()]) {
+        if (which(region.type.name, slot.entityId)) gone.push(region.evict(slot, error));
+      }
+    }
+    return Promise.all(gone).then(() => undefined);
   }
 
   /** @internal */
