@@ -57,6 +57,8 @@ export class RestartHistory {
   /** Why the child last exited or failed to start: what an escalation reports. */
   reason: ExitReason = 'normal';
   backoff: BackoffState | null = null;
+  /** Times the child was restarted (for the observer). */
+  restarts = 0;
 }
 
 /** @internal */
@@ -97,6 +99,8 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   ctx!: Context<unknown>;
   reporter!: Reporter;
   readonly flags: ResolvedFlags;
+  /** Restarts of any child since the supervisor started (for the observer). */
+  restartCount = 0;
   private restarts: readonly number[] = [];
   private readonly random: () => number;
   private readonly listener: ResolvedSupervisorSpec['onEvent'];
@@ -127,6 +131,9 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   }
 
   protected abstract init(): SupervisorCore | Promise<SupervisorCore>;
+  /** The children, in start order, and how many (read by the observer between messages; not to be mutated). */
+  abstract childList(): Iterable<C>;
+  abstract get childTotal(): number;
   /** An admin call; reply through `replyTo`. */
   protected abstract call(call: Call, replyTo: ReplyTo): this | Promise<this>;
   /** A linked actor exited; it may be one of the children. */
@@ -318,6 +325,8 @@ export abstract class SupervisorCore<C extends ChildState = ChildState> {
   }
 
   protected emitRestarted(child: C, cell: Actor | undefined): void {
+    historyOf(child).restarts++;
+    this.restartCount++;
     this.reporter.restarted(child.spec, cell, child.last ?? undefined);
     if (this.reporter.observed) {
       this.reporter.emit({

@@ -40,6 +40,14 @@ export class DynamicSupervisor extends SupervisorCore<DynamicChild> {
    */
   private readonly children = new Map<Actor, DynamicChild>();
 
+  childList(): Iterable<DynamicChild> {
+    return this.children.values();
+  }
+
+  get childTotal(): number {
+    return this.children.size;
+  }
+
   constructor(system: ActorSystem, spec: ResolvedDynamicSpec, spawners: Spawners) {
     super(system, spec, spawners);
     this.spec = spec.child;

@@ -27,6 +27,14 @@ import type { Spawners } from './start-context.js';
 export class StaticSupervisor extends SupervisorCore {
   /** In start order. */
   private readonly children: ChildState[] = [];
+
+  childList(): Iterable<ChildState> {
+    return this.children;
+  }
+
+  get childTotal(): number {
+    return this.children.length;
+  }
   private readonly byId = new Map<string, ChildState>();
   private readonly byCell = new Map<Actor, ChildState>();
 
