@@ -183,6 +183,11 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     return new Ref(this, region, checkId(id)) as unknown as EntityRef;
   }
 
+  /** @internal A type's region (the observer reads its slots between messages). */
+  regionNamed(typeName: string): Region | undefined {
+    return this.regions.get(typeName);
+  }
+
   /** The registered types, by name. */
   get types(): ReadonlyMap<string, EntityType> {
     const out = new Map<string, EntityType>();
