@@ -8,6 +8,8 @@
 //     Request seq goes to connection seq % connections, as a `command` frame (`add` to entity
 //     e<seq % entities>). The echo baseline sends the same frames back, so the generator does the
 //     same work for both. result.cpuMs is this process's CPU over the measured window.
+//     Optional `entityType`, `command` and `input` (JSON text) change the frame (bench/proxy.ts:
+//     a Kalix service's method); the default is counter / add / {"n":1}.
 //   { op: 'disconnect' } → { op: 'disconnected' }
 //   { op: 'idle', url, protocol, connections } → { op: 'opened' }   (opens idle connections)
 //   { op: 'close' } → { op: 'closed' }                                (closes them)
@@ -17,7 +19,7 @@ import { openLoop, type OpenLoopRun } from './_open-loop.js';
 
 type Message =
   | { op: 'connect'; url: string; protocol: string; connections: number }
-  | { op: 'trial'; rate: number; warmupMs: number; durationMs: number; entities: number }
+  | { op: 'trial'; rate: number; warmupMs: number; durationMs: number; entities: number; entityType?: string; command?: string; input?: string }
   | { op: 'disconnect' }
   | { op: 'idle'; url: string; protocol: string; connections: number }
   | { op: 'close' };
@@ -102,8 +104,8 @@ async function trial(m: Extract<Message, { op: 'trial' }>): Promise<void> {
   for (let waited = 0; outstanding > 0 && waited < 30_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
   const n = conns.length;
   const prefix = '{"kind":"command","id":';
-  const entityPart = ',"entity":{"type":"counter","id":"e';
-  const suffix = '"},"command":"add","input":{"n":1}}';
+  const entityPart = `,"entity":{"type":${JSON.stringify(m.entityType ?? 'counter')},"id":"e`;
+  const suffix = `"},"command":${JSON.stringify(m.command ?? 'add')},"input":${m.input ?? '{"n":1}'}}`;
   base = nextBase;
   errors = 0;
   const corked: Conn[] = [];
