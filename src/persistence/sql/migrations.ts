@@ -96,6 +96,49 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'durable timers and their dead letters',
+    statements: (t) => [
+      // One row per (entity, timer name), written in the transaction of the command that
+      // scheduled it. `due_at` is the occurrence being delivered (stable across retries: it is in
+      // the delivery id); `fire_at` is when it may next be claimed (its due time, a retry's, or
+      // the end of a claim's lease), the one column the claim searches. `claim` is the claimer's
+      // token: completing or retrying is conditional on it. Times are epoch ms from the runtime's clock.
+      `CREATE TABLE ${t.timers} (
+        persistence_id text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        entity_type text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        schedule_id text NOT NULL,
+        due_at bigint NOT NULL,
+        every_ms bigint NOT NULL,
+        fire_at bigint NOT NULL,
+        attempts integer NOT NULL,
+        claim text,
+        command text NOT NULL,
+        payload bytea NOT NULL,
+        created_at bigint NOT NULL,
+        last_error text,
+        PRIMARY KEY (persistence_id, name)
+      ) WITH (fillfactor = 80)`,
+      `CREATE INDEX "${t.prefix}timers_fire_at_idx" ON ${t.timers} (fire_at)`,
+      `CREATE TABLE ${t.timerDeadLetters} (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        persistence_id text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        entity_type text NOT NULL,
+        entity_id text NOT NULL,
+        schedule_id text NOT NULL,
+        due_at bigint NOT NULL,
+        command text NOT NULL,
+        payload bytea NOT NULL,
+        attempts integer NOT NULL,
+        last_error text NOT NULL,
+        dead_at bigint NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this library needs. */

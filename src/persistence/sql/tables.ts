@@ -13,6 +13,9 @@ export interface Tables {
   readonly journalMeta: string;
   readonly snapshots: string;
   readonly durableState: string;
+  /** Durable timers and the occurrences given up on (migration 4). */
+  readonly timers: string;
+  readonly timerDeadLetters: string;
   readonly migrations: string;
   readonly projectionOffsets: string;
   /** Unqualified name of the journal table, for index names. */
@@ -47,6 +50,8 @@ export function tables(schema: string, prefix: string): Tables {
     journalMeta: q('journal_meta'),
     snapshots: q('snapshots'),
     durableState: q('durable_state'),
+    timers: q('timers'),
+    timerDeadLetters: q('timer_dead_letters'),
     migrations: q('migrations'),
     projectionOffsets: q('projection_offsets'),
     journalName: `${prefix}journal`,
