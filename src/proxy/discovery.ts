@@ -12,7 +12,7 @@ export const ComponentType = {
 } as const;
 
 /** What the proxy serves today; sent in ProxyInfo.supported_entity_types. */
-export const SUPPORTED_COMPONENT_TYPES: readonly string[] = [ComponentType.eventSourced];
+export const SUPPORTED_COMPONENT_TYPES: readonly string[] = [ComponentType.eventSourced, ComponentType.value, ComponentType.action];
 
 /** A component the user function declared in its Spec. */
 export interface DiscoveredComponent {

@@ -3,9 +3,12 @@ import type { EntitySettings, EntityType } from '../entities/definition.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { serviceModel } from './descriptors.js';
-import { type Discovered, DiscoveryClient, type ProxyIdentity, SUPPORTED_COMPONENT_TYPES } from './discovery.js';
+import { ComponentType, type Discovered, DiscoveryClient, type ProxyIdentity, SUPPORTED_COMPONENT_TYPES } from './discovery.js';
 import { UnsupportedComponentError, UserFunctionUnavailableError } from './errors.js';
-import { type EventSourcedComponent, eventSourcedComponent } from './event-sourced.js';
+import { eventSourcedComponent } from './event-sourced.js';
+import { actionComponent } from './action.js';
+import { effectRouter, type RoutableComponent } from './action-effects.js';
+import { valueEntityComponent } from './value-entity.js';
 
 export interface ProxyOptions {
   /** The user function's gRPC address, `host:port` (a Kalix SDK service started with `start({ port })`). */
@@ -33,6 +36,14 @@ export const proxyDefaults = {
   proxyVersion: '0.1.0',
 } as const;
 
+/** What the proxy holds for each served component, whatever its kind. */
+interface ServedComponent {
+  readonly definition: EntityType;
+  readonly openStreams: () => number;
+  readonly streamsOpened: () => number;
+  readonly close: () => void;
+}
+
 /** A running proxy for one user function. Made by {@link startProxy}. */
 export class KalixProxy implements AsyncDisposable {
   /** @internal */
@@ -45,7 +56,7 @@ export class KalixProxy implements AsyncDisposable {
     readonly unsupported: readonly UnsupportedComponentError[],
     private readonly client: grpc.Client,
     private readonly discovery: DiscoveryClient,
-    private readonly components: ReadonlyMap<string, EventSourcedComponent>,
+    private readonly components: ReadonlyMap<string, ServedComponent>,
     private readonly servicesToTypes: ReadonlyMap<string, string>,
   ) {}
 
@@ -119,9 +130,12 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
     log.info({ serviceInfo: discovered.serviceInfo, components: discovered.components.length }, 'kalix user function discovered');
 
     const unsupported: UnsupportedComponentError[] = [];
-    const components = new Map<string, EventSourcedComponent>();
+    const components = new Map<string, ServedComponent>();
     const servicesToTypes = new Map<string, string>();
     const entityTypes: EntityType[] = [];
+    const served: (typeof discovered.components)[number][] = [];
+    // Every served component, by service name: the targets of forwards and side effects.
+    const routable = new Map<string, RoutableComponent>();
     for (const c of discovered.components) {
       if (!SUPPORTED_COMPONENT_TYPES.includes(c.componentType)) {
         const err = new UnsupportedComponentError(c.componentType, c.serviceName);
@@ -130,9 +144,15 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
         await discovery.reportError(err.message, err.code).catch((e: unknown) => log.warn({ err: e }, 'ReportError failed'));
         continue;
       }
+      served.push(c);
+      const kind = c.componentType === ComponentType.action ? 'action' : 'entity';
+      routable.set(c.serviceName, { kind, entityType: c.entityType ?? c.serviceName, service: serviceModel(discovered.root, c.serviceName) });
+    }
+    const effects = effectRouter(discovered.root, routable, () => undefined);
+    for (const c of served) {
       const entityType = c.entityType ?? c.serviceName;
       const settings: EntitySettings = { ...options.settings, ...(c.passivationTimeoutMs !== undefined ? { idleTimeoutMs: c.passivationTimeoutMs } : {}) };
-      const component = eventSourcedComponent({
+      const common = {
         client,
         system: options.runtime.system,
         root: discovered.root,
@@ -140,7 +160,13 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
         entityType,
         commandTimeoutMs: options.commandTimeoutMs ?? proxyDefaults.commandTimeoutMs,
         settings,
-      });
+      };
+      const component: ServedComponent =
+        c.componentType === ComponentType.value
+          ? valueEntityComponent({ ...common, effects })
+          : c.componentType === ComponentType.action
+            ? actionComponent({ ...common, effects })
+            : eventSourcedComponent(common);
       components.set(entityType, component);
       servicesToTypes.set(c.serviceName, entityType);
       entityTypes.push(component.definition);

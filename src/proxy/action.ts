@@ -1,0 +1,126 @@
+import type * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import type { ActorSystem } from '../actors/system.js';
+import { type EntitySettings, type StatelessContext, type StatelessFunction, statelessFunction } from '../entities/definition.js';
+import type { HandlerResult } from '../entities/effect.js';
+import type { CommandSpecs } from '../entities/entity-ref.js';
+import { type ComponentCall, type EffectRouter, withEffects } from './action-effects.js';
+import type { MethodModel, ServiceModel } from './descriptors.js';
+import { UserFunctionUnavailableError } from './errors.js';
+import { type AnyMessage, codecOf } from './protocol.js';
+import { anyToJson, messageSchema, toAny } from './transcode.js';
+
+const HANDLE_UNARY = '/kalix.component.action.Actions/HandleUnary';
+
+/** What the user function answered to one action call (ActionResponse, as plain data). */
+export interface ActionResponse {
+  readonly failure?: { readonly description?: string; readonly grpcStatusCode?: number };
+  readonly reply?: { readonly payload?: AnyMessage };
+  readonly forward?: ComponentCall;
+  readonly sideEffects?: readonly ComponentCall[];
+}
+
+export interface ActionComponentOptions {
+  readonly client: grpc.Client;
+  readonly system: ActorSystem;
+  readonly root: protobuf.Root;
+  readonly service: ServiceModel;
+  /** The beamstate type name: the action's service name. */
+  readonly entityType: string;
+  readonly commandTimeoutMs: number;
+  readonly settings: EntitySettings;
+  readonly effects: EffectRouter;
+}
+
+/** A Kalix action as a beamstate stateless function. */
+export interface ActionComponent {
+  readonly definition: StatelessFunction<CommandSpecs>;
+  /** Calls in flight to the user function now. */
+  readonly callsInFlight: () => number;
+  /** Calls made since start. */
+  readonly callsMade: () => number;
+  /** Actions hold no streams (for the proxy's stream counts): always 0. */
+  readonly openStreams: () => number;
+  readonly streamsOpened: () => number;
+  readonly close: () => void;
+}
+
+/**
+ * Actions are stateless: Kalix calls `Actions/HandleUnary` once per command, and so does the
+ * proxy, from a beamstate stateless function (a pool of `poolSize` workers, each handling one
+ * call at a time: the pool bounds the calls in flight to the user function). Nothing is persisted.
+ *
+ * A call the user function does not answer (unreachable, or no answer within `commandTimeoutMs`
+ * on the system clock) crashes its worker, which its supervisor restarts. An action is not
+ * idempotent in general and Kalix does not retry one, so unless the settings say otherwise an
+ * action command is tried once (`maxCommandAttempts: 1`): the caller gets POISON_COMMAND whose
+ * cause is USER_FUNCTION_UNAVAILABLE.
+ *
+ * Streamed methods (`HandleStreamedIn/Out`, `HandleStreamed`) are not served over the gateway,
+ * whose commands have one reply: such a command fails with UNSUPPORTED_CALL (in `details.code`).
+ */
+export function actionComponent(o: ActionComponentOptions): ActionComponent {
+  const command = codecOf('kalix.component.action.ActionCommand');
+  const response = codecOf('kalix.component.action.ActionResponse');
+  const calls = new Set<grpc.ClientUnaryCall>();
+  let made = 0;
+
+  const call = (method: MethodModel, payload: AnyMessage): Promise<ActionResponse> =>
+    new Promise((resolve, reject) => {
+      made++;
+      let settled = false;
+      const timer = o.system.clock.setTimeout(() => {
+        settled = true;
+        calls.delete(c);
+        c.cancel();
+        reject(new UserFunctionUnavailableError(`the user function did not answer ${o.service.name}/${method.name} within ${o.commandTimeoutMs} ms`));
+      }, o.commandTimeoutMs);
+      const c = o.client.makeUnaryRequest(
+        HANDLE_UNARY,
+        command.serialize,
+        response.deserialize as (b: Buffer) => ActionResponse,
+        { serviceName: o.service.name, name: method.name, payload },
+        (err, value) => {
+          if (settled) return;
+          settled = true;
+          calls.delete(c);
+          o.system.clock.clearTimeout(timer);
+          if (err !== null) reject(new UserFunctionUnavailableError(`the user function's ${o.service.name}/${method.name} call failed: ${err.message}`, { cause: err }));
+          else resolve(value ?? {});
+        },
+      );
+      calls.add(c);
+    });
+
+  const handlerFor =
+    (method: MethodModel) =>
+    async (input: Uint8Array, ctx: StatelessContext): Promise<HandlerResult<undefined, unknown>> => {
+      const res = await call(method, toAny(method.input, input));
+      if (res.failure !== undefined) return ctx.fail(res.failure.description ?? '', { grpcStatusCode: res.failure.grpcStatusCode ?? 0 });
+      const result = withEffects(o.effects, ctx, method, res.sideEffects, res.forward, () => anyToJson(o.root, res.reply?.payload, method.output), () => ctx.none());
+      return typeof result === 'string' ? ctx.fail(result, { code: 'UNSUPPORTED_EFFECT' }) : result;
+    };
+
+  const streamed =
+    (method: MethodModel) =>
+    (_input: Uint8Array, ctx: StatelessContext): HandlerResult<undefined, unknown> =>
+      ctx.fail(`UNSUPPORTED_CALL: ${o.service.name}/${method.name} streams, and the beamstate proxy serves only unary action calls through the gateway`, { code: 'UNSUPPORTED_CALL' });
+
+  let definition = statelessFunction(o.entityType) as StatelessFunction<CommandSpecs>;
+  for (const method of o.service.methods.values()) {
+    definition = definition.command(method.name, messageSchema(method.input), method.streamed ? streamed(method) : handlerFor(method)) as StatelessFunction<CommandSpecs>;
+  }
+  definition = definition.withSettings({ maxCommandAttempts: 1, ...o.settings });
+
+  return {
+    definition,
+    callsInFlight: () => calls.size,
+    callsMade: () => made,
+    openStreams: () => 0,
+    streamsOpened: () => 0,
+    close: () => {
+      for (const c of calls) c.cancel();
+      calls.clear();
+    },
+  };
+}
