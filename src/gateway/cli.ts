@@ -1,20 +1,26 @@
 #!/usr/bin/env node
 /**
  * `beamstate serve <module>`: serves the entity definitions a module exports over the gateway,
- * on the embedded PGlite store by default or on PostgreSQL with `--database`. Prints one line
- * saying where it listens; stops cleanly on SIGINT and SIGTERM (the gateway drains, the runtime
- * stops, the store closes, exit code 0).
+ * on the embedded PGlite store by default or on PostgreSQL with `--database` (or `DATABASE_URL`).
+ * Prints one line saying where it listens; stops cleanly on SIGINT and SIGTERM (the gateway
+ * drains, the runtime stops, the store closes, exit code 0), also when started through `npx`.
+ * Usage errors, a port in use and a store that cannot open are one line on stderr and exit 1.
  *
  * From this repository without a build: `node --import tsx src/gateway/cli.ts serve examples/shopping-cart.ts`.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createActorSystem } from '../actors/system.js';
 import { EntityRuntime } from '../entities/runtime.js';
-import { createLogger } from '../logger.js';
+import { isBeamstateError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { Store } from '../persistence/store.js';
 import { createStore } from '../persistence/store.js';
 import { requestToken } from './auth.js';
+import { listenError, onStopRequest, reservePort, type StopReason } from './cli-process.js';
 import { CliError, loadServedModule } from './load-module.js';
-import { createGateway } from './server.js';
+import { gatewayDefaults } from './options.js';
+import { createGateway, type Gateway } from './server.js';
 
 const USAGE = `usage: beamstate serve <module> [options]
 
@@ -25,14 +31,39 @@ options:
   --port <n>          port to listen on (0: any free port)        default 8080
   --host <address>    interface to listen on                      default 127.0.0.1
   --path <path>       serve only this URL path                    default every path
-  --database <url>    PostgreSQL (postgres://user@host:5432/db)   default embedded PGlite
-  --data-dir <dir>    PGlite data folder                          default .beamstate/pglite
+  --database <url>    PostgreSQL (postgres://user@host:5432/db)   default DATABASE_URL,
+                      else embedded PGlite
+  --data-dir <dir>    PGlite data folder (PGlite even if DATABASE_URL is set)
+                                                                  default .beamstate/pglite
   --token <secret>    require this bearer token (also BEAMSTATE_TOKEN); a module's own
                       \`authenticate\` export takes precedence
   --verbose           log at debug level, not only warnings and errors (stderr,
                       one JSON line per record)
-  --help              this text
+  -h, --help          this text
+  --version           beamstate's version
 `;
+
+/** Where `see --help` points, at the end of every usage error. */
+const HELP = '(beamstate --help lists the options)';
+
+/** The version in the package.json beside dist/ (or src/, run from the repository). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Which store: `--database`, else `--data-dir` (PGlite), else `DATABASE_URL`, else PGlite in the default folder. */
+type StoreChoice = { readonly kind: 'postgres'; readonly url: string; readonly from: '--database' | 'DATABASE_URL' } | { readonly kind: 'pglite'; readonly dataDir: string };
+
+function chooseStore(database: string | undefined, dataDir: string | undefined): StoreChoice {
+  if (database !== undefined && dataDir !== undefined) throw new CliError(`give --database or --data-dir, not both ${HELP}`);
+  const env = process.env.DATABASE_URL;
+  const url = database ?? (dataDir === undefined && env !== undefined && env !== '' ? env : undefined);
+  if (url === undefined) return { kind: 'pglite', dataDir: dataDir ?? '.beamstate/pglite' };
+  const from = database !== undefined ? '--database' : 'DATABASE_URL';
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new CliError(`${from} must be a postgres:// or postgresql:// URL`);
+  return { kind: 'postgres', url, from };
+}
 
 async function serve(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -46,34 +77,66 @@ async function serve(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       token: { type: 'string' },
       verbose: { type: 'boolean' },
-      help: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
   });
-  if (values.help === true) {
-    process.stdout.write(USAGE);
-    return;
-  }
+  if (values.help === true) return void process.stdout.write(USAGE);
+  if (values.version === true) return void process.stdout.write(`${version()}\n`);
   const file = positionals[0];
-  if (file === undefined || positionals.length > 1) throw new CliError(USAGE);
-  const port = values.port === undefined ? 8080 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer from 0 to 65535, got ${values.port}`);
-  const host = values.host ?? '127.0.0.1';
-  const database = values.database;
-  if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) throw new CliError('--database must be a postgres:// or postgresql:// URL');
-  const dataDir = values['data-dir'] ?? '.beamstate/pglite';
+  if (file === undefined) throw new CliError(`serve needs a module: beamstate serve <module> [options] ${HELP}`);
+  if (positionals.length > 1) throw new CliError(`serve takes one module, got ${positionals.length}: ${positionals.join(' ')} ${HELP}`);
+  const port = values.port === undefined ? gatewayDefaults.port : Number(values.port);
+  if (values.port === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be an integer from 0 to 65535, got ${values.port}`);
+  const host = values.host ?? gatewayDefaults.host;
+  const storeChoice = chooseStore(values.database, values['data-dir']);
   const token = values.token ?? process.env.BEAMSTATE_TOKEN;
   // The library's default format (pino's JSON lines on stderr), with --verbose down to debug.
   const logger = createLogger({ level: values.verbose === true ? 'debug' : 'warn' });
 
-  const served = await loadServedModule(file);
-  const store = database !== undefined ? await createStore({ kind: 'postgres', connectionString: database, logger }) : await createStore({ kind: 'pglite', dataDir, logger });
+  // Signals are taken from here on: one that arrives while the store opens stops the CLI once it
+  // is open, cleanly, instead of killing it halfway.
+  let ready = false;
+  let requested: StopReason | null = null;
+  onStopRequest((reason) => {
+    if (requested !== null) {
+      process.stderr.write(`beamstate: ${reason} again, exiting now\n`);
+      process.exit(1);
+    }
+    requested = reason;
+    if (ready) shutdown(reason);
+  });
+
+  // Before the module loads and the store opens: a port in use is told at once, and no store
+  // (no PGlite folder) is opened for a server that cannot listen.
+  const reserved = await reservePort(port, host);
+  let store: Store | undefined;
+  let gateway: Gateway | undefined;
   const system = createActorSystem({ logger });
-  const runtime = new EntityRuntime(system, { store });
   const stopAll = async (): Promise<void> => {
+    await gateway?.close();
+    await reserved.release();
     await system.stop();
-    await store.close();
+    await store?.close();
+  };
+  const shutdown = (reason: StopReason): void => {
+    process.stderr.write(`beamstate: ${reason === 'parent-exited' ? 'the npm process that started it is gone' : reason}, shutting down\n`);
+    stopAll().then(
+      () => {
+        process.stderr.write('beamstate: stopped\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   try {
+    const served = await loadServedModule(file);
+    store = await openStore(storeChoice, logger);
+    if (requested !== null) return shutdown(requested); // stopped while the store opened: never listen
+    const runtime = new EntityRuntime(system, { store });
     for (const type of served.types) {
       try {
         runtime.register(type);
@@ -82,43 +145,44 @@ async function serve(argv: string[]): Promise<void> {
       }
     }
     const authenticate = served.authenticate ?? (token === undefined || token === '' ? undefined : (req: Parameters<typeof requestToken>[0]) => requestToken(req) === token);
-    const gateway = await createGateway({
+    await reserved.release();
+    gateway = await createGateway({
       runtime,
-      port,
+      port: reserved.port,
       host,
       ...(values.path !== undefined ? { path: values.path } : {}),
       ...(authenticate !== undefined ? { authenticate } : {}),
       ...(served.authorize !== undefined ? { authorize: served.authorize } : {}),
+    }).catch((err: NodeJS.ErrnoException) => {
+      // Taken by another process between the release and this listen: rare, told the same way.
+      throw listenError(err, port, host);
     });
-    const where = database !== undefined ? `postgres ${new URL(database).host}` : `pglite ${dataDir}`;
+    const where = storeChoice.kind === 'postgres' ? `postgres ${hostOf(storeChoice.url)}${storeChoice.from === 'DATABASE_URL' ? ' (DATABASE_URL)' : ''}` : `pglite ${storeChoice.dataDir}`;
     process.stdout.write(`beamstate listening on ${gateway.url} (entities: ${served.types.map((t) => t.name).join(', ')}; store: ${where})\n`);
-
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        process.stderr.write(`beamstate: ${signal} again, exiting now\n`);
-        process.exit(1);
-      }
-      stopping = true;
-      process.stderr.write(`beamstate: ${signal}, shutting down\n`);
-      gateway
-        .close()
-        .then(stopAll)
-        .then(
-          () => {
-            process.stderr.write('beamstate: stopped\n');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
-            process.exit(1);
-          },
-        );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
   } catch (err) {
     await stopAll();
+    throw err;
+  }
+  ready = true;
+  if (requested !== null) shutdown(requested);
+}
+
+/** The server part of a URL, never its credentials. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsed URL)';
+  }
+}
+
+async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
+  try {
+    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
+  } catch (err) {
+    // A store that cannot open (server unreachable, folder locked or unreadable) has a code and a
+    // message that say why: one line, no stack.
+    if (isBeamstateError(err)) throw new CliError(`cannot open the store: ${err.code}: ${err.message}`);
     throw err;
   }
 }
@@ -126,15 +190,28 @@ async function serve(argv: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void process.stdout.write(USAGE);
+  if (command === '--version') return void process.stdout.write(`${version()}\n`);
+  if (command.startsWith('-')) throw new CliError(`unknown option ${command} ${HELP}`);
+  throw new CliError(`unknown command ${JSON.stringify(command)}: the command is serve ${HELP}`);
+}
+
+/** parseArgs' own messages, as one line in this CLI's words. */
+function parseArgsMessage(err: { code: string; message: string }): string {
+  const option = /'(-[^' ]*)/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) return `unknown option ${option} ${HELP}`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) return `${option} needs a value ${HELP}`;
+  return err.message.split('\n')[0] as string;
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const usage = err instanceof CliError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS') === true;
-  process.stderr.write(`beamstate: ${usage ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`);
+  const code = (err as { code?: unknown })?.code;
+  const message =
+    err instanceof CliError
+      ? err.message
+      : typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+        ? parseArgsMessage(err as { code: string; message: string })
+        : ((err as Error)?.stack ?? String(err));
+  process.stderr.write(`beamstate: ${message}\n`);
   process.exit(1);
 });

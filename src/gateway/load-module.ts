@@ -4,7 +4,8 @@
  * `authenticate` / `authorize` hooks. TypeScript modules load through tsx when Node cannot load
  * them itself.
  */
-import { extname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EntityType } from '../entities/definition.js';
 import type { Authenticate, Authorize } from './auth.js';
@@ -36,13 +37,28 @@ export async function loadServedModule(file: string): Promise<ServedModule> {
   return collect(exports, file);
 }
 
-async function importTypeScript(url: string): Promise<Record<string, unknown>> {
-  let tsx: { register(): unknown };
+type TsxApi = { register(): unknown };
+
+/**
+ * tsx as the project has it: found from the working directory first (where `npm install tsx` put
+ * it, also in layouts that do not hoist it beside beamstate), then from beamstate's own folder.
+ */
+async function loadTsx(): Promise<TsxApi> {
   try {
-    tsx = (await import('tsx/esm/api')) as typeof tsx;
+    // Resolved, not required: tsx's CommonJS build of this API cannot register its ESM loader.
+    const cjs = createRequire(join(process.cwd(), 'package.json')).resolve('tsx/esm/api');
+    return (await import(pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href)) as TsxApi;
   } catch {
-    throw new CliError('serving a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to JavaScript first');
+    try {
+      return (await import('tsx/esm/api')) as TsxApi;
+    } catch {
+      throw new CliError('serving a TypeScript module needs tsx in the project (npm install --save-dev tsx), or compile it to JavaScript first');
+    }
   }
+}
+
+async function importTypeScript(url: string): Promise<Record<string, unknown>> {
+  const tsx = await loadTsx();
   // Registered for the whole process, not scoped (tsImport): the module must share this
   // process's module instances, or its definitions would be of another copy of beamstate.
   tsx.register();

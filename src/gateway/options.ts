@@ -35,7 +35,10 @@ export interface GatewayOptions<P = unknown> {
   readonly server?: HttpServer | HttpsServer;
   /** Without `server`: the port to listen on (0 picks a free one). Default 8080. */
   readonly port?: number;
-  /** Without `server`: the interface to listen on. Default Node's (all interfaces). */
+  /**
+   * Without `server`: the interface to listen on. Default `'127.0.0.1'` (loopback, as the CLI):
+   * reachable from this machine only until you choose otherwise (`'0.0.0.0'` or `'::'` for all).
+   */
   readonly host?: string;
   /**
    * Only upgrades to this path (query string ignored) are served. On a server of its own the
@@ -67,6 +70,7 @@ export interface GatewayOptions<P = unknown> {
 /** Every default of {@link GatewayOptions}, in one place. */
 export const gatewayDefaults = {
   port: 8080,
+  host: '127.0.0.1',
   limits: {
     maxPayload: 1024 * 1024,
     maxInFlight: 1024,
@@ -155,7 +159,7 @@ export function resolveOptions<P>(options: GatewayOptions<P>): ResolvedOptions<P
     runtime,
     server,
     port,
-    host: options.host,
+    host: options.host ?? gatewayDefaults.host,
     path,
     authenticate: options.authenticate,
     authorize: options.authorize,

@@ -1,7 +1,7 @@
 // The CLI as `npm install` ships it (`bin`: dist/gateway/cli.js), compiled, without tsx on the
 // command line: it serves a JavaScript module as is, and a TypeScript one through tsx's API.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   // inside the repository so that the dependencies resolve from its node_modules.
   out = await mkdtemp(join(root, '.scratch-gateway-build-'));
   await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(out, 'dist')], { cwd: root });
-  await writeFile(join(out, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  await writeFile(join(out, 'package.json'), JSON.stringify({ name: 'beamstate', version: '0.0.0-test', type: 'module', private: true }));
 }, 120_000);
 
 afterAll(async () => {
@@ -76,4 +76,46 @@ export default n;
     await client.close();
     expect(await served.stop()).toBe(0);
   });
+
+  it('stops cleanly when the npx that started it gets SIGTERM (npm does not pass it on)', async () => {
+    // An app with beamstate installed: its bin linked where npm links it.
+    const app = join(out, 'app');
+    await mkdir(join(app, 'node_modules', '.bin'), { recursive: true });
+    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+    await symlink(join(out, 'dist', 'gateway', 'cli.js'), join(app, 'node_modules', '.bin', 'beamstate'));
+    await chmod(join(out, 'dist', 'gateway', 'cli.js'), 0o755); // npm makes a package's bins executable when it installs them
+    await writeFile(join(out, 'npx-entities.mjs'), `import { statelessFunction } from './dist/index.js';\nexport const echo = statelessFunction('echo').command('say', (_i, ctx) => ctx.reply('npx'));\n`);
+    const npx = spawn('npx', ['beamstate', 'serve', join(out, 'npx-entities.mjs'), '--port', '0', '--data-dir', join(out, 'data', 'npx')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => {
+      if (npx.exitCode === null && npx.signalCode === null) npx.kill('SIGKILL');
+    });
+    let stdout = '';
+    let stderr = '';
+    // The server inherits npx's stderr: the pipe closes only once the server has exited too.
+    const stderrClosed = new Promise<void>((resolve) => npx.stderr.once('close', () => resolve()));
+    npx.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      npx.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        const m = /listening on (ws:\/\/\S+)/.exec(stdout);
+        if (m !== null) resolve(m[1] as string);
+      });
+      npx.once('exit', (code) => reject(new Error(`npx exited with ${code}: ${stderr}`)));
+    });
+    const client = await connect(url, { reconnect: false, heartbeatMs: false });
+    expect(await client.ask('echo', 'x', 'say')).toBe('npx');
+    await client.close();
+    npx.kill('SIGTERM'); // npx alone, as a process manager or `kill <pid>` would
+    await stderrClosed;
+    expect(stderr).toContain('the npm process that started it is gone, shutting down');
+    expect(stderr).toContain('beamstate: stopped');
+    const after = await connect(url, { reconnect: false, heartbeatMs: false }).then(
+      async (c) => {
+        await c.close();
+        return 'connected';
+      },
+      (e: { code?: string }) => e.code,
+    );
+    expect(after).toBe('CONNECT_FAILED');
+  }, 60_000);
 });
