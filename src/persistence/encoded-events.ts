@@ -3,6 +3,7 @@ import type { Serializer } from './serializer.js';
 import { encodeValue } from './serializer.js';
 import { PersistenceArgumentError } from './errors.js';
 import { checkMetadata, checkTypeName } from './validation.js';
+import { checkTags } from './global-order.js';
 
 /**
  * An append's events, validated and encoded, ready for any backend. Encoding happens in the
@@ -19,6 +20,10 @@ export interface EncodedEvents {
   readonly bytes: number;
   /** Whether any event has metadata. */
   readonly hasMetadata: boolean;
+  /** Each event's tags, `null` where it has none. */
+  readonly tags: (readonly string[] | null)[];
+  /** Whether any event has tags. */
+  readonly hasTags: boolean;
 }
 
 /** One event, validated and encoded. */
@@ -26,6 +31,7 @@ export interface EncodedEvent {
   readonly type: string;
   readonly payload: Uint8Array;
   readonly metadata: Uint8Array | null;
+  readonly tags: readonly string[] | null;
 }
 
 /** Validates and encodes event `i` of an append. */
@@ -38,6 +44,7 @@ export function encodeEvent(serializer: Serializer, event: EventToAppend | undef
     payload: encodeValue(serializer, event.payload, `events[${i}].payload`),
     metadata:
       event.metadata === undefined ? null : encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`),
+    tags: event.tags === undefined ? null : checkTags(event.tags, `events[${i}].tags`),
   };
 }
 
@@ -50,16 +57,20 @@ export function encodeEvents(serializer: Serializer, events: readonly EventToApp
   const metadata = new Array<Uint8Array | null>(count);
   let bytes = 0;
   let hasMetadata = false;
+  const tags = new Array<readonly string[] | null>(count);
+  let hasTags = false;
   for (let i = 0; i < count; i++) {
     const e = encodeEvent(serializer, events[i], i);
     types[i] = e.type;
     payloads[i] = e.payload;
     metadata[i] = e.metadata;
+    tags[i] = e.tags;
+    if (e.tags !== null) hasTags = true;
     bytes += e.payload.byteLength;
     if (e.metadata !== null) {
       bytes += e.metadata.byteLength;
       hasMetadata = true;
     }
   }
-  return { count, types, payloads, metadata, bytes, hasMetadata };
+  return { count, types, payloads, metadata, bytes, hasMetadata, tags, hasTags };
 }

@@ -24,6 +24,10 @@ export type {
   OrderingQuery,
   JournalStats,
 } from './journal.js';
+export type { GlobalOffset, GlobalEvent, GlobalQuery, GlobalBacklog } from './global-order.js';
+export { START_OFFSET, compareOffsets } from './global-order.js';
+export { tailJournal, TAIL_DEFAULTS } from './tail.js';
+export type { Tail, TailOptions } from './tail.js';
 export type { SnapshotStore, Snapshot, SnapshotCriteria, SnapshotMetadata, SaveSnapshotOptions } from './snapshot-store.js';
 export type { DurableStateStore, DurableStateRecord, UpsertStateOptions, UpsertStateResult } from './durable-state-store.js';
 export type { Serializer } from './serializer.js';

@@ -5,6 +5,10 @@
  * writers of one id get a conflict instead of a fork.
  */
 
+import type { GlobalBacklog, GlobalEvent, GlobalOffset, GlobalQuery } from './global-order.js';
+
+import type { TimerWrites } from './timer-store.js';
+
 /** An event handed to `Journal.append`. */
 export interface EventToAppend {
   /** The event itself; encoded with the store's serializer. */
@@ -13,6 +17,11 @@ export interface EventToAppend {
   readonly type?: string;
   /** Free-form metadata stored beside the payload (correlation ids, …); encoded with the serializer. */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * Tags for reading across ids (`eventsByTag`, projections by tag): at most 32 non-empty
+   * strings of at most 256 characters, no control characters; duplicates are dropped.
+   */
+  readonly tags?: readonly string[];
 }
 
 /** An event as stored in, and replayed from, the journal. */
@@ -23,7 +32,8 @@ export interface PersistentEvent<P = unknown> {
   /**
    * Global position across all persistence ids: strictly increasing along each id's sequence
    * numbers, and unique. Across ids it follows the order in which rows were inserted, which
-   * with concurrent writers is not quite commit order, and it may have gaps.
+   * with concurrent writers is not quite commit order, and it may have gaps: to follow every
+   * event use `eventsAfter` and its `offset` (the gap-free global order), not this.
    */
   readonly ordering: number;
   readonly type: string;
@@ -31,6 +41,12 @@ export interface PersistentEvent<P = unknown> {
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
   /** When the event was written, milliseconds since the epoch (one value per commit). */
   readonly timestamp: number;
+}
+
+/** More to write with an append, in its transaction. */
+export interface AppendOptions {
+  /** Timer changes (durable timers), written only if the append is. */
+  readonly timers?: TimerWrites;
 }
 
 /** What a successful append wrote. */
@@ -93,7 +109,7 @@ export interface Journal {
    * reached (nothing written), `AppendOutcomeUnknownError` if the connection was lost during the
    * commit and the outcome could not be read back.
    */
-  append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult>;
+  append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult>;
 
   /**
    * Delivers the id's events within the bounds to `onEvent`, in sequence-number order. Deleted
@@ -117,8 +133,35 @@ export interface Journal {
    */
   deleteTo(persistenceId: string, toSequenceNr: number): Promise<void>;
 
-  /** Events of all ids with an ordering above `afterOrdering`, in ordering order. */
+  /**
+   * Events of all ids with an ordering above `afterOrdering`, in ordering order. Not a tail: a
+   * transaction that commits after a later ordering was read is skipped. Use `eventsAfter`.
+   */
   readByOrdering(query?: OrderingQuery): Promise<PersistentEvent[]>;
+
+  /**
+   * Committed events of all ids after `afterOffset` in the gap-free global order (see
+   * `GlobalOffset`), at most `max` (default 1000). Reading again after the last one's offset
+   * never misses an event and never returns one twice, however transactions commit; each id's
+   * events come in sequence order. An event becomes readable once every transaction that began
+   * before its own has ended, so a long transaction anywhere in the database holds the tail back.
+   */
+  eventsAfter(afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]>;
+
+  /** Like `eventsAfter`, only the events carrying `tag`. */
+  eventsByTag(tag: string, afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]>;
+
+  /** `eventsAfter` with filters (a tag, persistence-id prefixes). */
+  readGlobal(query: GlobalQuery): Promise<GlobalEvent[]>;
+
+  /** How many committed events match `query` after its offset, and how old the oldest is (for lag). */
+  backlog(query: GlobalQuery): Promise<GlobalBacklog>;
+
+  /**
+   * Calls `listener` after each append this store commits (in this process), so a tail in the
+   * same process can read at once instead of waiting for its next poll. Returns the unsubscribe.
+   */
+  onCommit(listener: () => void): () => void;
 
   /** The writer's counters. */
   stats(): JournalStats;

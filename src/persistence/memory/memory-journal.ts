@@ -1,4 +1,5 @@
 import type {
+  AppendOptions,
   AppendResult,
   EventToAppend,
   Journal,
@@ -16,6 +17,12 @@ import type { Lifecycle } from '../lifecycle.js';
 import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
 import { ByteArena } from './byte-arena.js';
 import { Float64Column, Int32Column, StringTable } from './columns.js';
+import type { MemoryTimerStore } from './memory-timer-store.js';
+import type { GlobalBacklog, GlobalEvent, GlobalOffset, GlobalQuery } from '../global-order.js';
+import { BACKLOG_COUNT_LIMIT, formatOffset } from '../global-order.js';
+import { globalQuery, type CheckedGlobalQuery } from '../global-query.js';
+
+const NO_TAGS: readonly string[] = Object.freeze([]);
 
 interface IdLog {
   highest: number;
@@ -53,14 +60,20 @@ export class MemoryJournal implements Journal {
   readonly #metadataAt = new Float64Column();
   readonly #metadataLength = new Int32Column();
   readonly #bytes = new ByteArena();
+  /** Tags by ordering - 1; a plain array, most entries the shared empty one. */
+  readonly #tags: (readonly string[])[] = [];
+  readonly #commitListeners = new Set<() => void>();
   #stats = { appends: 0, events: 0, conflicts: 0, batches: 0, largestBatch: 0 };
 
-  constructor(serializer: Serializer, lifecycle: Lifecycle) {
+  readonly #timers: MemoryTimerStore | undefined;
+
+  constructor(serializer: Serializer, lifecycle: Lifecycle, timers?: MemoryTimerStore) {
     this.#serializer = serializer;
     this.#lifecycle = lifecycle;
+    this.#timers = timers;
   }
 
-  async append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult> {
+  async append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
@@ -68,6 +81,7 @@ export class MemoryJournal implements Journal {
     // is stored. A lone event (the common case) skips the arrays of the general path.
     const single = Array.isArray(events) && events.length === 1 ? encodeEvent(this.#serializer, events[0], 0) : null;
     const encoded = single === null ? encodeEvents(this.#serializer, events) : null;
+    const timers = options?.timers === undefined ? undefined : this.#timerStore().encode(options.timers);
     let log = this.#ids.get(persistenceId);
     if ((log?.highest ?? 0) !== expectedSequenceNr) {
       this.#stats.conflicts++;
@@ -80,25 +94,42 @@ export class MemoryJournal implements Journal {
     const timestamp = Date.now();
     let count: number;
     if (single !== null) {
-      this.#store(log, persistenceId, expectedSequenceNr + 1, single.type, single.payload, single.metadata, timestamp);
+      this.#store(log, persistenceId, expectedSequenceNr + 1, single.type, single.payload, single.metadata, single.tags, timestamp);
       count = 1;
     } else {
       const e = encoded as EncodedEvents;
       for (let i = 0; i < e.count; i++) {
-        this.#store(log, persistenceId, expectedSequenceNr + i + 1, e.types[i] as string, e.payloads[i] as Uint8Array, e.metadata[i] ?? null, timestamp);
+        this.#store(log, persistenceId, expectedSequenceNr + i + 1, e.types[i] as string, e.payloads[i] as Uint8Array, e.metadata[i] ?? null, e.tags[i] ?? null, timestamp);
       }
       count = e.count;
     }
     log.highest = expectedSequenceNr + count;
+    if (timers !== undefined) this.#timerStore().applyNow(persistenceId, timers); // in the same synchronous step: atomic
     this.#stats.appends++;
     this.#stats.events += count;
     this.#stats.batches++;
     this.#stats.largestBatch = 1;
+    if (this.#commitListeners.size > 0) this.#notifyCommit();
     return { persistenceId, firstSequenceNr: expectedSequenceNr + 1, highestSequenceNr: log.highest, timestamp };
   }
 
-  #store(log: IdLog, persistenceId: string, sequenceNr: number, type: string, payload: Uint8Array, metadata: Uint8Array | null, timestamp: number): void {
+  #timerStore(): MemoryTimerStore {
+    if (this.#timers === undefined) throw new TypeError('this journal has no timer store');
+    return this.#timers;
+  }
+
+  #store(
+    log: IdLog,
+    persistenceId: string,
+    sequenceNr: number,
+    type: string,
+    payload: Uint8Array,
+    metadata: Uint8Array | null,
+    tags: readonly string[] | null,
+    timestamp: number,
+  ): void {
     const bytes = this.#bytes;
+    this.#tags.push(tags === null ? NO_TAGS : Object.freeze([...tags]));
     log.orderings.push(this.#pids.length);
     this.#pids.push(this.#names.indexOf(persistenceId));
     this.#seqs.push(sequenceNr);
@@ -159,6 +190,70 @@ export class MemoryJournal implements Journal {
       if (this.#seqs.get(i) > log.deletedTo) out.push(this.#decode(i));
     }
     return out;
+  }
+
+  // The memory journal commits synchronously, one append at a time, so ordering is commit order:
+  // an offset here is "<ordering>:<ordering>".
+  eventsAfter(afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]> {
+    return this.readGlobal(max === undefined ? { afterOffset } : { afterOffset, max });
+  }
+
+  eventsByTag(tag: string, afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]> {
+    return this.readGlobal(max === undefined ? { afterOffset, tag } : { afterOffset, tag, max });
+  }
+
+  async readGlobal(query: GlobalQuery): Promise<GlobalEvent[]> {
+    this.#lifecycle.check();
+    const q = globalQuery(query);
+    const out: GlobalEvent[] = [];
+    const n = this.#pids.length;
+    for (let i = q.after.ordering; i < n && out.length < q.max; i++) {
+      if (!this.#matches(q, i)) continue;
+      const e = this.#decode(i);
+      out.push({ ...e, offset: formatOffset(i + 1, i + 1), tags: this.#tags[i] ?? NO_TAGS });
+    }
+    return out;
+  }
+
+  async backlog(query: GlobalQuery): Promise<GlobalBacklog> {
+    this.#lifecycle.check();
+    const q = globalQuery(query);
+    let events = 0;
+    let oldestTimestamp: number | undefined;
+    const n = this.#pids.length;
+    for (let i = q.after.ordering; i < n && events < BACKLOG_COUNT_LIMIT; i++) {
+      if (!this.#matches(q, i)) continue;
+      events++;
+      oldestTimestamp ??= this.#timestamps.get(i);
+    }
+    return { events, oldestTimestamp };
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => {
+      this.#commitListeners.delete(listener);
+    };
+  }
+
+  #notifyCommit(): void {
+    for (const listener of this.#commitListeners) {
+      try {
+        listener();
+      } catch {
+        // Only a hint that there is something to read.
+      }
+    }
+  }
+
+  /** Whether event `i` (ordering - 1) is not deleted and passes the query's filters. */
+  #matches(q: CheckedGlobalQuery, i: number): boolean {
+    const pid = this.#names.at(this.#pids.get(i));
+    const log = this.#ids.get(pid) as IdLog;
+    if (this.#seqs.get(i) <= log.deletedTo) return false;
+    if (q.tag !== undefined && !(this.#tags[i] ?? NO_TAGS).includes(q.tag)) return false;
+    if (q.prefixes !== undefined && !q.prefixes.some((p) => pid.startsWith(p))) return false;
+    return true;
   }
 
   stats(): JournalStats {

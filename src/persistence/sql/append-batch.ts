@@ -4,6 +4,7 @@ import type { Tables } from './tables.js';
 import type { WriteFence } from './write-fence.js';
 import { intArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { JournalConflictError, StoreUnavailableError } from '../errors.js';
+import { joinTags } from '../global-order.js';
 
 /**
  * The group-commit statement: a whole batch of appends, for many ids, in one statement, which
@@ -21,7 +22,9 @@ import { JournalConflictError, StoreUnavailableError } from '../errors.js';
  *
  * Less to send in the common cases: with one event per append the per-event ids and sequence
  * numbers ($4, $5) are NULL and taken from the per-append arrays; with no metadata in the batch
- * the metadata offsets ($12, $13) are NULL, which unnest pads as NULLs, meaning "no metadata".
+ * the metadata offsets ($12, $13) are NULL, which unnest pads as NULLs, meaning "no metadata";
+ * likewise the tags ($14: each event's tags joined by U+001F, NULL for none) with no tags in the
+ * batch. `tx_id` is not sent: its default is the transaction's id, the key of the global order.
  *
  * Two appends for one id never share a batch (the writer sees to that), so no id appears twice
  * in `a`.
@@ -50,14 +53,15 @@ export function appendStatement(t: Tables, fence?: WriteFence): string {
 ), won AS (
   SELECT persistence_id FROM updated UNION ALL SELECT persistence_id FROM inserted
 ), ev AS (
-  INSERT INTO ${t.journal} (persistence_id, sequence_nr, event_type, payload, metadata, written_at, batch_id)
+  INSERT INTO ${t.journal} (persistence_id, sequence_nr, event_type, payload, metadata, written_at, batch_id, tags)
   SELECT e.pid, e.seq, e.typ,
     substring($9::bytea FROM e.off FOR e.len),
     CASE WHEN e.mlen >= 0 THEN substring($9::bytea FROM e.moff FOR e.mlen) END,
-    $10::int8, $11::uuid
+    $10::int8, $11::uuid,
+    string_to_array(e.tg, chr(31))
   FROM unnest(coalesce($4::text[], $1::text[]), coalesce($5::int8[], $3::int8[]), $6::text[], $7::int4[], $8::int4[],
-    $12::int4[], $13::int4[])
-    WITH ORDINALITY AS e(pid, seq, typ, off, len, moff, mlen, n)
+    $12::int4[], $13::int4[], $14::text[])
+    WITH ORDINALITY AS e(pid, seq, typ, off, len, moff, mlen, tg, n)
   WHERE e.pid IN (SELECT persistence_id FROM won)
   ORDER BY e.n
 )
@@ -70,11 +74,13 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
   let eventCount = 0;
   let blobSize = 0;
   let anyMetadata = false;
+  let anyTags = false;
   for (let i = 0; i < n; i++) {
     const p = batch[i] as PendingAppend;
     eventCount += p.events.count;
     blobSize += p.events.bytes;
     if (p.events.hasMetadata) anyMetadata = true;
+    if (p.events.hasTags) anyTags = true;
   }
   const single = eventCount === n;
   const appendIds = new Array<string>(n);
@@ -87,6 +93,7 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
   const lengths = new Array<number>(eventCount);
   const metaOffsets = anyMetadata ? new Array<number>(eventCount) : undefined;
   const metaLengths = anyMetadata ? new Array<number>(eventCount) : undefined;
+  const tags = anyTags ? new Array<string | null>(eventCount) : undefined;
   const blob = Buffer.allocUnsafe(blobSize);
   let pos = 0; // 0-based write position in blob; SQL substring() is 1-based
   let e = 0;
@@ -102,6 +109,10 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
         seqs[e] = p.expected + k + 1;
       }
       types[e] = ev.types[k] as string;
+      if (tags !== undefined) {
+        const t = ev.tags[k];
+        tags[e] = t === null || t === undefined ? null : joinTags(t);
+      }
       const payload = ev.payloads[k] as Uint8Array;
       blob.set(payload, pos);
       offsets[e] = pos + 1;
@@ -135,7 +146,19 @@ export function appendParams(batch: readonly PendingAppend[], timestamp: number,
     batchId,
     metaOffsets === undefined ? null : intArrayLiteral(metaOffsets),
     metaLengths === undefined ? null : intArrayLiteral(metaLengths),
+    tags === undefined ? null : tagsLiteral(tags),
   ];
+}
+
+/** A text[] literal whose elements may be NULL (no tags). */
+function tagsLiteral(values: readonly (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    out += v === null || v === undefined ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  }
+  return out + '}';
 }
 
 /**

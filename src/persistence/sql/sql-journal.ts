@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  AppendOptions,
   AppendResult,
   EventToAppend,
   Journal,
@@ -19,9 +20,15 @@ import { AppendOutcomeUnknownError, JournalConflictError, StoreQueryError } from
 import { checkBound, checkNonNegativeInt, checkPersistenceId, checkPositiveInt, replayBounds } from '../validation.js';
 import type { SqlDriver, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
+import { textArrayLiteral } from './array-literals.js';
 import type { Tables } from './tables.js';
 import { appendParams, appendStatement, interpretReadBack, readBackBatch } from './append-batch.js';
+import type { GlobalBacklog, GlobalEvent, GlobalOffset, GlobalQuery } from '../global-order.js';
+import { BACKLOG_COUNT_LIMIT, formatOffset } from '../global-order.js';
+import { globalQuery, type CheckedGlobalQuery } from '../global-query.js';
 import type { WriteFence } from './write-fence.js';
+import { encodeTimerWrites } from '../encoded-timers.js';
+import { appendStatementWithTimers, batchTimerParams } from './timer-writes.js';
 
 export interface SqlJournalOptions {
   readonly driver: SqlDriver;
@@ -36,6 +43,21 @@ export interface SqlJournalOptions {
 }
 
 const EVENT_COLUMNS = 'sequence_nr, ordering, event_type, payload, metadata, written_at';
+
+/**
+ * The global order's filter: after the offset, and below the oldest transaction still running
+ * (every transaction with a smaller id has committed or rolled back, so no row can appear there
+ * any more). The row comparison is served by the (tx_id, ordering) index.
+ */
+const AFTER_OFFSET = `(tx_id, ordering) > ($1::text::xid8, $2::int8)`;
+const BELOW_HORIZON = `tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
+const BACKLOG_LIMIT = BACKLOG_COUNT_LIMIT;
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
+function shapeOf(q: CheckedGlobalQuery): string {
+  return `${q.tag === undefined ? 'a' : 't'}${q.prefixes === undefined ? 'a' : 'p'}`;
+}
 
 /** @internal The journal on PostgreSQL or PGlite, with appends through the group-commit writer. */
 export class SqlJournal implements Journal {
@@ -54,6 +76,12 @@ export class SqlJournal implements Journal {
     readonly byOrdering: string;
   };
   readonly #names: { readonly append: string; readonly replay: string; readonly highest: string };
+  /** The append statement with timer writes, by the number of its first timer parameter. */
+  readonly #timerSql = new Map<number, string>();
+  /** Global-read statements by filter shape (tag?, prefixes?): four at most. */
+  readonly #globalSql = new Map<string, { text: string; name: string }>();
+  readonly #backlogSql = new Map<string, string>();
+  readonly #commitListeners = new Set<() => void>();
 
   constructor(options: SqlJournalOptions) {
     this.#driver = options.driver;
@@ -81,17 +109,19 @@ export class SqlJournal implements Journal {
 
   // Not `async`: on the hot path the writer's promise is returned as is, without another
   // promise wrapped around it (and the extra microtask hops that costs).
-  append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[]): Promise<AppendResult> {
+  append(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult> {
     let encoded;
+    let timers;
     try {
       this.#lifecycle.check();
       checkPersistenceId(persistenceId);
       checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
       encoded = encodeEvents(this.#serializer, events);
+      if (options?.timers !== undefined) timers = encodeTimerWrites(this.#serializer, options.timers);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#writer.submit(persistenceId, expectedSequenceNr, encoded);
+    return this.#writer.submit(persistenceId, expectedSequenceNr, encoded, timers);
   }
 
   async replay(persistenceId: string, options: ReplayOptions, onEvent: (event: PersistentEvent) => void): Promise<ReplayResult> {
@@ -157,6 +187,79 @@ export class SqlJournal implements Journal {
     return r.rows.map((row) => this.#decodeRow(row[0] as string, row, 1));
   }
 
+  eventsAfter(afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]> {
+    return this.readGlobal(max === undefined ? { afterOffset } : { afterOffset, max });
+  }
+
+  eventsByTag(tag: string, afterOffset: GlobalOffset, max?: number): Promise<GlobalEvent[]> {
+    return this.readGlobal(max === undefined ? { afterOffset, tag } : { afterOffset, tag, max });
+  }
+
+  async readGlobal(query: GlobalQuery): Promise<GlobalEvent[]> {
+    this.#lifecycle.check();
+    const q = globalQuery(query);
+    const { text, name } = this.#globalStatement(q);
+    const r = await this.#driver.query(text, this.#globalParams(q, [q.after.tx, q.after.ordering, q.max]), name);
+    const rows = r.rows;
+    const out = new Array<GlobalEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = this.#decodeGlobal(rows[i] as unknown[]);
+    return out;
+  }
+
+  async backlog(query: GlobalQuery): Promise<GlobalBacklog> {
+    this.#lifecycle.check();
+    const q = globalQuery(query);
+    const key = shapeOf(q);
+    let text = this.#backlogSql.get(key);
+    if (text === undefined) {
+      text = `SELECT count(*), min(written_at) FROM (SELECT written_at FROM ${this.#t.journal}
+        WHERE ${AFTER_OFFSET}${this.#filters(q, 4)} LIMIT $3) b`;
+      this.#backlogSql.set(key, text);
+    }
+    const r = await this.#driver.query(text, this.#globalParams(q, [q.after.tx, q.after.ordering, BACKLOG_LIMIT]));
+    const row = r.rows[0] as unknown[];
+    return { events: Number(row[0]), oldestTimestamp: row[1] === null ? undefined : Number(row[1]) };
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.#commitListeners.add(listener);
+    return () => {
+      this.#commitListeners.delete(listener);
+    };
+  }
+
+  #globalStatement(q: CheckedGlobalQuery): { text: string; name: string } {
+    const key = shapeOf(q);
+    let s = this.#globalSql.get(key);
+    if (s === undefined) {
+      s = {
+        text: `SELECT persistence_id, ${EVENT_COLUMNS}, tx_id::text, tags FROM ${this.#t.journal}
+        WHERE ${AFTER_OFFSET} AND ${BELOW_HORIZON}${this.#filters(q, 4)}
+        ORDER BY tx_id, ordering LIMIT $3`,
+        name: `bs_${this.#t.tag}_global_${key}`,
+      };
+      this.#globalSql.set(key, s);
+    }
+    return s;
+  }
+
+  /** The tag and prefix conditions, numbered from `$first`. */
+  #filters(q: CheckedGlobalQuery, first: number): string {
+    let sql = '';
+    let n = first;
+    if (q.tag !== undefined) sql += ` AND tags IS NOT NULL AND tags @> ARRAY[$${n++}::text]`;
+    if (q.prefixes !== undefined) sql += ` AND EXISTS (SELECT 1 FROM unnest($${n++}::text[]) p WHERE starts_with(persistence_id, p))`;
+    return sql;
+  }
+
+  #globalParams(q: CheckedGlobalQuery, head: unknown[]): unknown[] {
+    // xid8 travels as text: it is a 64-bit unsigned type that has no cast from int8.
+    head[0] = String(head[0]);
+    if (q.tag !== undefined) head.push(q.tag);
+    if (q.prefixes !== undefined) head.push(textArrayLiteral(q.prefixes));
+    return head;
+  }
+
   stats(): JournalStats {
     return this.#writer.stats();
   }
@@ -183,7 +286,44 @@ export class SqlJournal implements Journal {
     };
   }
 
+  #decodeGlobal(row: unknown[]): GlobalEvent {
+    const persistenceId = row[0] as string;
+    const sequenceNr = Number(row[1]);
+    const ordering = Number(row[2]);
+    const type = row[3] as string;
+    const metadata = row[5] as Uint8Array | null;
+    const what = `event ${persistenceId}#${sequenceNr}`;
+    return {
+      persistenceId,
+      sequenceNr,
+      ordering,
+      type,
+      payload: decodeValue(this.#serializer, row[4] as Uint8Array, type, what),
+      metadata:
+        metadata === null ? undefined : (decodeValue(this.#serializer, metadata, '', `metadata of ${what}`) as Record<string, unknown>),
+      timestamp: Number(row[6]),
+      offset: formatOffset(Number(row[7]), ordering),
+      tags: (row[8] as string[] | null) ?? NO_TAGS,
+    };
+  }
+
   async #runBatch(batch: readonly PendingAppend[]): Promise<BatchOutcome> {
+    const outcome = await this.#runBatchOnce(batch);
+    if (this.#commitListeners.size > 0) this.#notifyCommit();
+    return outcome;
+  }
+
+  #notifyCommit(): void {
+    for (const listener of this.#commitListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener only hints that there is something to read; its failure is not the append's.
+      }
+    }
+  }
+
+  async #runBatchOnce(batch: readonly PendingAppend[]): Promise<BatchOutcome> {
     const timestamp = Date.now();
     try {
       return await this.#runOnce(batch, timestamp);
@@ -235,9 +375,20 @@ export class SqlJournal implements Journal {
       }
       params.push(intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[0]))), intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[1]))));
     }
+    // Durable timers scheduled by these appends' commands join the statement (timer-writes.ts).
+    let text = this.#sql.append;
+    let name = this.#names.append;
+    const timerParams = batchTimerParams(batch, timestamp);
+    if (timerParams !== undefined) {
+      const first = params.length + 1;
+      text = this.#timerSql.get(first) ?? appendStatementWithTimers(text, this.#t, first);
+      this.#timerSql.set(first, text);
+      name = `${name}_timers_${first}`;
+      params.push(...timerParams);
+    }
     let out;
     try {
-      out = await this.#driver.write(this.#sql.append, params, this.#names.append, (query) =>
+      out = await this.#driver.write(text, params, name, (query) =>
         readBackBatch(query, this.#t, batch, batchId),
       );
     } catch (err) {

@@ -1,0 +1,202 @@
+// The journal's gap-free global order (issue 17, item 2) and tags: eventsAfter / eventsByTag /
+// readGlobal / backlog on every backend, and on PostgreSQL the case readByOrdering gets wrong: a
+// transaction that took a small ordering and committed after a later one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { compareOffsets, createStore, isBeamstateError, silentLogger, START_OFFSET, tailJournal } from '../../src/index.js';
+import type { GlobalEvent, Store } from '../../src/index.js';
+import { ManualClock } from '../../src/actors/clock.js';
+import { DATABASE_URL, freshId, openTestDatabase } from './support.js';
+import type { TestDatabase } from './support.js';
+
+const backends: { name: string; open: () => Promise<{ store: Store; close: () => Promise<void> }> }[] = [
+  {
+    name: 'memory',
+    open: async () => {
+      const store = await createStore({ kind: 'memory' });
+      return { store, close: () => store.close() };
+    },
+  },
+  {
+    name: DATABASE_URL === undefined ? 'pglite' : 'postgres',
+    open: async () => {
+      const db = await openTestDatabase();
+      return { store: await db.openStore(), close: () => db.close() };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`global order on ${backend.name}`, () => {
+    let store: Store;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ store, close } = await backend.open());
+    });
+    afterAll(async () => {
+      await close();
+    });
+
+    it('reads every event once in global order, continuing after the last offset, each id in sequence order', async () => {
+      const start = await lastOffset(store);
+      const a = freshId('ga');
+      const b = freshId('gb');
+      await store.journal.append(a, 0, [{ payload: 1 }, { payload: 2 }]);
+      await store.journal.append(b, 0, [{ payload: 10 }]);
+      await store.journal.append(a, 2, [{ payload: 3 }]);
+      const first = await store.journal.eventsAfter(start, 2);
+      expect(first.map((e) => [e.persistenceId, e.sequenceNr])).toEqual([
+        [a, 1],
+        [a, 2],
+      ]);
+      const rest = await store.journal.eventsAfter((first[1] as GlobalEvent).offset);
+      expect(rest.map((e) => [e.persistenceId, e.sequenceNr, e.payload])).toEqual([
+        [b, 1, 10],
+        [a, 3, 3],
+      ]);
+      const all = [...first, ...rest];
+      for (let i = 1; i < all.length; i++) expect(compareOffsets((all[i - 1] as GlobalEvent).offset, (all[i] as GlobalEvent).offset)).toBeLessThan(0);
+      expect(await store.journal.eventsAfter((rest[1] as GlobalEvent).offset)).toEqual([]);
+    });
+
+    it('stores tags with the event and reads them back by tag, filters by persistence-id prefix', async () => {
+      const start = await lastOffset(store);
+      const tag = freshId('tag');
+      const a = `${freshId('TypeA')}|1`;
+      const b = `${freshId('TypeB')}|1`;
+      await store.journal.append(a, 0, [
+        { payload: 'x', tags: [tag, 'other', tag] },
+        { payload: 'y' },
+      ]);
+      await store.journal.append(b, 0, [{ payload: 'z', tags: [tag] }]);
+      const tagged = await store.journal.eventsByTag(tag, start);
+      expect(tagged.map((e) => [e.persistenceId, e.sequenceNr, e.tags])).toEqual([
+        [a, 1, [tag, 'other']],
+        [b, 1, [tag]],
+      ]);
+      const untagged = (await store.journal.eventsAfter(start)).find((e) => e.persistenceId === a && e.sequenceNr === 2);
+      expect(untagged?.tags).toEqual([]);
+      const byPrefix = await store.journal.readGlobal({ afterOffset: start, persistenceIdPrefixes: [b.slice(0, -1)] });
+      expect(byPrefix.map((e) => e.persistenceId)).toEqual([b]);
+      const both = await store.journal.readGlobal({ afterOffset: start, tag, persistenceIdPrefixes: [a.slice(0, -1)] });
+      expect(both.map((e) => [e.persistenceId, e.sequenceNr])).toEqual([[a, 1]]);
+    });
+
+    it('tells the backlog after an offset (count and oldest timestamp)', async () => {
+      const start = await lastOffset(store);
+      const tag = freshId('lag');
+      const id = freshId('lag');
+      const r = await store.journal.append(id, 0, [{ payload: 1, tags: [tag] }, { payload: 2 }, { payload: 3, tags: [tag] }]);
+      expect(await store.journal.backlog({ afterOffset: start })).toEqual({ events: 3, oldestTimestamp: r.timestamp });
+      expect(await store.journal.backlog({ afterOffset: start, tag })).toEqual({ events: 2, oldestTimestamp: r.timestamp });
+      const last = await lastOffset(store);
+      expect(await store.journal.backlog({ afterOffset: last })).toEqual({ events: 0, oldestTimestamp: undefined });
+    });
+
+    it('skips deleted events', async () => {
+      const start = await lastOffset(store);
+      const id = freshId('del');
+      await store.journal.append(id, 0, [{ payload: 1 }, { payload: 2 }]);
+      await store.journal.deleteTo(id, 1);
+      expect((await store.journal.eventsAfter(start)).map((e) => e.sequenceNr)).toEqual([2]);
+    });
+
+    it('rejects bad offsets, tags and limits with PERSISTENCE_INVALID_ARGUMENT naming the field', async () => {
+      for (const bad of ['', '1', '1:x', '-1:0', '01:0', 5 as unknown as string, '99999999999999999:0']) {
+        const err = await store.journal.eventsAfter(bad).catch((e: unknown) => e);
+        expect(isBeamstateError(err, 'PERSISTENCE_INVALID_ARGUMENT'), String(bad)).toBe(true);
+        expect((err as { field: string }).field).toBe('afterOffset');
+      }
+      for (const tags of [[''], ['a\u001fb'], 'x', [1], Array.from({ length: 33 }, (_, i) => `t${i}`)]) {
+        const err = await store.journal.append(freshId('badtag'), 0, [{ payload: 1, tags: tags as string[] }]).catch((e: unknown) => e);
+        expect(isBeamstateError(err, 'PERSISTENCE_INVALID_ARGUMENT'), JSON.stringify(tags)).toBe(true);
+        expect((err as { field: string }).field).toMatch(/^events\[0\]\.tags/);
+      }
+      expect(isBeamstateError(await store.journal.eventsByTag('', START_OFFSET).catch((e: unknown) => e), 'PERSISTENCE_INVALID_ARGUMENT')).toBe(true);
+      expect(isBeamstateError(await store.journal.eventsAfter(START_OFFSET, 0).catch((e: unknown) => e), 'PERSISTENCE_INVALID_ARGUMENT')).toBe(true);
+    });
+
+    it('a tail hands over each new event once, woken by commits in this process, and stops', async () => {
+      const clock = new ManualClock(); // the poll timer never fires: only commits wake the tail
+      const start = await lastOffset(store);
+      const id = freshId('tail');
+      const seen: number[] = [];
+      let wanted = 0;
+      let reached: (() => void) | null = null;
+      const tail = tailJournal(store.journal, {
+        afterOffset: start,
+        persistenceIdPrefixes: [id],
+        clock,
+        batchSize: 3,
+        onEvents: (events) => {
+          for (const e of events) seen.push(e.sequenceNr);
+          if (seen.length >= wanted) reached?.();
+        },
+      });
+      for (let n = 0; n < 10; n++) {
+        wanted = n + 1;
+        const got = new Promise<void>((r) => (reached = r));
+        await store.journal.append(id, n, [{ payload: n }]);
+        await got;
+      }
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await tail.stop();
+      await tail.done;
+      const last = (await store.journal.readGlobal({ afterOffset: start, persistenceIdPrefixes: [id] })).at(-1) as GlobalEvent;
+      expect(tail.offset).toBe(last.offset);
+    });
+  });
+}
+
+async function lastOffset(store: Store): Promise<string> {
+  let offset = START_OFFSET;
+  for (;;) {
+    const page = await store.journal.eventsAfter(offset, 1000);
+    if (page.length === 0) return offset;
+    offset = (page[page.length - 1] as GlobalEvent).offset;
+  }
+}
+
+describe.skipIf(DATABASE_URL === undefined)('a transaction that commits out of order (PostgreSQL; skipped without DATABASE_URL)', () => {
+  let db: TestDatabase;
+  let store: Store;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    store = await db.openStore();
+    pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.close();
+  });
+
+  it('holds later commits back until it ends, then delivers its events before theirs; readByOrdering would have skipped them', async () => {
+    const start = await lastOffset(store);
+    const slow = freshId('slow');
+    const fast = freshId('fast');
+    const t = `"${db.schema}"."beamstate_journal"`;
+    const meta = `"${db.schema}"."beamstate_journal_meta"`;
+    const client = await pool.connect();
+    try {
+      // A slow append: takes its ordering now, commits after the fast one.
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${meta} (persistence_id, highest_sequence_nr) VALUES ($1, 1)`, [slow]);
+      await client.query(
+        `INSERT INTO ${t} (persistence_id, sequence_nr, event_type, payload, written_at, batch_id) VALUES ($1, 1, '', '\\x01', 0, gen_random_uuid())`,
+        [slow],
+      );
+      await store.journal.append(fast, 0, [{ payload: 'fast' }]);
+      const fastOrdering = (await store.journal.read(fast))[0]?.ordering as number;
+      // The fast event is committed but not readable in the global order yet.
+      expect((await store.journal.eventsAfter(start)).map((e) => e.persistenceId)).not.toContain(fast);
+      await client.query('COMMIT');
+      // By ordering, a reader that had read up to the fast event would never see the slow one.
+      expect((await store.journal.readByOrdering({ afterOrdering: fastOrdering })).map((e) => e.persistenceId)).not.toContain(slow);
+      const after = (await store.journal.eventsAfter(start)).map((e) => e.persistenceId);
+      expect(after).toEqual([slow, fast]);
+    } finally {
+      client.release();
+    }
+  });
+});
