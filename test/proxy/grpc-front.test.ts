@@ -1,0 +1,137 @@
+// The gRPC front: the unmodified Kalix SDK's services served by beamstate over gRPC, driven by a
+// grpc-js client built from the user function's own descriptors.
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { type GrpcFrontOptions, startGrpcFront } from '../../src/proxy/grpc-front.js';
+import type { Store } from '../../src/persistence/index.js';
+import { type CallError, fixtureRoot, type ServiceClient, serviceClient } from './grpc-client.js';
+import { onCleanup, type ProxyHarness, sdkUnavailable, startHarness, startUserFunction, testStore, uniqueId } from './support.js';
+import type { ProxyOptions } from '../../src/proxy/index.js';
+
+if (sdkUnavailable !== null) console.warn(`skipping the gRPC front tests: ${sdkUnavailable}`);
+
+const CART = 'com.example.shoppingcart.ShoppingCartService';
+const GRPC_CART = 'com.example.grpccart.GrpcCartService';
+
+interface Served {
+  readonly h: ProxyHarness;
+  readonly store: Store;
+  readonly client: ServiceClient;
+  readonly address: string;
+}
+
+async function serve(fixture: string, serviceName: string, options: { proxy?: Partial<ProxyOptions>; front?: Partial<GrpcFrontOptions>; port?: number } = {}): Promise<Served & { uf: Awaited<ReturnType<typeof startUserFunction>> }> {
+  const uf = await startUserFunction(fixture, options.port);
+  const store = await testStore();
+  const h = await startHarness(uf.address, store, options.proxy);
+  const front = await startGrpcFront({ proxy: h.proxy, runtime: h.runtime, ...options.front });
+  onCleanup(() => front.close());
+  const client = serviceClient(fixtureRoot(fixture), serviceName, front.address);
+  onCleanup(() => client.close());
+  return { uf, h, store, client, address: front.address };
+}
+
+/** The call's rejection, as a {@link CallError}. */
+async function failed(p: Promise<unknown>): Promise<CallError> {
+  const out = await p.then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err: err as CallError }),
+  );
+  if (out.ok) throw new Error(`expected the call to fail, it answered ${JSON.stringify(out.value)}`);
+  return out.err;
+}
+
+describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
+  it('serves the SDK shopping cart over gRPC: calls routed by cart_id, replies as the output message, the same entities as the gateway', async () => {
+    const { h, store, client } = await serve('shopping-cart', CART);
+    const [a, b] = [uniqueId('cart'), uniqueId('cart')];
+    expect(await client.call('AddItem', { cartId: a, productId: 'apple', name: 'Apple', quantity: 2 })).toEqual({});
+    expect(await client.call('AddItem', { cartId: b, productId: 'pear', name: 'Pear', quantity: 1 })).toEqual({});
+    expect(await client.call('AddItem', { cartId: a, productId: 'apple', name: 'Apple', quantity: 3 })).toEqual({});
+    expect(await client.call('AddItem', { cartId: a, productId: 'fig', name: 'Fig', quantity: 1 })).toEqual({});
+    expect(await client.call('GetCart', { cartId: a })).toEqual({
+      items: [
+        { productId: 'apple', name: 'Apple', quantity: 5 },
+        { productId: 'fig', name: 'Fig', quantity: 1 },
+      ],
+    });
+    expect(await client.call('GetCart', { cartId: b })).toEqual({ items: [{ productId: 'pear', name: 'Pear', quantity: 1 }] });
+    expect(await client.call('RemoveItem', { cartId: a, productId: 'fig' })).toEqual({});
+    // The entity the call was routed to is the one the gateway and in-process refs address by id.
+    expect(await h.runtime.refFor('shopping-cart', a).ask('GetCart', {})).toEqual({ items: [{ productId: 'apple', name: 'Apple', quantity: 5 }] });
+    expect((await store.journal.read(`shopping-cart|${a}`)).filter((e) => e.type === 'KalixEvent')).toHaveLength(4);
+    expect((await store.journal.read(`shopping-cart|${b}`)).filter((e) => e.type === 'KalixEvent')).toHaveLength(1);
+    // A cart nobody wrote to is the user function's empty cart.
+    expect(await client.call('GetCart', { cartId: uniqueId('cart') })).toEqual({ items: [] });
+  });
+
+  it("answers the user function's failures with its status (UNKNOWN when it gave none, as Kalix does) and its text; nothing is persisted", async () => {
+    const { store, client } = await serve('grpc-cart', GRPC_CART);
+    const id = uniqueId('cart');
+    await client.call('AddItem', { cartId: id, productId: 'a', quantity: 1 });
+    const none = await failed(client.call('AddItem', { cartId: id, productId: 'plum', quantity: 0 }));
+    expect(none).toEqual({ code: status.UNKNOWN, details: 'Quantity for item plum must be greater than zero.', beamstateCode: 'COMMAND_FAILED' });
+    const notFound = await failed(client.call('RemoveItem', { cartId: id, productId: 'kiwi' }));
+    expect(notFound).toEqual({ code: status.NOT_FOUND, details: 'Item kiwi is not in the cart.', beamstateCode: 'COMMAND_FAILED' });
+    expect(await store.journal.read(`grpc-cart|${id}`).then((j) => j.filter((e) => e.type === 'KalixEvent').length)).toBe(1);
+    expect(await client.call('GetCart', { cartId: id })).toEqual({ items: [{ productId: 'a', quantity: 1 }] });
+  });
+
+  it("routes by every key field, in declaration order, joined by '-'", async () => {
+    const { h, client } = await serve('grpc-cart', GRPC_CART);
+    const shop = uniqueId('shop');
+    expect(await client.call('AddToShopCart', { shop, cart: 'c1', productId: 'x' })).toEqual({ items: [{ productId: 'x', quantity: 1 }] });
+    expect(await client.call('AddToShopCart', { cart: 'c1', productId: 'x', shop })).toEqual({ items: [{ productId: 'x', quantity: 2 }] });
+    expect(await client.call('AddToShopCart', { shop, cart: 'c2', productId: 'y' })).toEqual({ items: [{ productId: 'y', quantity: 1 }] });
+    expect(await h.runtime.refFor('grpc-cart', `${shop}-c1`).ask('GetCart', {})).toEqual({ items: [{ productId: 'x', quantity: 2 }] });
+    expect(await h.runtime.refFor('grpc-cart', `${shop}-c2`).ask('GetCart', {})).toEqual({ items: [{ productId: 'y', quantity: 1 }] });
+  });
+
+  it('malformed input: bytes that are not the input message, an empty key, an unknown method or service, a huge message — each a clear status, and it goes on serving', async () => {
+    const { store, client, address } = await serve('shopping-cart', CART);
+    const id = uniqueId('cart');
+    const truncated = await failed(client.callRaw('AddItem', Uint8Array.from([0x0a, 0x05, 0x41])));
+    expect(truncated).toMatchObject({ code: status.INVALID_ARGUMENT, beamstateCode: 'MALFORMED_MESSAGE' });
+    expect(truncated.details).toContain('com.example.shoppingcart.AddLineItem');
+    // cart_id "x" followed by a product_id of invalid UTF-8.
+    const badUtf8 = await failed(client.callRaw('AddItem', Uint8Array.from([0x0a, 0x01, 0x78, 0x12, 0x02, 0xff, 0xfe])));
+    expect(badUtf8).toMatchObject({ code: status.INVALID_ARGUMENT, beamstateCode: 'MALFORMED_MESSAGE' });
+    expect(await failed(client.call('AddItem', { cartId: '', productId: 'a', name: 'A', quantity: 1 }))).toMatchObject({ code: status.INVALID_ARGUMENT, beamstateCode: 'INVALID_ENTITY_ID' });
+    expect(await failed(client.callRaw('Checkout', Uint8Array.from([])))).toMatchObject({ code: status.UNIMPLEMENTED });
+    const other = serviceClient(fixtureRoot('shopping-cart'), 'com.example.shoppingcart.NoSuchService', address);
+    onCleanup(() => other.close());
+    expect(await failed(other.callRaw('AddItem', Uint8Array.from([])))).toMatchObject({ code: status.UNIMPLEMENTED });
+    const huge = await failed(client.call('AddItem', { cartId: id, productId: 'h'.repeat(5 * 1024 * 1024), name: 'H', quantity: 1 }));
+    expect(huge.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(await store.journal.read(`shopping-cart|${id}`)).toEqual([]);
+    expect(await client.call('AddItem', { cartId: id, productId: 'a', name: 'A', quantity: 1 })).toEqual({});
+    expect(await client.call('GetCart', { cartId: id })).toEqual({ items: [{ productId: 'a', name: 'A', quantity: 1 }] });
+  });
+
+  it('a streamed method and a method whose input has no entity key are UNIMPLEMENTED, with the reason', async () => {
+    const { client } = await serve('grpc-cart', GRPC_CART);
+    const streamed = await failed(client.stream('WatchCart', { cartId: uniqueId('cart') }));
+    expect(streamed).toMatchObject({ code: status.UNIMPLEMENTED, beamstateCode: 'UNSUPPORTED_COMPONENT' });
+    expect(streamed.details).toContain('streamed call WatchCart');
+    const keyless = await failed(client.call('Broadcast', { note: 'hi' }));
+    expect(keyless).toMatchObject({ code: status.UNIMPLEMENTED, beamstateCode: 'NO_ENTITY_KEY' });
+    expect(keyless.details).toContain('com.example.grpccart.NoKey has no field marked (kalix.field).entity_key = true');
+    expect(await client.call('GetCart', { cartId: uniqueId('cart') })).toEqual({ items: [] });
+  });
+
+  it('a user function that is gone: calls fail UNAVAILABLE; when it returns, the next call finds the state from the journal', async () => {
+    // Restarts back off up to 50 ms so that the crash retries fit well inside the call's time.
+    const served = await serve('shopping-cart', CART, { proxy: { settings: { backoff: { minMs: 5, maxMs: 50 } } } });
+    const { client } = served;
+    const id = uniqueId('cart');
+    await client.call('AddItem', { cartId: id, productId: 'a', name: 'A', quantity: 2 });
+    await served.uf.kill();
+    const down = await failed(client.call('AddItem', { cartId: id, productId: 'b', name: 'B', quantity: 1 }));
+    expect(down.code).toBe(status.UNAVAILABLE);
+    expect(['USER_FUNCTION_UNAVAILABLE', 'POISON_COMMAND']).toContain(down.beamstateCode);
+    await startUserFunction('shopping-cart', served.uf.port);
+    let reply: unknown;
+    for (let attempt = 0; attempt < 50 && reply === undefined; attempt++) reply = await client.call('GetCart', { cartId: id }).catch(() => undefined);
+    expect(reply).toEqual({ items: [{ productId: 'a', name: 'A', quantity: 2 }] });
+  });
+});
