@@ -611,11 +611,6 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     return region;
   }
 
-  /** @internal The region of a registered type, by name (for the cluster's router). */
-  regionNamed(typeName: string): Region | undefined {
-    return this.regions.get(typeName);
-  }
-
   /**
    * @internal Stops every active entity (not stateless functions) for which `which` is true, at
    * once: its queued commands fail with `error`, a write in flight settles on its own (the next
