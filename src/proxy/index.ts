@@ -14,3 +14,10 @@ export {
   UnsupportedComponentError,
   InvalidDescriptorError,
 } from './errors.js';
+// The gRPC front: the user function's own services served over gRPC.
+export { startGrpcFront, GrpcFront, grpcFrontDefaults } from './grpc-front.js';
+export type { GrpcFrontOptions } from './grpc-front.js';
+export { grpcStatusOf, grpcFailureOf, GRPC_STATUS_OF_CODE } from './grpc-status.js';
+export type { GrpcFailure } from './grpc-status.js';
+export { ENTITY_KEY_SEPARATOR } from './entity-key.js';
+export { MalformedMessageError, NoEntityKeyError } from './errors.js';
