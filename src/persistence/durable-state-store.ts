@@ -1,3 +1,5 @@
+import type { TimerWrites } from './timer-store.js';
+
 /**
  * The durable-state store, for value entities: one current value per persistence id with a
  * revision that each write increments. Writes are compare-and-set on the revision.
@@ -17,6 +19,13 @@ export interface DurableStateRecord<S = unknown> {
 export interface UpsertStateOptions {
   /** A type name stored beside the value. Default `''`. */
   readonly type?: string;
+  /** Timer changes written in the same transaction (only if the write wins its compare-and-set). */
+  readonly timers?: TimerWrites;
+}
+
+export interface DeleteStateOptions {
+  /** Timer changes written in the same transaction (only if the delete happens). */
+  readonly timers?: TimerWrites;
 }
 
 /** What a successful write stored. */
@@ -41,5 +50,5 @@ export interface DurableStateStore {
    * (otherwise `DurableStateConflictError`). Resolves to whether a value was deleted. After a
    * delete the id has no value, and the next write expects revision 0.
    */
-  delete(persistenceId: string, expectedRevision?: number): Promise<boolean>;
+  delete(persistenceId: string, expectedRevision?: number, options?: DeleteStateOptions): Promise<boolean>;
 }

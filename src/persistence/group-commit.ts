@@ -1,6 +1,7 @@
 import type { AppendResult, JournalStats } from './journal.js';
 import type { EncodedEvents } from './encoded-events.js';
 import { JournalConflictError } from './errors.js';
+import type { EncodedTimerWrites } from './encoded-timers.js';
 
 /**
  * Group commit: appends that arrive while the database is busy are written together, one
@@ -30,6 +31,8 @@ export interface PendingAppend {
   readonly persistenceId: string;
   readonly expected: number;
   readonly events: EncodedEvents;
+  /** Timer changes to write in the same transaction (durable timers), if any. */
+  readonly timers: EncodedTimerWrites | undefined;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -86,9 +89,9 @@ export class GroupCommitWriter {
     this.#maxInFlight = options.maxBatchesInFlight;
   }
 
-  submit(persistenceId: string, expected: number, events: EncodedEvents): Promise<AppendResult> {
+  submit(persistenceId: string, expected: number, events: EncodedEvents, timers?: EncodedTimerWrites): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ persistenceId, expected, events, resolve, reject });
+      this.#queue.push({ persistenceId, expected, events, timers, resolve, reject });
       this.#queuedEvents += events.count;
       if (!this.#scheduled && this.#inFlight < this.#maxInFlight) {
         this.#scheduled = true;

@@ -32,6 +32,9 @@ import { LATEST_VERSION, migrate } from './sql/migrations.js';
 import { SqlJournal } from './sql/sql-journal.js';
 import { SqlSnapshotStore } from './sql/sql-snapshot-store.js';
 import { SqlDurableStateStore } from './sql/sql-durable-state-store.js';
+import type { TimerStore } from './timer-store.js';
+import { MemoryTimerStore } from './memory/memory-timer-store.js';
+import { SqlTimerStore } from './sql/sql-timer-store.js';
 
 /** A journal, snapshot store and durable-state store on one backend. */
 export interface Store extends AsyncDisposable {
@@ -39,6 +42,8 @@ export interface Store extends AsyncDisposable {
   readonly journal: Journal;
   readonly snapshots: SnapshotStore;
   readonly durableState: DurableStateStore;
+  /** Durable timers (written with the journal's and durable-state store's writes; see docs/timers.md). */
+  readonly timers: TimerStore;
   /** Latest snapshot plus the events after it, in one call; concurrent loads share statements on SQL backends. */
   readonly recovery: RecoveryReader;
   /**
@@ -61,9 +66,10 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
   const lifecycle = new Lifecycle();
   switch (opts.kind) {
     case 'memory': {
-      const journal = new MemoryJournal(serializer, lifecycle);
+      const timers = new MemoryTimerStore(serializer, lifecycle);
+      const journal = new MemoryJournal(serializer, lifecycle, timers);
       const snapshots = new MemorySnapshotStore(serializer, lifecycle);
-      return assemble('memory', lifecycle, journal, snapshots, new MemoryDurableStateStore(serializer, lifecycle), new MemoryRecoveryReader(journal, snapshots), async () => {});
+      return assemble('memory', lifecycle, journal, snapshots, new MemoryDurableStateStore(serializer, lifecycle, timers), timers, new MemoryRecoveryReader(journal, snapshots), async () => {});
     }
     case 'postgres':
     case 'pglite': {
@@ -91,6 +97,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
         journal,
         new SqlSnapshotStore(driver, t, serializer, lifecycle),
         new SqlDurableStateStore(driver, t, serializer, lifecycle, fence),
+        new SqlTimerStore(driver, t, serializer, lifecycle),
         new SqlRecoveryReader(driver, t, serializer, lifecycle, recoveryInFlight),
         async () => {
           await journal.drain();
@@ -205,6 +212,7 @@ function assemble(
   journal: Journal,
   snapshots: SnapshotStore,
   durableState: DurableStateStore,
+  timers: TimerStore,
   recovery: RecoveryReader,
   release: () => Promise<void>,
 ): Store {
@@ -216,5 +224,5 @@ function assemble(
     }
     return closing;
   };
-  return { kind, journal, snapshots, durableState, recovery, close, [Symbol.asyncDispose]: close };
+  return { kind, journal, snapshots, durableState, timers, recovery, close, [Symbol.asyncDispose]: close };
 }

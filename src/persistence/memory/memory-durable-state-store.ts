@@ -1,4 +1,5 @@
-import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
+import type { DeleteStateOptions, DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
+import type { MemoryTimerStore } from './memory-timer-store.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
 import { DurableStateConflictError } from '../errors.js';
@@ -22,10 +23,12 @@ export class MemoryDurableStateStore implements DurableStateStore {
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
   readonly #ids = new Map<string, StoredState>();
+  readonly #timers: MemoryTimerStore | undefined;
 
-  constructor(serializer: Serializer, lifecycle: Lifecycle) {
+  constructor(serializer: Serializer, lifecycle: Lifecycle, timers?: MemoryTimerStore) {
     this.#serializer = serializer;
     this.#lifecycle = lifecycle;
+    this.#timers = timers;
   }
 
   async get(persistenceId: string): Promise<DurableStateRecord | undefined> {
@@ -45,21 +48,31 @@ export class MemoryDurableStateStore implements DurableStateStore {
   async upsert(persistenceId: string, expectedRevision: number, value: unknown, options?: UpsertStateOptions): Promise<UpsertStateResult> {
     this.#lifecycle.check();
     const { type, payload } = encodeState(this.#serializer, persistenceId, expectedRevision, value, options);
+    const timers = options?.timers === undefined ? undefined : this.#timerStore().encode(options.timers);
     const current = this.#ids.get(persistenceId)?.revision ?? 0;
     if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
     const timestamp = Date.now();
     this.#ids.set(persistenceId, { revision: expectedRevision + 1, type, payload: new Uint8Array(payload), timestamp });
+    if (timers !== undefined) this.#timerStore().applyNow(persistenceId, timers);
     return { revision: expectedRevision + 1, timestamp };
   }
 
-  async delete(persistenceId: string, expectedRevision?: number): Promise<boolean> {
+  async delete(persistenceId: string, expectedRevision?: number, options?: DeleteStateOptions): Promise<boolean> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
+    const timers = options?.timers === undefined ? undefined : this.#timerStore().encode(options.timers);
     if (expectedRevision !== undefined) {
       checkNonNegativeInt(expectedRevision, 'expectedRevision');
       const current = this.#ids.get(persistenceId)?.revision ?? 0;
       if (current !== expectedRevision) throw new DurableStateConflictError(persistenceId, expectedRevision);
     }
-    return this.#ids.delete(persistenceId);
+    const deleted = this.#ids.delete(persistenceId);
+    if (timers !== undefined) this.#timerStore().applyNow(persistenceId, timers);
+    return deleted;
+  }
+
+  #timerStore(): MemoryTimerStore {
+    if (this.#timers === undefined) throw new TypeError('this durable-state store has no timer store');
+    return this.#timers;
   }
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
+import type { DeleteStateOptions, DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
+import { encodeTimerWrites } from '../encoded-timers.js';
+import { withTimerWrites } from './timer-writes.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
 import { DurableStateConflictError, DurableStateOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
@@ -77,7 +79,10 @@ export class SqlDurableStateStore implements DurableStateStore {
             [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId],
             `bs_${this.#t.tag}_state_update`,
           ];
-    const outcome = await this.#write(persistenceId, text, values, name, async (query) => {
+    // With timer changes: the same write with the timers' CTEs after it, in its transaction.
+    const timers = options?.timers === undefined ? undefined : encodeTimerWrites(this.#serializer, options.timers);
+    const [text2, values2, name2] = timers === undefined ? [text, values, name] : withTimerWrites(this.#t, text, values, `${name}_timers`, timers, timestamp);
+    const outcome = await this.#write(persistenceId, text2, values2, name2, async (query) => {
       const row = (await query(`SELECT revision, write_id FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
       if (row === undefined) return 'not-written';
       const current = Number(row[0]);
@@ -87,7 +92,7 @@ export class SqlDurableStateStore implements DurableStateStore {
       // ours may be underneath.
       return current === revision ? 'conflict' : 'unknown';
     });
-    if (outcome === 'written' || (typeof outcome === 'object' && outcome.rowCount === 1)) return { revision, timestamp };
+    if (outcome === 'written' || (typeof outcome === 'object' && (timers === undefined ? outcome.rowCount : outcome.rows.length) === 1)) return { revision, timestamp };
     throw new DurableStateConflictError(persistenceId, expectedRevision);
   }
 
@@ -131,7 +136,7 @@ export class SqlDurableStateStore implements DurableStateStore {
     throw new DurableStateConflictError(persistenceId, expectedRevision);
   }
 
-  async delete(persistenceId: string, expectedRevision?: number): Promise<boolean> {
+  async delete(persistenceId: string, expectedRevision?: number, options?: DeleteStateOptions): Promise<boolean> {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     const t = this.#t.durableState;
@@ -142,17 +147,19 @@ export class SqlDurableStateStore implements DurableStateStore {
       if (r.rows.length > 0) throw new DurableStateConflictError(persistenceId, expectedRevision);
       return false;
     }
-    const [text, values] =
+    const [text1, values1] =
       expectedRevision === undefined
         ? [`DELETE FROM ${t} WHERE persistence_id = $1`, [persistenceId]]
         : [`DELETE FROM ${t} WHERE persistence_id = $1 AND revision = $2`, [persistenceId, expectedRevision]];
+    const timers = options?.timers === undefined ? undefined : encodeTimerWrites(this.#serializer, options.timers);
+    const [text, values] = timers === undefined ? [text1, values1] : withTimerWrites(this.#t, text1, values1, undefined, timers, Date.now());
     const outcome = await this.#write(persistenceId, text, values, undefined, async (query) => {
       const row = (await query(`SELECT revision FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
       if (row === undefined) return 'written'; // gone, as asked
       return expectedRevision === undefined || Number(row[0]) === expectedRevision ? 'not-written' : 'conflict';
     });
     if (outcome === 'written') return true;
-    if (outcome.rowCount === 1) return true;
+    if ((timers === undefined ? outcome.rowCount : outcome.rows.length) === 1) return true;
     if (expectedRevision !== undefined) throw new DurableStateConflictError(persistenceId, expectedRevision);
     return false;
   }
