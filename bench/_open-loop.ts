@@ -78,12 +78,12 @@ export class LatencyHistogram {
   #sum = 0;
   #max = 0;
 
-  /** Records a latency in milliseconds (negative values count as 0). */
-  record(ms: number): void {
+  /** Records a latency in milliseconds (negative values count as 0), `times` times (default once). */
+  record(ms: number, times = 1): void {
     const us = ms <= 0 ? 0 : Math.min(MAX_US, Math.round(ms * 1000));
-    (this.#counts[bucketOf(us)] as number)++;
-    this.#count++;
-    this.#sum += us;
+    (this.#counts[bucketOf(us)] as number) += times;
+    this.#count += times;
+    this.#sum += us * times;
     if (us > this.#max) this.#max = us;
   }
 

@@ -29,7 +29,7 @@ export interface ProcessStats {
   readonly batches: number;
   readonly batchAppendsMean: number;
   readonly batchAppendsMax: number;
-  /** Time from a batch's start to its commit's answer, ms. */
+  /** Time from a batch's start to its commit's answer, ms, per append (a batch of n counts n times: what an append waits). */
   readonly commitP50Ms: number;
   readonly commitP99Ms: number;
   readonly commitMaxMs: number;
@@ -116,7 +116,7 @@ export function watchProcess(postgresPids: readonly number[] = []): Watch {
     appends += n;
     if (n > appendsMax) appendsMax = n;
     inFlightSum += inFlight;
-    commit.record(ms);
+    commit.record(ms, n);
   });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();

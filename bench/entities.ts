@@ -17,6 +17,11 @@
 // idle_actor_bytes_baseline    heap per idle plain actor with the same state
 // passivated_entity_bytes      heap left per entity after all of them passivated
 //
+// For investigating (not for the reported figures), environment variables:
+//   BENCH_ONLY=memory,postgres,activations,resident   run only these parts
+//   BENCH_RATES=16000,32000   skip the open-loop searches: run commands and journal appends at these rates
+//   BENCH_IN_FLIGHT, BENCH_MAX_EVENTS   the PostgreSQL store's group-commit options
+//
 // Context over the 80 % run (bench/_process-stats.ts): event-loop delay p99/max, longest GC pause
 // and the share of time in GC, group-commit batch sizes and commit p99, CPU of this process
 // (which here also runs the schedule), of its PostgreSQL backends and of the whole machine.
@@ -40,6 +45,14 @@ const SEARCH = { warmupMs: 500, durationMs: 2000 };
 const MEASURE = { warmupMs: 1000, durationMs: 5000 };
 const START_RATE = 8000;
 const APP_NAME = `bench_entities_${process.pid}`;
+const env = (name: string): string | undefined => (process.env[name] === '' ? undefined : process.env[name]);
+const ONLY = env('BENCH_ONLY')?.split(',');
+const part = (name: string): boolean => ONLY === undefined || ONLY.includes(name);
+const FIXED_RATES = env('BENCH_RATES')?.split(',').map(Number);
+const groupCommit = {
+  ...(env('BENCH_IN_FLIGHT') === undefined ? {} : { maxBatchesInFlight: Number(env('BENCH_IN_FLIGHT')) }),
+  ...(env('BENCH_MAX_EVENTS') === undefined ? {} : { maxBatchEvents: Number(env('BENCH_MAX_EVENTS')) }),
+};
 const ACTIVATE = 100_000;
 const EVENTS_EACH = 10;
 const RESIDENT = 100_000;
@@ -126,7 +139,7 @@ async function benchMemoryRatio(): Promise<{ actor: number; entity: number }> {
 async function pgStore(schema: string): Promise<Store> {
   // Named, so that the benchmark can find its PostgreSQL backends (and their CPU) by name.
   const url = `${DATABASE_URL}${DATABASE_URL.includes('?') ? '&' : '?'}application_name=${APP_NAME}`;
-  return createStore({ kind: 'postgres', connectionString: url, schema, poolSize: 10 });
+  return createStore({ kind: 'postgres', connectionString: url, schema, poolSize: 10, groupCommit });
 }
 
 interface Measured {
@@ -150,21 +163,27 @@ async function searchAndMeasure(admin: pg.Client, label: string, send: (seq: num
     await Promise.race([run.settled, new Promise((resolve) => setTimeout(resolve, 60_000))]);
     return { r, s };
   };
-  log(`${label}: saturation search…`);
-  const sat = await findSaturation(async (rate) => (await measured(rate, SEARCH)).r, {
-    startRate,
-    onTrial: (r, ok) => log(`  ${ok ? 'sustained  ' : 'not        '}${describe(r)}`),
-  });
-  log(`${label}: saturation ${round(sat.rate)}/s`);
+  let saturation = Number.NaN;
+  if (FIXED_RATES === undefined) {
+    log(`${label}: saturation search…`);
+    const sat = await findSaturation(async (rate) => (await measured(rate, SEARCH)).r, {
+      startRate,
+      onTrial: (r, ok) => log(`  ${ok ? 'sustained  ' : 'not        '}${describe(r)}`),
+    });
+    saturation = sat.rate;
+    log(`${label}: saturation ${round(saturation)}/s`);
+  }
   const out: Measured[] = [];
-  await atFractions(sat.rate, fractions, async (rate) => {
+  const at = async (rate: number): Promise<TrialResult> => {
     const m = await measured(rate, MEASURE);
     log(`  at ${rate}/s: ${describe(m.r)}`);
     log(`      ${describeStats(m.s)}`);
     out.push(m);
     return m.r;
-  });
-  return { saturation: sat.rate, fractions: out };
+  };
+  if (FIXED_RATES !== undefined) for (const rate of FIXED_RATES) await at(rate);
+  else await atFractions(saturation, fractions, at);
+  return { saturation, fractions: out };
 }
 
 async function benchPostgres(admin: pg.Client, schema: string): Promise<{ commands: OpenLoopRun; journal: OpenLoopRun }> {
@@ -187,7 +206,7 @@ async function benchPostgres(admin: pg.Client, schema: string): Promise<{ comman
     tail[i] = p.catch(() => undefined);
     return p;
   };
-  const journal = await searchAndMeasure(admin, 'journal appends (baseline)', append, [], Math.max(1000, commands.saturation));
+  const journal = await searchAndMeasure(admin, 'journal appends (baseline)', append, [], Math.max(1000, commands.saturation || START_RATE));
   await store.close();
   return { commands, journal };
 }
@@ -282,16 +301,26 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
   try {
-    log('plain actor asks (baseline) and entity commands, memory store, interleaved…');
-    const mem = await benchMemoryRatio();
-    log(`  best: actor asks ${round(mem.actor)}/s, entity commands ${round(mem.entity)}/s, ratio ${round(mem.entity / mem.actor, 3)}`);
-    const pgr = await benchPostgres(admin, schema);
-    log('activations, PostgreSQL…');
-    const act = await benchActivations(schema);
-    log(`  ${round(act.rate)} activations/s; journal read baseline ${round(act.baseline)} reads/s`);
-    log('memory per entity…');
-    const memPer = await benchMemoryPerEntity(schema);
-    log(`  active ${round(memPer.active)} B, passivated ${round(memPer.passivated)} B, plain actor ${round(memPer.actor)} B`);
+    let mem = { actor: Number.NaN, entity: Number.NaN };
+    if (part('memory')) {
+      log('plain actor asks (baseline) and entity commands, memory store, interleaved…');
+      mem = await benchMemoryRatio();
+      log(`  best: actor asks ${round(mem.actor)}/s, entity commands ${round(mem.entity)}/s, ratio ${round(mem.entity / mem.actor, 3)}`);
+    }
+    const noRun: OpenLoopRun = { saturation: Number.NaN, fractions: [] };
+    const pgr = part('postgres') ? await benchPostgres(admin, schema) : { commands: noRun, journal: noRun };
+    let act = { rate: Number.NaN, baseline: Number.NaN };
+    if (part('activations')) {
+      log('activations, PostgreSQL…');
+      act = await benchActivations(schema);
+      log(`  ${round(act.rate)} activations/s; journal read baseline ${round(act.baseline)} reads/s`);
+    }
+    let memPer = { active: Number.NaN, passivated: Number.NaN, actor: Number.NaN };
+    if (part('resident')) {
+      log('memory per entity…');
+      memPer = await benchMemoryPerEntity(schema);
+      log(`  active ${round(memPer.active)} B, passivated ${round(memPer.passivated)} B, plain actor ${round(memPer.actor)} B`);
+    }
     const [at50, at80] = pgr.commands.fractions;
     const ms = (n: number | undefined): number => round(n ?? Number.NaN, 2);
     report('entities', {
