@@ -32,11 +32,10 @@ import { joinTags } from '../global-order.js';
 export function appendStatement(t: Tables, fence?: WriteFence): string {
   // With a fence (the cluster), `ok` is its condition per append, evaluated once (the CTE is
   // materialised): an append whose fence fails loses like a conflict and is reported as fenced.
-  // Its token travels in $14/$15 (NULL: not fenced).
-  const ok =
-    fence === undefined
-      ? 'true'
-      : `(($14::int8[])[idx::int4] IS NULL OR ${fence.condition('($14::int8[])[idx::int4]', '($15::int8[])[idx::int4]')})`;
+  // Its token travels in the two parameters after appendParams' own (NULL: not fenced).
+  const key = `($${APPEND_PARAM_COUNT + 1}::int8[])[idx::int4]`;
+  const epoch = `($${APPEND_PARAM_COUNT + 2}::int8[])[idx::int4]`;
+  const ok = fence === undefined ? 'true' : `(${key} IS NULL OR ${fence.condition(key, epoch)})`;
   const where = fence === undefined ? '' : ' AND a.ok';
   return `WITH a AS (
   SELECT *, ${ok} AS ok FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS a(pid, expected, highest, idx)
@@ -67,6 +66,9 @@ export function appendStatement(t: Tables, fence?: WriteFence): string {
 )
 SELECT idx, ok FROM a WHERE pid NOT IN (SELECT persistence_id FROM won)`;
 }
+
+/** How many parameters `appendParams` gives (a fence's own follow them): keep in step with it. */
+export const APPEND_PARAM_COUNT = 14;
 
 /** The parameters of `appendStatement` for a batch. Arrays are built once per batch. */
 export function appendParams(batch: readonly PendingAppend[], timestamp: number, batchId: string): unknown[] {

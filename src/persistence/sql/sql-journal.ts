@@ -22,7 +22,7 @@ import type { SqlDriver, SqlResult } from './driver.js';
 import { WriteOutcomeUnknown } from './driver.js';
 import { textArrayLiteral } from './array-literals.js';
 import type { Tables } from './tables.js';
-import { appendParams, appendStatement, interpretReadBack, readBackBatch } from './append-batch.js';
+import { APPEND_PARAM_COUNT, appendParams, appendStatement, interpretReadBack, readBackBatch } from './append-batch.js';
 import type { GlobalBacklog, GlobalEvent, GlobalOffset, GlobalQuery } from '../global-order.js';
 import { BACKLOG_COUNT_LIMIT, formatOffset } from '../global-order.js';
 import { globalQuery, type CheckedGlobalQuery } from '../global-query.js';
@@ -373,6 +373,8 @@ export class SqlJournal implements Journal {
         for (const [k, e] of out.failed ?? []) failed.set(restIndex[k] as number, e);
         return { timestamp, failed };
       }
+      // The fence's parameters follow appendParams' own, at the positions appendStatement names.
+      params.length = APPEND_PARAM_COUNT;
       params.push(intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[0]))), intArrayLiteralOrNull(tokens.map((x) => (x === null ? null : x[1]))));
     }
     // Durable timers scheduled by these appends' commands join the statement (timer-writes.ts).
