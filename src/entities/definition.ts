@@ -68,6 +68,12 @@ export interface HandlerContext {
   now(): number;
 }
 
+/** Options of `ctx.emit`. */
+export interface EmitOptions {
+  /** Tags stored with each event (see `EventToAppend.tags` for what a tag may be). */
+  readonly tags?: readonly string[];
+}
+
 export interface EventSourcedContext<State, Event> extends BaseEffects<State>, HandlerContext {
   /**
    * In the handler: the sequence number of the last event in the state it sees (0 for a new
@@ -77,6 +83,11 @@ export interface EventSourcedContext<State, Event> extends BaseEffects<State>, H
   readonly sequenceNr: number;
   /** Persist these events atomically (applied to the state by the event handlers), then the chained steps. */
   emit(...events: Event[]): EffectBuilder<State, undefined>;
+  /**
+   * The same, with options last: `ctx.emit(event, { tags: ['region:eu'] })` stores the tags with
+   * each of the events, for `journal.eventsByTag` and projections by tag.
+   */
+  emit(...eventsAndOptions: [...events: Event[], options: EmitOptions]): EffectBuilder<State, undefined>;
 }
 
 export interface ValueContext<State> extends BaseEffects<State>, HandlerContext {

@@ -33,6 +33,7 @@ export interface Effect<State, Reply> {
  */
 export class EffectBuilder<State, Reply = undefined> implements Effect<State, Reply> {
   /** @internal */ events: readonly unknown[] | null = null;
+  /** @internal Tags for every event of `events` (`ctx.emit(…, { tags })`), null for none. */ tags: readonly string[] | null = null;
   /** @internal */ write = NO_WRITE;
   /** @internal */ newState: unknown = undefined;
   /** @internal */ steps: Step<State>[] | null = null;

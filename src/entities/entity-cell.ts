@@ -453,12 +453,14 @@ export class EventSourcedCell extends EntityCell {
   protected write(batch: Batch): Promise<unknown> | undefined {
     let toAppend: EventToAppend[] | null = null;
     for (let i = 0; i < batch.size; i++) {
-      const events = batch.effect(i).events;
+      const effect = batch.effect(i);
+      const events = effect.events;
       if (events === null) continue;
       toAppend ??= [];
+      const tags = effect.tags;
       for (let j = 0; j < events.length; j++) {
         const event = events[j] as { type: string };
-        toAppend.push({ payload: event, type: event.type });
+        toAppend.push(tags === null ? { payload: event, type: event.type } : { payload: event, type: event.type, tags });
       }
     }
     if (toAppend === null) return undefined;
@@ -629,6 +631,13 @@ export class HandlerCtx {
   }
 
   emit(...events: unknown[]): EffectBuilder<unknown, undefined> {
+    // `ctx.emit(e1, e2, { tags })`: a last argument without a string "type" but with "tags" is the options.
+    let tags: readonly string[] | null = null;
+    const last = events[events.length - 1] as { type?: unknown; tags?: unknown } | null | undefined;
+    if (events.length > 1 && typeof last === 'object' && last !== null && typeof last.type !== 'string' && 'tags' in last) {
+      events = events.slice(0, -1);
+      tags = emitTags(last.tags);
+    }
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as { type?: unknown } | null;
       if (typeof e !== 'object' || e === null || typeof e.type !== 'string') {
@@ -637,6 +646,7 @@ export class HandlerCtx {
     }
     const effect = new EffectBuilder<unknown, undefined>();
     if (events.length > 0) effect.events = events;
+    if (tags !== null && events.length > 0) effect.tags = tags;
     return effect;
   }
 
@@ -668,4 +678,13 @@ export class HandlerCtx {
   forward<C extends CommandSpecs, K extends keyof C & string>(ref: EntityRef<C>, command: K, input: C[K]['input']): EffectBuilder<unknown, C[K]['reply']> {
     return new EffectBuilder<unknown, undefined>().thenForward(ref, command, input);
   }
+}
+
+/** `ctx.emit`'s `tags` option: an array of strings (checked in full when appended). */
+function emitTags(value: unknown): readonly string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string')) {
+    throw new TypeError(`ctx.emit: options.tags must be an array of strings, got ${JSON.stringify(value)}`);
+  }
+  return value.length === 0 ? null : (value as string[]);
 }

@@ -8,6 +8,7 @@ export type {
   ValueContext,
   StatelessContext,
   EventHandlers,
+  EmitOptions,
 } from './definition.js';
 export { EffectBuilder } from './effect.js';
 export type { Effect, BaseEffects, Failure, HandlerResult } from './effect.js';
