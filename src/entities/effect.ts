@@ -1,3 +1,4 @@
+import type { BeamstateError } from '../errors.js';
 import { CommandFailedError } from './errors.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
 
@@ -37,7 +38,7 @@ export class EffectBuilder<State, Reply = undefined> implements Effect<State, Re
   /** @internal */ write = NO_WRITE;
   /** @internal */ newState: unknown = undefined;
   /** @internal */ steps: Step<State>[] | null = null;
-  /** @internal */ failure: CommandFailedError | null = null;
+  /** @internal */ failure: BeamstateError | null = null;
   /** @internal */ replies = false;
   /** @internal A reply that is the only step (no array needed). */ replyFn: ((state: State) => unknown) | null = null;
   declare readonly '~reply'?: Reply;
@@ -116,6 +117,17 @@ export function failure(message: string, details: unknown): Failure {
   if (typeof message !== 'string') throw new TypeError('ctx.fail(message): message must be a string');
   const e = new EffectBuilder<unknown, never>();
   e.failure = new CommandFailedError(message, details);
+  return e as Failure;
+}
+
+/**
+ * A command rejected with an error of its own code instead of `COMMAND_FAILED` (the Kalix proxy's
+ * protocol errors): nothing is persisted, the entity lives on, the caller gets `error`.
+ * @internal
+ */
+export function failureWith(error: BeamstateError): Failure {
+  const e = new EffectBuilder<unknown, never>();
+  e.failure = error;
   return e as Failure;
 }
 

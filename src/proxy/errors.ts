@@ -67,3 +67,19 @@ export class NoEntityKeyError extends BeamstateError {
     this.method = method;
   }
 }
+
+/** `USER_FUNCTION_TIMEOUT`: the user function did not answer a command within `commandTimeoutMs`; its stream was ended (a late answer is never trusted), nothing was persisted. */
+export class UserFunctionTimeoutError extends BeamstateError {
+  constructor(message: string) {
+    super('USER_FUNCTION_TIMEOUT', message);
+  }
+}
+
+/** `MESSAGE_TOO_LARGE`: a command or a user function's answer is over `maxMessageBytes` (gRPC RESOURCE_EXHAUSTED); nothing was persisted. */
+export class MessageTooLargeError extends BeamstateError {
+  readonly limit: number;
+  constructor(message: string, limit: number, options?: { cause?: unknown }) {
+    super('MESSAGE_TOO_LARGE', message, options);
+    this.limit = limit;
+  }
+}

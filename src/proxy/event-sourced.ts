@@ -1,12 +1,16 @@
 import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { ActorSystem } from '../actors/system.js';
+import { isBeamstateError } from '../errors.js';
 import { type EntitySettings, type EventSourcedContext, type EventSourcedEntity, eventSourcedEntity } from '../entities/definition.js';
-import type { HandlerResult } from '../entities/effect.js';
+import { type EffectBuilder, failureWith, type HandlerResult } from '../entities/effect.js';
 import type { CommandSpecs } from '../entities/entity-ref.js';
+import { type EffectRouter, withEffects } from './action-effects.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
 import { EntityStream } from './entity-stream.js';
+import { MessageTooLargeError } from './errors.js';
 import { emptyState, journalEventsOf, type KalixJournalEvent, type KalixState, kalixEventHandlers } from './journal-state.js';
+import type { AnyMessage } from './protocol.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 
 export interface EventSourcedComponentOptions {
@@ -18,6 +22,15 @@ export interface EventSourcedComponentOptions {
   readonly entityType: string;
   readonly commandTimeoutMs: number;
   readonly settings: EntitySettings;
+  /** Where forwards and side effects go (the proxy's components); without it both are UNSUPPORTED_EFFECT. */
+  readonly effects?: EffectRouter | undefined;
+  /** Largest command payload sent to the user function (the channel's limit); bigger is MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number;
+  /**
+   * Ask the user function for a snapshot (`snapshot_request`) before a command once this many
+   * events follow the latest snapshot; 0: never (only the snapshots it sends with its replies).
+   */
+  readonly snapshotRequestEvery: number;
 }
 
 /** A Kalix event-sourced entity as a beamstate entity type, and the streams of its active entities. */
@@ -31,6 +44,20 @@ export interface EventSourcedComponent {
 }
 
 /**
+ * The stream's errors that fail the command at once, without crashing the entity: the user
+ * function broke the protocol, was too slow, or a message was over the limit. Retrying would
+ * meet the same fault (or wait the same timeout again), and the entity's state (its journal) is
+ * intact: the stream is already ended, so the next command starts a fresh one from the journal.
+ * A stream that broke (USER_FUNCTION_UNAVAILABLE) or a handler that threw in the user function
+ * (USER_FUNCTION_FAILED) crashes the entity instead, and the command is tried again after the
+ * restart, as an in-process entity's would be.
+ */
+const FAILS_AT_ONCE = new Set(['PROXY_PROTOCOL_ERROR', 'USER_FUNCTION_TIMEOUT', 'MESSAGE_TOO_LARGE']);
+
+/** A `google.protobuf.Duration` in ms. */
+const durationMs = (d: { readonly seconds?: number; readonly nanos?: number }): number => (d.seconds ?? 0) * 1000 + Math.floor((d.nanos ?? 0) / 1e6);
+
+/**
  * Maps one Kalix event-sourced entity onto a beamstate event-sourced entity type, so that it gets
  * everything an in-process entity has: activation by (type, id), passivation, supervision, the
  * single writer, group commit, the gateway.
@@ -38,8 +65,9 @@ export interface EventSourcedComponent {
  * The beamstate entity's state is its Kalix journal (latest snapshot + events after it, see
  * journal-state.ts); the user function holds the real state in its stream. Each command is an
  * async handler (handled alone, on committed state) that sends the command on the entity's
- * stream and turns the reply into effects: events and snapshot in one `emit` (one atomic append),
- * the reply only after it commits; a failure persists nothing.
+ * stream and turns the reply into effects: a requested snapshot, the events, the reply's snapshot
+ * and a deletion marker in one `emit` (one atomic append); side effects told and the reply (or
+ * forward) only after it commits; a failure persists nothing.
  *
  * The stream is valid while the user function's memory matches the committed state. That is
  * tracked by object identity: a stream records the state object it is in step with (`syncedTo`),
@@ -56,7 +84,15 @@ export function eventSourcedComponent(o: EventSourcedComponentOptions): EventSou
     const current = streams.get(entityId);
     if (current !== undefined && current.open && current.syncedTo === state) return current;
     current?.close();
-    const fresh = new EntityStream(o.client, o.service.name, entityId, state, o.system.clock, o.commandTimeoutMs);
+    const fresh = new EntityStream({
+      client: o.client,
+      serviceName: o.service.name,
+      entityId,
+      state,
+      clock: o.system.clock,
+      timeoutMs: o.commandTimeoutMs,
+      maxMessageBytes: o.maxMessageBytes,
+    });
     opened++;
     streams.set(entityId, fresh);
     return fresh;
@@ -65,31 +101,61 @@ export function eventSourcedComponent(o: EventSourcedComponentOptions): EventSou
   const handlerFor =
     (method: MethodModel) =>
     async (state: KalixState, input: Uint8Array, ctx: EventSourcedContext<KalixState, KalixJournalEvent>): Promise<HandlerResult<KalixState, unknown>> => {
+      if (input.length > o.maxMessageBytes) {
+        // Refused before it is sent: on the wire the user function would end the whole stream.
+        return failureWith(new MessageTooLargeError(`${o.entityType}.${method.name}: the command is ${input.length} bytes, over the ${o.maxMessageBytes}-byte message limit; it was not sent`, o.maxMessageBytes));
+      }
       const stream = acquire(ctx.entityId, state);
-      // A throw from here on crashes the entity (let it crash): the supervisor restarts it from the
-      // journal and the command is tried again, up to maxCommandAttempts (then POISON_COMMAND).
-      const reply = await stream.command(method.name, toAny(method.input, input));
+      let requested: AnyMessage | undefined;
+      let reply;
+      try {
+        // The snapshot is of the committed state (the stream is in step with it): it is written
+        // at state.seq, in the same append as this command's events.
+        if (o.snapshotRequestEvery > 0 && state.seq - state.snapshotSeq >= o.snapshotRequestEvery) requested = await stream.snapshot();
+        reply = await stream.command(method.name, toAny(method.input, input));
+      } catch (err) {
+        if (isBeamstateError(err) && FAILS_AT_ONCE.has(err.code)) return failureWith(err);
+        // Let it crash: the supervisor restarts the entity from the journal and the command is
+        // tried again, up to maxCommandAttempts (then POISON_COMMAND).
+        throw err;
+      }
       try {
         const action = reply.clientAction ?? {};
         if (action.failure !== undefined) {
           // The SDK applies no events for a failed command: the stream stays in step.
           return ctx.fail(action.failure.description ?? '', { grpcStatusCode: action.failure.grpcStatusCode ?? 0 });
         }
-        const unsupported = action.forward !== undefined ? 'a forward' : (reply.sideEffects?.length ?? 0) > 0 ? 'side effects' : (reply as { delete?: unknown }).delete ? 'a delete' : undefined;
-        if (unsupported !== undefined) {
-          stream.close(); // it may have applied events that are not persisted
-          return ctx.fail(`UNSUPPORTED_EFFECT: ${method.name} replied with ${unsupported}, which the beamstate proxy does not support yet; nothing was persisted`, { code: 'UNSUPPORTED_EFFECT' });
-        }
-        const json = anyToJson(o.root, action.reply?.payload, method.output);
-        const events = journalEventsOf(state, reply.events ?? [], reply.snapshot);
-        if (events.length === 0) return ctx.reply(json);
-        stream.syncedTo = null; // until the write commits
-        return ctx.emit(...events).thenReply((after) => {
-          stream.syncedTo = after;
-          return json;
+        const events = journalEventsOf(state, reply.events ?? [], {
+          snapshot: reply.snapshot ?? undefined,
+          requested,
+          deleted: reply.delete != null ? { retainMs: durationMs(reply.delete) } : undefined,
         });
+        const write = (): EffectBuilder<KalixState, undefined> => {
+          if (events.length === 0) return ctx.none();
+          stream.syncedTo = null; // until the write commits
+          return ctx.emit(...events).thenRun((after) => {
+            // After a deletion the journal reads as a new entity, unlike the user function's memory.
+            if (reply.delete != null) stream.close();
+            else stream.syncedTo = after;
+          });
+        };
+        const result =
+          o.effects === undefined
+            ? action.forward !== undefined || (reply.sideEffects?.length ?? 0) > 0
+              ? `UNSUPPORTED_EFFECT: ${method.name} replied with a forward or side effects, which this proxy was set up without; nothing was persisted`
+              : ((json: unknown) => write().reply(json))(anyToJson(o.root, action.reply?.payload, method.output))
+            : withEffects(o.effects, ctx, method, reply.sideEffects, action.forward, () => anyToJson(o.root, action.reply?.payload, method.output), write);
+        if (typeof result === 'string') {
+          stream.close(); // it may have applied events that are not persisted
+          return ctx.fail(result, { code: 'UNSUPPORTED_EFFECT' });
+        }
+        return result;
       } catch (err) {
+        // A reply that cannot be carried out (an Any of unknown type, bytes that do not decode):
+        // nothing was written; the user function's memory may hold the reply's events, so its
+        // stream goes.
         stream.close();
+        if (isBeamstateError(err) && FAILS_AT_ONCE.has(err.code)) return failureWith(err);
         throw err;
       }
     };

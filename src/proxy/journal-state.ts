@@ -19,7 +19,14 @@ export interface KalixState {
 /** The journal's events of a Kalix entity: its own events, and the snapshots persisted with them. */
 export type KalixJournalEvent =
   | { readonly type: 'KalixEvent'; readonly typeUrl: string; readonly value: Uint8Array }
-  | { readonly type: 'KalixSnapshot'; readonly typeUrl: string; readonly value: Uint8Array; readonly seq: number };
+  | { readonly type: 'KalixSnapshot'; readonly typeUrl: string; readonly value: Uint8Array; readonly seq: number }
+  /**
+   * The user function deleted the entity (a reply's `delete`) after its events up to `seq`. The
+   * journal keeps them, marked by this event, for consumers reading it; the entity starts again
+   * empty (no snapshot, no events), its sequence numbers going on after `seq`. `retainMs` is the
+   * Duration the reply gave (how long Kalix would keep the events before removing them).
+   */
+  | { readonly type: 'KalixDeleted'; readonly seq: number; readonly retainMs: number };
 
 export const emptyState = (): KalixState => ({ snapshot: null, snapshotSeq: 0, seq: 0, events: [] });
 
@@ -29,14 +36,39 @@ const any = (e: { typeUrl: string; value: Uint8Array }): AnyMessage => ({ typeUr
 export const kalixEventHandlers = {
   KalixEvent: (s: KalixState, e: Extract<KalixJournalEvent, { type: 'KalixEvent' }>): KalixState => ({ ...s, seq: s.seq + 1, events: [...s.events, any(e)] }),
   KalixSnapshot: (s: KalixState, e: Extract<KalixJournalEvent, { type: 'KalixSnapshot' }>): KalixState => ({ snapshot: any(e), snapshotSeq: e.seq, seq: e.seq, events: [] }),
+  KalixDeleted: (s: KalixState, e: Extract<KalixJournalEvent, { type: 'KalixDeleted' }>): KalixState => ({ snapshot: null, snapshotSeq: e.seq, seq: e.seq, events: [] }),
 };
 
-/** The journal events for one reply: its events, then its snapshot (taken after them), appended together. */
-export function journalEventsOf(state: KalixState, events: readonly AnyMessage[], snapshot: AnyMessage | undefined): KalixJournalEvent[] {
-  const out: KalixJournalEvent[] = events.map(normalizeAny).map((e) => ({ type: 'KalixEvent', typeUrl: e.typeUrl, value: e.value }));
-  if (snapshot !== undefined) {
-    const s = normalizeAny(snapshot);
-    out.push({ type: 'KalixSnapshot', typeUrl: s.typeUrl, value: s.value, seq: state.seq + events.length });
+/** What one reply writes besides its events. */
+export interface ReplyWrites {
+  /** The reply's own snapshot (taken after its events). */
+  readonly snapshot?: AnyMessage | undefined;
+  /** A snapshot the proxy asked for (snapshot_request) before the command: the state at `state.seq`, before the reply's events. */
+  readonly requested?: AnyMessage | undefined;
+  /** The reply deletes the entity: `retainMs` from its Duration. */
+  readonly deleted?: { readonly retainMs: number } | undefined;
+}
+
+/**
+ * The journal events for one reply, appended together (one atomic append): a requested snapshot
+ * first (the state before the command), then the reply's events, then its own snapshot (taken
+ * after them), then the deletion marker.
+ */
+export function journalEventsOf(state: KalixState, events: readonly AnyMessage[], writes: ReplyWrites = {}): KalixJournalEvent[] {
+  const out: KalixJournalEvent[] = [];
+  if (writes.requested !== undefined) {
+    const r = normalizeAny(writes.requested);
+    out.push({ type: 'KalixSnapshot', typeUrl: r.typeUrl, value: r.value, seq: state.seq });
   }
+  for (const e of events) {
+    const n = normalizeAny(e);
+    out.push({ type: 'KalixEvent', typeUrl: n.typeUrl, value: n.value });
+  }
+  const after = state.seq + events.length;
+  if (writes.snapshot !== undefined) {
+    const s = normalizeAny(writes.snapshot);
+    out.push({ type: 'KalixSnapshot', typeUrl: s.typeUrl, value: s.value, seq: after });
+  }
+  if (writes.deleted !== undefined) out.push({ type: 'KalixDeleted', seq: after, retainMs: writes.deleted.retainMs });
   return out;
 }

@@ -15,8 +15,12 @@ export interface ProxyOptions {
   readonly userFunction: string;
   /** Where the Kalix entities are served: each becomes an entity type of this runtime. */
   readonly runtime: EntityRuntime;
-  /** Longest wait for the user function's answer to one command; then its stream is ended and the entity crashes. Default 10 000 ms (on the system clock). */
+  /** Longest wait for the user function's answer to one command; then its stream is ended and the command fails USER_FUNCTION_TIMEOUT. Default 10 000 ms (on the system clock). */
   readonly commandTimeoutMs?: number;
+  /** Largest message either way between the proxy and the user function (gRPC's default, 4 MiB); a bigger command or answer is MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes?: number;
+  /** Event-sourced entities: ask the user function for a snapshot (snapshot_request) once this many events follow the latest one. Default 0: only the snapshots it sends itself. */
+  readonly snapshotRequestEvery?: number;
   /** Longest wait for the user function to accept the connection and answer Discover. Default 10 000 ms. */
   readonly connectTimeoutMs?: number;
   /** Serve the supported components even when the user function declares others (each is still reported to it). Default false: startup fails with UNSUPPORTED_COMPONENT. */
@@ -32,6 +36,8 @@ export interface ProxyOptions {
 export const proxyDefaults = {
   commandTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
+  maxMessageBytes: 4 * 1024 * 1024,
+  snapshotRequestEvery: 0,
   proxyName: 'beamstate-proxy',
   proxyVersion: '0.1.0',
 } as const;
@@ -110,6 +116,8 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
     // A user function that restarts is found again quickly (grpc's default backoff grows to 2 minutes).
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 1000,
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? proxyDefaults.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes ?? proxyDefaults.maxMessageBytes,
   });
   try {
     const connectTimeoutMs = options.connectTimeoutMs ?? proxyDefaults.connectTimeoutMs;
@@ -166,7 +174,12 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
           ? valueEntityComponent({ ...common, effects })
           : c.componentType === ComponentType.action
             ? actionComponent({ ...common, effects })
-            : eventSourcedComponent(common);
+            : eventSourcedComponent({
+                ...common,
+                effects,
+                maxMessageBytes: options.maxMessageBytes ?? proxyDefaults.maxMessageBytes,
+                snapshotRequestEvery: options.snapshotRequestEvery ?? proxyDefaults.snapshotRequestEvery,
+              });
       components.set(entityType, component);
       servicesToTypes.set(c.serviceName, entityType);
       entityTypes.push(component.definition);

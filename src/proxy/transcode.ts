@@ -42,6 +42,10 @@ export function anyToJson(root: protobuf.Root, any: AnyMessage | null | undefine
   any = normalizeAny(any);
   const type = typeOfUrl(root, any.typeUrl);
   if (type === undefined) throw new ProxyProtocolError(`the user function replied with an Any of unknown type URL ${JSON.stringify(any.typeUrl)}`);
+  // The caller decodes what it gets as `expected`: another type's bytes would read as garbage, or not at all.
+  if (type.fullName !== expected.fullName && expected.fullName !== '.google.protobuf.Any') {
+    throw new ProxyProtocolError(`the user function replied with a ${type.fullName.slice(1)} where a ${expected.fullName.slice(1)} is expected`);
+  }
   try {
     return protojson.toJson(type, type.decode(any.value));
   } catch (err) {
