@@ -1,0 +1,103 @@
+import WebSocket from 'ws';
+import { BeamstateError } from '../errors.js';
+import { ClusterUnavailableError, NotShardOwnerError } from './errors.js';
+import { COMMAND, decodeFrame, encodeFrame, FAILURE, type PeerFrame } from './peer-frames.js';
+
+/** The request never reached the peer (no connection): safe to send again elsewhere. */
+export class PeerUnreachableError extends ClusterUnavailableError {}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One WebSocket to one peer's internal endpoint, opened on first use, requests multiplexed by
+ * id. A connection lost with requests in flight fails them with `CLUSTER_UNAVAILABLE` (outcome
+ * unknown: they may have run), never with something a router would retry.
+ */
+export class PeerConnection {
+  #ws: WebSocket | null = null;
+  #open: Promise<WebSocket> | null = null;
+  #nextId = 1;
+  readonly #waiting = new Map<number, Waiter>();
+  #closed = false;
+
+  constructor(readonly address: string) {}
+
+  request(type: string, entityId: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean): Promise<unknown> {
+    return this.#connect().then((ws) => {
+      const id = this.#nextId++;
+      const frame = encodeFrame([COMMAND, id, type, entityId, command, input, Math.max(1, Math.floor(timeoutMs)), wantReply]);
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#waiting.delete(id);
+          reject(new ClusterUnavailableError(`no answer from ${this.address} within ${timeoutMs} ms for ${type}/${entityId} ${command}; it may have run`));
+        }, timeoutMs + 1000);
+        this.#waiting.set(id, { resolve, reject, timer });
+        ws.send(frame);
+      });
+    });
+  }
+
+  #connect(): Promise<WebSocket> {
+    if (this.#ws !== null && this.#ws.readyState === WebSocket.OPEN) return Promise.resolve(this.#ws);
+    if (this.#open !== null) return this.#open;
+    if (this.#closed) return Promise.reject(new PeerUnreachableError(`peer connection to ${this.address} is closed`));
+    this.#open = new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(this.address, { perMessageDeflate: false, handshakeTimeout: 2000 });
+      ws.binaryType = 'nodebuffer';
+      ws.once('open', () => {
+        this.#ws = ws;
+        this.#open = null;
+        resolve(ws);
+      });
+      ws.on('message', (data: Buffer) => this.#onFrame(decodeFrame(data)));
+      ws.once('error', (err) => {
+        if (this.#ws !== ws) {
+          this.#open = null;
+          reject(new PeerUnreachableError(`cannot reach peer ${this.address}: ${err.message}`, { cause: err }));
+        }
+      });
+      ws.once('close', () => {
+        if (this.#ws === ws) this.#ws = null;
+        if (this.#open !== null) {
+          this.#open = null;
+          reject(new PeerUnreachableError(`peer ${this.address} closed the connection before it opened`));
+        }
+        this.#failAll(new ClusterUnavailableError(`the connection to peer ${this.address} was lost; a command in flight may have run`));
+      });
+    });
+    return this.#open;
+  }
+
+  #onFrame(frame: PeerFrame | undefined): void {
+    if (frame === undefined || frame[0] === COMMAND) return;
+    const w = this.#waiting.get(frame[1]);
+    if (w === undefined) return;
+    this.#waiting.delete(frame[1]);
+    clearTimeout(w.timer);
+    if (frame[0] !== FAILURE) {
+      w.resolve(frame[2]);
+      return;
+    }
+    const [, , code, message, owner, epoch] = frame;
+    if (code === 'NOT_SHARD_OWNER') w.reject(new NotShardOwnerError(-1, owner, epoch));
+    else w.reject(new BeamstateError(code, message));
+  }
+
+  #failAll(err: Error): void {
+    for (const [id, w] of this.#waiting) {
+      this.#waiting.delete(id);
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#ws?.close();
+    this.#failAll(new ClusterUnavailableError(`the peer connection to ${this.address} was closed`));
+  }
+}

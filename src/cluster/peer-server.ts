@@ -1,0 +1,64 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { COMMAND, decodeFrame, encodeFrame, FAILURE, REPLY } from './peer-frames.js';
+
+/** What the server needs to run a forwarded command; `done` answers it exactly once. */
+export type PeerHandler = (
+  type: string,
+  entityId: string,
+  command: string,
+  input: unknown,
+  timeoutMs: number,
+  wantReply: boolean,
+  done: (err: { code: string; message: string; owner?: string | null; epoch?: number } | null, value?: unknown) => void,
+) => void;
+
+/** The node's internal endpoint: a WebSocket server other nodes forward commands to. */
+export class PeerServer {
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  address = '';
+
+  constructor(private readonly handler: PeerHandler) {
+    this.#http = createServer((_req, res) => {
+      res.statusCode = 426;
+      res.end();
+    });
+    this.#wss = new WebSocketServer({ server: this.#http, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    this.#wss.on('connection', (ws) => this.#serve(ws));
+  }
+
+  async listen(host: string, port: number, advertise: string | undefined): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => resolve());
+    });
+    const a = this.#http.address() as AddressInfo;
+    this.address = advertise ?? `ws://${host}:${a.port}`;
+    return this.address;
+  }
+
+  #serve(ws: WebSocket): void {
+    ws.on('message', (data: Buffer) => {
+      const f = decodeFrame(data);
+      if (f === undefined || f[0] !== COMMAND) return;
+      const id = f[1];
+      this.handler(f[2], f[3], f[4], f[5], f[6], f[7], (err, value) => {
+        if (ws.readyState !== ws.OPEN) return;
+        try {
+          ws.send(err === null ? encodeFrame([REPLY, id, value]) : encodeFrame([FAILURE, id, err.code, err.message, err.owner ?? null, err.epoch ?? 0]));
+        } catch (e) {
+          ws.send(encodeFrame([FAILURE, id, 'ENCODE_FAILED', (e as Error).message, null, 0]));
+        }
+      });
+    });
+    ws.on('error', () => {});
+  }
+
+  close(): Promise<void> {
+    for (const c of this.#wss.clients) c.terminate();
+    this.#wss.close();
+    return new Promise((resolve) => this.#http.close(() => resolve()));
+  }
+}
