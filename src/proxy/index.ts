@@ -5,7 +5,7 @@ export { ComponentType, SUPPORTED_COMPONENT_TYPES } from './discovery.js';
 export type { Discovered, DiscoveredComponent, ServiceInfo, ProxyIdentity } from './discovery.js';
 export { PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION } from './protocol.js';
 export type { AnyMessage } from './protocol.js';
-export type { KalixState } from './journal-state.js';
+export type { KalixState, KalixJournalEvent } from './journal-state.js';
 export {
   UserFunctionUnavailableError,
   UserFunctionFailedError,
@@ -13,6 +13,8 @@ export {
   ProtocolVersionMismatchError,
   UnsupportedComponentError,
   InvalidDescriptorError,
+  UserFunctionTimeoutError,
+  MessageTooLargeError,
 } from './errors.js';
 // The gRPC front: the user function's own services served over gRPC.
 export { startGrpcFront, GrpcFront, grpcFrontDefaults } from './grpc-front.js';
