@@ -1,6 +1,7 @@
 import { Ask } from '../actors/ask.js';
 import type { CommandDef } from './definition.js';
 import type { Slot } from './slot.js';
+import type { Delivery } from './timers/timer-service.js';
 
 /**
  * @internal Told of a command's outcome instead of a promise: for a caller that answers many
@@ -61,6 +62,8 @@ export class Pending extends Ask {
   /** VALID unless an async validation is running or failed (then `invalid` says why). */
   validation: typeof VALID | typeof VALIDATING | typeof INVALID | typeof DROPPED = VALID;
   invalid: unknown = undefined;
+  /** A durable timer's delivery: the handler's `ctx.timer`, and what its write completes. */
+  timer: Delivery | null = null;
   private handled = false;
 
   constructor(

@@ -26,6 +26,7 @@ import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
 import { checkResult, type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
+import { type Delivery, TimerService, type TimerServiceOptions } from './timers/timer-service.js';
 
 /** @internal What the cluster plugs into `EntityRuntime.router`. */
 export interface EntityRouter {
@@ -72,6 +73,8 @@ export interface EntityRuntimeOptions {
    * Defaults: 100 crashes per 1000 ms; `shutdownMs` 5000 for stopping an entity actor.
    */
   readonly supervision?: { readonly intensity?: number; readonly periodMs?: number; readonly shutdownMs?: number };
+  /** How this runtime fires durable timers (`ctx.schedule`); see `timerDefaults` and docs/timers.md. */
+  readonly timers?: TimerServiceOptions;
 }
 
 /** What `runtime.stats()` tells about active entities. */
@@ -113,6 +116,10 @@ export interface SubscribeOptions {
 export class EntityRuntime implements EntityRefs, AsyncDisposable {
   readonly logger: Logger;
   readonly store: Store;
+  /** Durable timers: stats, the stored timers, the dead letters; `poll()` to look for due ones now. */
+  readonly timers: TimerService;
+  /** @internal The timer delivery the command being queued carries (set only around `deliverTimer`'s send). */
+  private delivering: Delivery | null = null;
   /** @internal */ readonly subscriptions: Subscriptions;
   /** @internal */ readonly supervision: { readonly intensity: number; readonly periodMs: number; readonly shutdownMs: number };
   /** @internal */ stopping = false;
@@ -153,6 +160,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     checkSettings(this.defaults, 'defaults');
     this.drainTimeoutMs = options.drainTimeoutMs ?? 5000;
     this.subscriptions = new Subscriptions(this);
+    this.timers = new TimerService({ clock: system.clock, logger: this.logger, store: this.store, deliverTimer: (...a) => this.deliverTimer(...a) }, options.timers);
     this.supervision = { ...typeSupervisorDefaults, ...options.supervision };
     // Stop hooks run newest first: registering after the supervision trees' hook means the
     // runtime drains its commands before the supervisors stop the entity actors.
@@ -167,6 +175,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     if (this.stopping) throw new EntityStoppedError(type.name);
     checkSettings(settings, 'settings');
     this.regions.set(type.name, new Region(this, type, resolveSettings(this.defaults, type.settings, settings)));
+    if (type.kind !== 'stateless') this.timers.typeRegistered(type.name);
   }
 
   /** A typed ref to entity `id` of a registered type. For a stateless function the id does not matter. */
@@ -320,6 +329,21 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const router = this.router;
     if (router !== null && region.type.kind !== 'stateless') return router.send(region, id, command, input, options, wantReply, listener, token);
     return this.sendLocal(region, id, command, input, options, wantReply, listener, token);
+  }
+
+  /**
+   * @internal A durable timer's delivery: an ask on this node (the one that claimed it) whose
+   * pending command carries `delivery`, for `ctx.timer` and for the write that completes it.
+   */
+  deliverTimer(typeName: string, id: string, command: string, input: unknown, delivery: Delivery, timeoutMs: number): Promise<unknown> {
+    const region = this.regions.get(typeName);
+    if (region === undefined) return Promise.reject(new UnknownEntityTypeError(typeName));
+    this.delivering = delivery;
+    try {
+      return this.sendLocal(region, id, command, input, { timeout: timeoutMs }, true) as Promise<unknown>;
+    } finally {
+      this.delivering = null;
+    }
   }
 
   /** @internal `send`, on this node whatever a router would say. */
@@ -584,6 +608,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   ): Pending | Promise<never> | undefined {
     const system = this.system;
     const p = new Pending(COMMAND, def, input, slot, wantReply, null, listener, token);
+    p.timer = this.delivering;
     p.validation = validation; // before the signal is watched: an aborted one then drops it
     if (wantReply) {
       const timeout = options?.timeout ?? system.askTimeout;
@@ -650,6 +675,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    this.timers.stop(); // no more claims; deliveries in flight drain with the other commands
     if (this.inflight > 0) {
       const clock = this.system.clock;
       await new Promise<void>((resolve) => {
@@ -672,6 +698,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     }
     await Promise.all([...this.regions.values()].map((r) => r.stopSupervisor()));
     this.subscriptions.endAll(stopped);
+    await this.timers.stopped(); // claims it could not deliver given back before the store closes
   }
 }
 
