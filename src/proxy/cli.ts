@@ -1,0 +1,142 @@
+/**
+ * `beamstate proxy --user-function <host:port>`: the Kalix proxy as a process. Loaded by the
+ * beamstate CLI (src/gateway/cli.ts) only for this command, so `beamstate serve` never loads gRPC.
+ *
+ * Reserves both ports, opens the store (embedded PGlite by default, PostgreSQL with `--database`
+ * or `DATABASE_URL`, as `beamstate serve`), connects to the user function and discovers it, then
+ * serves its components over the gateway and the gRPC front. Prints one line saying where;
+ * stops cleanly on SIGINT and SIGTERM (the gRPC front and the gateway drain, the runtime stops,
+ * the user function is told ProxyTerminated, the store closes; exit code 0). Usage errors, a
+ * port in use, a store that cannot open and a user function that cannot be reached or
+ * discovered are one line on stderr and exit code 1 (the CLI's own catch prints them).
+ */
+import { createActorSystem } from '../actors/system.js';
+import { EntityRuntime } from '../entities/runtime.js';
+import { isBeamstateError } from '../errors.js';
+import { listenError, onStopRequest, reservePort, type ReservedPort, type StopReason } from '../gateway/cli-process.js';
+import { CliError } from '../gateway/load-module.js';
+import { createGateway, type Gateway } from '../gateway/server.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createStore, type Store } from '../persistence/store.js';
+import { parseProxyArgs, PROXY_USAGE, type ProxyCliOptions, type StoreChoice } from './cli-options.js';
+import { type GrpcFront, startGrpcFront } from './grpc-front.js';
+import { type KalixProxy, startProxy } from './proxy.js';
+
+/** Runs `beamstate proxy` with the arguments after `proxy`. */
+export async function proxyMain(argv: readonly string[]): Promise<void> {
+  const parsed = parseProxyArgs(argv);
+  if (parsed.kind === 'help') return void process.stdout.write(PROXY_USAGE);
+  await run(parsed.options);
+}
+
+async function run(o: ProxyCliOptions): Promise<void> {
+  const logger = createLogger({ level: o.verbose ? 'debug' : 'warn' });
+
+  // Signals are taken from here on: one that arrives while the store opens or the user function
+  // is discovered stops the CLI once that step is done, cleanly, instead of killing it halfway.
+  let ready = false;
+  let requested: StopReason | null = null;
+  onStopRequest((reason) => {
+    if (requested !== null) {
+      process.stderr.write(`beamstate: ${reason} again, exiting now\n`);
+      process.exit(1);
+    }
+    requested = reason;
+    if (ready) shutdown(reason);
+  });
+
+  // Both ports first: one in use is told before a store (a PGlite folder) is opened.
+  const reserved: ReservedPort[] = [];
+  const release = async (): Promise<void> => {
+    for (const r of reserved.splice(0)) await r.release();
+  };
+  let store: Store | undefined;
+  let proxy: KalixProxy | undefined;
+  let gateway: Gateway | undefined;
+  let front: GrpcFront | undefined;
+  const system = createActorSystem({ logger });
+  const stopAll = async (): Promise<void> => {
+    // Clients first (both fronts drain what is in flight), then the entities, then the user
+    // function's connection (ProxyTerminated), then the store.
+    await front?.close();
+    await gateway?.close();
+    await release();
+    await system.stop(); // stops the runtime: queued commands finish
+    await proxy?.close();
+    await store?.close();
+  };
+  const shutdown = (reason: StopReason): void => {
+    process.stderr.write(`beamstate: ${reason === 'parent-exited' ? 'the npm process that started it is gone' : reason}, shutting down\n`);
+    stopAll().then(
+      () => {
+        process.stderr.write('beamstate: stopped\n');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+
+  try {
+    const gatewayPort = await reservePort(o.port, o.host);
+    reserved.push(gatewayPort);
+    const grpcPort = await reservePort(o.grpcPort, o.host).catch((err: unknown) => {
+      throw err instanceof CliError ? new CliError(err.message.replace('--port', '--grpc-port')) : err;
+    });
+    reserved.push(grpcPort);
+
+    store = await openStore(o.store, logger);
+    if (requested !== null) return shutdown(requested);
+    const runtime = new EntityRuntime(system, { store });
+    proxy = await startProxy({ userFunction: o.userFunction, runtime, connectTimeoutMs: o.connectTimeoutMs, allowUnsupported: o.allowUnsupported, logger }).catch((err: unknown) => {
+      // Unreachable, another protocol version, components it cannot serve: the code says which.
+      if (isBeamstateError(err)) throw new CliError(`cannot proxy the user function at ${o.userFunction}: ${err.code}: ${err.message}`);
+      throw err;
+    });
+    for (const u of proxy.unsupported) process.stderr.write(`beamstate: not served (--allow-unsupported): ${u.message}\n`);
+    if (requested !== null) return shutdown(requested);
+
+    await release();
+    gateway = await createGateway({ runtime, port: gatewayPort.port, host: o.host, logger }).catch((err: NodeJS.ErrnoException) => {
+      throw listenError(err, gatewayPort.port, o.host); // taken between the release and this listen: rare
+    });
+    front = await startGrpcFront({ proxy, runtime, port: grpcPort.port, host: o.host, logger }).catch((err: Error) => {
+      throw /EADDRINUSE|address already in use/i.test(err.message) ? new CliError(`port ${grpcPort.port} on ${o.host} is in use (choose another with --grpc-port, or 0 for any free port)`) : err;
+    });
+
+    const info = proxy.discovered.serviceInfo;
+    const fn = [info.serviceName, info.serviceVersion].filter((s) => s !== '').join(' ') || 'user function';
+    const lib = info.supportLibraryName === '' ? '' : ` on ${info.supportLibraryName} ${info.supportLibraryVersion}`.trimEnd();
+    const types = proxy.entityTypes.map((t) => t.name).join(', ');
+    process.stdout.write(
+      `beamstate proxy for ${fn}${lib} at ${o.userFunction}: gRPC on ${front.address}, gateway on ${String(gateway.url)} (components: ${types === '' ? 'none' : types}; store: ${describeStore(o.store)})\n`,
+    );
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  ready = true;
+  if (requested !== null) shutdown(requested);
+}
+
+function describeStore(choice: StoreChoice): string {
+  if (choice.kind === 'pglite') return `pglite ${choice.dataDir}`;
+  let host = '(unparsed URL)';
+  try {
+    host = new URL(choice.url).host; // never the credentials
+  } catch {
+    // keep the placeholder
+  }
+  return `postgres ${host}${choice.from === 'DATABASE_URL' ? ' (DATABASE_URL)' : ''}`;
+}
+
+async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
+  try {
+    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
+  } catch (err) {
+    if (isBeamstateError(err)) throw new CliError(`cannot open the store: ${err.code}: ${err.message}`);
+    throw err;
+  }
+}
