@@ -3,6 +3,7 @@ import type { EntityRefs, HandlerContext } from '../entities/definition.js';
 import type { BaseEffects, EffectBuilder, HandlerResult } from '../entities/effect.js';
 import type { EntityRef } from '../entities/entity-ref.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
+import { entityKeyFields, type KeyExtractor, keyExtractor } from './entity-key.js';
 import type { AnyMessage } from './protocol.js';
 import { anyToJson } from './transcode.js';
 
@@ -60,6 +61,20 @@ export function effectRouter(
       if (entityId === '') return `to ${serviceName}/${method.name} with an empty entity key`;
       return { ref: entities.refFor(target.entityType, entityId), command: method.name, input };
     },
+  };
+}
+
+/** Reads a message's entity id from its `(kalix.field).entity_key` fields (entity-key.ts, as the gRPC front does); undefined when it has none. */
+export function entityIdReader(descriptorSet: Uint8Array): (type: protobuf.Type, message: protobuf.Message) => string | undefined {
+  const keys = entityKeyFields(descriptorSet);
+  const extractors = new Map<protobuf.Type, KeyExtractor | null>();
+  return (type, message) => {
+    let x = extractors.get(type);
+    if (x === undefined) {
+      const fields = keys.get(type.fullName.slice(1));
+      extractors.set(type, (x = fields === undefined ? null : keyExtractor(type, fields)));
+    }
+    return x === null ? undefined : x(message);
   };
 }
 

@@ -1,12 +1,13 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { ActorSystem } from '../actors/system.js';
 import { type EntitySettings, type StatelessContext, type StatelessFunction, statelessFunction } from '../entities/definition.js';
-import type { HandlerResult } from '../entities/effect.js';
+import { failureWith, type HandlerResult } from '../entities/effect.js';
+import { isBeamstateError } from '../errors.js';
 import type { CommandSpecs } from '../entities/entity-ref.js';
 import { type ComponentCall, type EffectRouter, withEffects } from './action-effects.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
-import { UserFunctionUnavailableError } from './errors.js';
+import { MessageTooLargeError, UserFunctionTimeoutError, UserFunctionUnavailableError } from './errors.js';
 import { type AnyMessage, codecOf } from './protocol.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 
@@ -28,6 +29,8 @@ export interface ActionComponentOptions {
   /** The beamstate type name: the action's service name. */
   readonly entityType: string;
   readonly commandTimeoutMs: number;
+  /** Largest command payload sent to the user function (the channel's limit); bigger is MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number;
   readonly settings: EntitySettings;
   readonly effects: EffectRouter;
 }
@@ -50,11 +53,12 @@ export interface ActionComponent {
  * proxy, from a beamstate stateless function (a pool of `poolSize` workers, each handling one
  * call at a time: the pool bounds the calls in flight to the user function). Nothing is persisted.
  *
- * A call the user function does not answer (unreachable, or no answer within `commandTimeoutMs`
- * on the system clock) crashes its worker, which its supervisor restarts. An action is not
- * idempotent in general and Kalix does not retry one, so unless the settings say otherwise an
- * action command is tried once (`maxCommandAttempts: 1`): the caller gets POISON_COMMAND whose
- * cause is USER_FUNCTION_UNAVAILABLE.
+ * A call that fails between the proxy and the user function fails the command at once with its
+ * code, and is not retried: an action is not idempotent in general, Kalix does not retry one, and
+ * a stateless worker has nothing to recover by crashing. USER_FUNCTION_UNAVAILABLE (unreachable,
+ * or the call broke), USER_FUNCTION_TIMEOUT (no answer within `commandTimeoutMs` on the system
+ * clock; the call is cancelled), MESSAGE_TOO_LARGE (a command or answer over `maxMessageBytes`),
+ * PROXY_PROTOCOL_ERROR (an answer that cannot be decoded).
  *
  * Streamed methods (`HandleStreamedIn/Out`, `HandleStreamed`) are not served over the gateway,
  * whose commands have one reply: such a command fails with UNSUPPORTED_CALL (in `details.code`).
@@ -73,7 +77,7 @@ export function actionComponent(o: ActionComponentOptions): ActionComponent {
         settled = true;
         calls.delete(c);
         c.cancel();
-        reject(new UserFunctionUnavailableError(`the user function did not answer ${o.service.name}/${method.name} within ${o.commandTimeoutMs} ms`));
+        reject(new UserFunctionTimeoutError(`the user function did not answer ${o.service.name}/${method.name} within ${o.commandTimeoutMs} ms; the call was cancelled`));
       }, o.commandTimeoutMs);
       const c = o.client.makeUnaryRequest(
         HANDLE_UNARY,
@@ -85,8 +89,9 @@ export function actionComponent(o: ActionComponentOptions): ActionComponent {
           settled = true;
           calls.delete(c);
           o.system.clock.clearTimeout(timer);
-          if (err !== null) reject(new UserFunctionUnavailableError(`the user function's ${o.service.name}/${method.name} call failed: ${err.message}`, { cause: err }));
-          else resolve(value ?? {});
+          if (err === null) resolve(value ?? {});
+          else if (err.code === grpc.status.RESOURCE_EXHAUSTED) reject(new MessageTooLargeError(`the user function's answer to ${o.service.name}/${method.name} is over the ${o.maxMessageBytes}-byte message limit: ${err.details}`, o.maxMessageBytes, { cause: err }));
+          else reject(new UserFunctionUnavailableError(`the user function's ${o.service.name}/${method.name} call failed: ${err.message}`, { cause: err }));
         },
       );
       calls.add(c);
@@ -95,10 +100,24 @@ export function actionComponent(o: ActionComponentOptions): ActionComponent {
   const handlerFor =
     (method: MethodModel) =>
     async (input: Uint8Array, ctx: StatelessContext): Promise<HandlerResult<undefined, unknown>> => {
-      const res = await call(method, toAny(method.input, input));
+      if (input.length > o.maxMessageBytes) {
+        return failureWith(new MessageTooLargeError(`${o.entityType}.${method.name}: the command is ${input.length} bytes, over the ${o.maxMessageBytes}-byte message limit; it was not sent`, o.maxMessageBytes));
+      }
+      let res: ActionResponse;
+      try {
+        res = await call(method, toAny(method.input, input));
+      } catch (err) {
+        if (isBeamstateError(err)) return failureWith(err);
+        throw err;
+      }
       if (res.failure !== undefined) return ctx.fail(res.failure.description ?? '', { grpcStatusCode: res.failure.grpcStatusCode ?? 0 });
-      const result = withEffects(o.effects, ctx, method, res.sideEffects, res.forward, () => anyToJson(o.root, res.reply?.payload, method.output), () => ctx.none());
-      return typeof result === 'string' ? ctx.fail(result, { code: 'UNSUPPORTED_EFFECT' }) : result;
+      try {
+        const result = withEffects(o.effects, ctx, method, res.sideEffects, res.forward, () => anyToJson(o.root, res.reply?.payload, method.output), () => ctx.none());
+        return typeof result === 'string' ? ctx.fail(result, { code: 'UNSUPPORTED_EFFECT' }) : result;
+      } catch (err) {
+        if (isBeamstateError(err)) return failureWith(err); // PROXY_PROTOCOL_ERROR: an answer that cannot be decoded
+        throw err;
+      }
     };
 
   const streamed =
@@ -110,7 +129,7 @@ export function actionComponent(o: ActionComponentOptions): ActionComponent {
   for (const method of o.service.methods.values()) {
     definition = definition.command(method.name, messageSchema(method.input), method.streamed ? streamed(method) : handlerFor(method)) as StatelessFunction<CommandSpecs>;
   }
-  definition = definition.withSettings({ maxCommandAttempts: 1, ...o.settings });
+  definition = definition.withSettings(o.settings);
 
   return {
     definition,

@@ -7,7 +7,7 @@ import { ComponentType, type Discovered, DiscoveryClient, type ProxyIdentity, SU
 import { UnsupportedComponentError, UserFunctionUnavailableError } from './errors.js';
 import { eventSourcedComponent } from './event-sourced.js';
 import { actionComponent } from './action.js';
-import { effectRouter, type RoutableComponent } from './action-effects.js';
+import { effectRouter, entityIdReader, type RoutableComponent } from './action-effects.js';
 import { valueEntityComponent } from './value-entity.js';
 
 export interface ProxyOptions {
@@ -156,7 +156,7 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
       const kind = c.componentType === ComponentType.action ? 'action' : 'entity';
       routable.set(c.serviceName, { kind, entityType: c.entityType ?? c.serviceName, service: serviceModel(discovered.root, c.serviceName) });
     }
-    const effects = effectRouter(discovered.root, routable, () => undefined);
+    const effects = effectRouter(discovered.root, routable, entityIdReader(discovered.descriptorSet));
     for (const c of served) {
       const entityType = c.entityType ?? c.serviceName;
       const settings: EntitySettings = { ...options.settings, ...(c.passivationTimeoutMs !== undefined ? { idleTimeoutMs: c.passivationTimeoutMs } : {}) };
@@ -167,6 +167,7 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
         service: serviceModel(discovered.root, c.serviceName),
         entityType,
         commandTimeoutMs: options.commandTimeoutMs ?? proxyDefaults.commandTimeoutMs,
+        maxMessageBytes: options.maxMessageBytes ?? proxyDefaults.maxMessageBytes,
         settings,
       };
       const component: ServedComponent =
@@ -177,7 +178,6 @@ export async function startProxy(options: ProxyOptions): Promise<KalixProxy> {
             : eventSourcedComponent({
                 ...common,
                 effects,
-                maxMessageBytes: options.maxMessageBytes ?? proxyDefaults.maxMessageBytes,
                 snapshotRequestEvery: options.snapshotRequestEvery ?? proxyDefaults.snapshotRequestEvery,
               });
       components.set(entityType, component);

@@ -1,6 +1,6 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../actors/clock.js';
-import { ProxyProtocolError, UserFunctionFailedError, UserFunctionUnavailableError } from './errors.js';
+import { MessageTooLargeError, ProxyProtocolError, UserFunctionFailedError, UserFunctionTimeoutError, UserFunctionUnavailableError } from './errors.js';
 import { type AnyMessage, codecOf } from './protocol.js';
 import type { KalixValueState } from './value-entity-state.js';
 
@@ -42,8 +42,10 @@ let streamOut: ReturnType<typeof codecOf> | undefined;
  * function. Opened with `init` (the stored state, if any); then one command at a time (the
  * entity's single writer sends the next only after this one's reply). A breach of the protocol,
  * a stream error, a stream-level failure or a command with no answer within the timeout ends
- * the stream, rejecting the command in flight: the entity crashes and its next incarnation opens
- * a new stream from the durable-state store.
+ * the stream, rejecting the command in flight: PROXY_PROTOCOL_ERROR, USER_FUNCTION_TIMEOUT and
+ * MESSAGE_TOO_LARGE fail the command at once, a broken stream (USER_FUNCTION_UNAVAILABLE) or a
+ * stream-level failure (USER_FUNCTION_FAILED) crashes the entity (value-entity.ts); either way the
+ * next command opens a new stream from the durable-state store.
  */
 export class ValueEntityStream {
   private readonly call: grpc.ClientDuplexStream<object, StreamOut>;
@@ -60,12 +62,19 @@ export class ValueEntityStream {
     state: KalixValueState,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
+    private readonly maxMessageBytes: number,
   ) {
     streamIn ??= codecOf('kalix.component.valueentity.ValueEntityStreamIn');
     streamOut ??= codecOf('kalix.component.valueentity.ValueEntityStreamOut');
     this.call = client.makeBidiStreamRequest(HANDLE, streamIn.serialize, streamOut.deserialize as (b: Buffer) => StreamOut);
     this.call.on('data', (msg: StreamOut) => this.onData(msg));
-    this.call.on('error', (err: Error) => this.end(new UserFunctionUnavailableError(`the user function's stream for ${serviceName}/${entityId} failed: ${err.message}`, { cause: err })));
+    this.call.on('error', (err: grpc.ServiceError) =>
+      this.end(
+        err.code === grpc.status.RESOURCE_EXHAUSTED
+          ? new MessageTooLargeError(`the user function's answer on ${serviceName}/${JSON.stringify(entityId)} is over the ${this.maxMessageBytes}-byte message limit: ${err.details}`, this.maxMessageBytes, { cause: err })
+          : new UserFunctionUnavailableError(`the user function's stream for ${serviceName}/${entityId} failed: ${err.message}`, { cause: err }),
+      ),
+    );
     this.call.on('end', () => this.end(new UserFunctionUnavailableError(`the user function ended the stream for ${serviceName}/${entityId}`)));
     this.syncedTo = state;
     // No stored state: no `state` at all, so that the user function starts from its initial state.
@@ -84,7 +93,7 @@ export class ValueEntityStream {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = this.clock.setTimeout(
-        () => this.end(new UserFunctionUnavailableError(`the user function did not answer ${name} for ${JSON.stringify(this.entityId)} within ${this.timeoutMs} ms`)),
+        () => this.end(new UserFunctionTimeoutError(`the user function did not answer ${name} for ${JSON.stringify(this.entityId)} within ${this.timeoutMs} ms; its stream was ended`)),
         this.timeoutMs,
       );
       this.pending = { id, name, resolve, reject, timer };

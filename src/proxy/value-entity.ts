@@ -1,11 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { ActorSystem } from '../actors/system.js';
+import { isBeamstateError } from '../errors.js';
 import { type EntitySettings, type ValueContext, type ValueEntity, valueEntity } from '../entities/definition.js';
-import type { EffectBuilder, HandlerResult } from '../entities/effect.js';
+import { type EffectBuilder, failureWith, type HandlerResult } from '../entities/effect.js';
 import type { CommandSpecs } from '../entities/entity-ref.js';
 import { type EffectRouter, withEffects } from './action-effects.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
+import { MessageTooLargeError } from './errors.js';
 import { normalizeAny } from './protocol.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 import { emptyValueState, type KalixValueState } from './value-entity-state.js';
@@ -19,6 +21,8 @@ export interface ValueEntityComponentOptions {
   /** The beamstate entity type name: the Kalix entity type. */
   readonly entityType: string;
   readonly commandTimeoutMs: number;
+  /** Largest command payload sent to the user function (the channel's limit); bigger is MESSAGE_TOO_LARGE. */
+  readonly maxMessageBytes: number;
   readonly settings: EntitySettings;
   /** Where forwards and side effects go. */
   readonly effects: EffectRouter;
@@ -33,6 +37,13 @@ export interface ValueEntityComponent {
   readonly streamsOpened: () => number;
   readonly close: () => void;
 }
+
+/**
+ * The stream's errors that fail the command at once, without crashing the entity, as for
+ * event-sourced entities (event-sourced.ts): retrying would meet the same fault, the stored state
+ * is intact and the stream is already ended.
+ */
+const FAILS_AT_ONCE = new Set(['PROXY_PROTOCOL_ERROR', 'USER_FUNCTION_TIMEOUT', 'MESSAGE_TOO_LARGE']);
 
 /**
  * Maps one Kalix value entity onto a beamstate value entity type, so that it gets everything an
@@ -58,7 +69,7 @@ export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntit
     const current = streams.get(entityId);
     if (current !== undefined && current.open && current.syncedTo === state) return current;
     current?.close();
-    const fresh = new ValueEntityStream(o.client, o.service.name, entityId, state, o.system.clock, o.commandTimeoutMs);
+    const fresh = new ValueEntityStream(o.client, o.service.name, entityId, state, o.system.clock, o.commandTimeoutMs, o.maxMessageBytes);
     opened++;
     streams.set(entityId, fresh);
     return fresh;
@@ -67,10 +78,20 @@ export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntit
   const handlerFor =
     (method: MethodModel) =>
     async (state: KalixValueState, input: Uint8Array, ctx: ValueContext<KalixValueState>): Promise<HandlerResult<KalixValueState, unknown>> => {
+      if (input.length > o.maxMessageBytes) {
+        // Refused before it is sent: on the wire the user function would end the whole stream.
+        return failureWith(new MessageTooLargeError(`${o.entityType}.${method.name}: the command is ${input.length} bytes, over the ${o.maxMessageBytes}-byte message limit; it was not sent`, o.maxMessageBytes));
+      }
       const stream = acquire(ctx.entityId, state);
-      // A throw from here on crashes the entity (let it crash): the supervisor restarts it from the
-      // store and the command is tried again, up to maxCommandAttempts (then POISON_COMMAND).
-      const reply = await stream.command(method.name, toAny(method.input, input));
+      let reply;
+      try {
+        reply = await stream.command(method.name, toAny(method.input, input));
+      } catch (err) {
+        if (isBeamstateError(err) && FAILS_AT_ONCE.has(err.code)) return failureWith(err);
+        // Let it crash: the supervisor restarts the entity from the store and the command is
+        // tried again, up to maxCommandAttempts (then POISON_COMMAND).
+        throw err;
+      }
       try {
         const action = reply.clientAction ?? {};
         if (action.failure !== undefined) {
@@ -94,7 +115,10 @@ export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntit
         }
         return result;
       } catch (err) {
+        // A reply that cannot be carried out (an Any of unknown type, bytes that do not decode):
+        // nothing was written; the user function's memory may hold its update, so its stream goes.
         stream.close();
+        if (isBeamstateError(err) && FAILS_AT_ONCE.has(err.code)) return failureWith(err);
         throw err;
       }
     };
