@@ -2,10 +2,17 @@
 // with no Kalix SDK (only Debian's python3-grpcio and python3-protobuf), driven through the
 // beamstate gateway client, then recovered from the journal after proxy and user function restart.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { status } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import 'protobufjs/ext/descriptor.js';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/index.js';
+import { startGrpcFront } from '../../src/proxy/index.js';
+import { serviceClient } from './grpc-client.js';
 import { SDK_DIR } from './sdk-setup.js';
 import { onCleanup, startHarness, testStore, uniqueId } from './support.js';
 
@@ -13,6 +20,7 @@ const PYTHON = '/usr/bin/python3'; // Debian's packages are for Debian's Python 
 const COUNTER = fileURLToPath(new URL('../../examples/python-counter/counter.py', import.meta.url));
 const PROTOCOL = fileURLToPath(new URL('../../src/proxy/protocol/', import.meta.url));
 const ANNOTATIONS = `${SDK_DIR}/proto`; // kalix/annotations.proto (entity_key)
+const EXAMPLE = fileURLToPath(new URL('../../examples/python-counter/', import.meta.url));
 
 /** Why the Python user function cannot run here, or null. */
 function pythonUnavailable(): string | null {
@@ -113,4 +121,35 @@ describe.skipIf(unavailable !== null)('a Python user function (no Kalix SDK) beh
     expect(await other.ask('GetCurrentCounter', { counterId: 'x' })).toEqual({ value: 7 });
     expect(uf.output()).toContain('discovered by beamstate-proxy');
   });
+
+  it("over the gRPC front: a gRPC client of the counter's own service, routed by counter_id, reaches the same entities; a refused command keeps the Python function's status", async () => {
+    const store = await testStore();
+    const uf = await startPythonCounter(3);
+    const h = await startHarness(uf.address, store);
+    const front = await startGrpcFront({ proxy: h.proxy, runtime: h.runtime });
+    onCleanup(() => front.close());
+    // The client is built from the example's own protos (what a user's generated client knows), not from the proxy's.
+    const grpcClient = serviceClient(counterApi(), 'com.example.counter.CounterService', front.address);
+    onCleanup(() => grpcClient.close());
+    const [a, b] = [uniqueId('counter'), uniqueId('counter')];
+    expect(await grpcClient.call('Increase', { counterId: a, value: 5 })).toEqual({});
+    expect(await grpcClient.call('Increase', { counterId: b, value: 1 })).toEqual({});
+    expect(await grpcClient.call('Decrease', { counterId: a, value: 2 })).toEqual({});
+    expect(await grpcClient.call('GetCurrentCounter', { counterId: a })).toEqual({ value: 3 });
+    expect(await grpcClient.call('GetCurrentCounter', { counterId: b })).toEqual({ value: 1 });
+    await expect(grpcClient.call('Decrease', { counterId: a, value: -4 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: 'Decrease requires a positive value. It was [-4].' });
+    // The gateway's entity `a` is the gRPC front's.
+    const client = await connect(h.url);
+    onCleanup(() => client.close());
+    expect(await client.ref('counter', a).ask('GetCurrentCounter', {})).toEqual({ value: 3 });
+  });
 });
+
+/** The example's API as a protobufjs root, compiled here with protoc from its .proto files. */
+function counterApi(): protobuf.Root {
+  const out = join(mkdtempSync(join(tmpdir(), 'python-counter-')), 'api.desc');
+  execFileSync('/usr/bin/protoc', ['--include_imports', `--descriptor_set_out=${out}`, `-I${EXAMPLE}`, `-I${ANNOTATIONS}`, '-I/usr/include', 'counter_api.proto'], { stdio: 'pipe' });
+  const root = (protobuf.Root as unknown as { fromDescriptor(b: Uint8Array): protobuf.Root }).fromDescriptor(readFileSync(out));
+  root.resolveAll();
+  return root;
+}
