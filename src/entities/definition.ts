@@ -3,6 +3,7 @@ import type { BaseEffects, EffectBuilder, HandlerResult } from './effect.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
 import { InvalidDefinitionError } from './errors.js';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.js';
+import type { TimerDelivery, TimerEffects } from './timers/schedule.js';
 
 /** Per-type settings. Defaults: `entityDefaults` (and the runtime's `defaults` option). */
 export interface EntitySettings {
@@ -66,6 +67,12 @@ export interface HandlerContext {
    * timers, not with it.
    */
   now(): number;
+  /**
+   * Set when this command is a durable timer's delivery (see `ctx.schedule`): its name, a
+   * delivery id that is the same for every redelivery of the occurrence, the attempt and the
+   * occurrence's time. Undefined for any other command.
+   */
+  readonly timer: TimerDelivery | undefined;
 }
 
 /** Options of `ctx.emit`. */
@@ -74,7 +81,7 @@ export interface EmitOptions {
   readonly tags?: readonly string[];
 }
 
-export interface EventSourcedContext<State, Event> extends BaseEffects<State>, HandlerContext {
+export interface EventSourcedContext<State, Event> extends BaseEffects<State>, HandlerContext, TimerEffects {
   /**
    * In the handler: the sequence number of the last event in the state it sees (0 for a new
    * entity), counting the events of the commands before it in its batch. In the command's steps
@@ -90,7 +97,7 @@ export interface EventSourcedContext<State, Event> extends BaseEffects<State>, H
   emit(...eventsAndOptions: [...events: Event[], options: EmitOptions]): EffectBuilder<State, undefined>;
 }
 
-export interface ValueContext<State> extends BaseEffects<State>, HandlerContext {
+export interface ValueContext<State> extends BaseEffects<State>, HandlerContext, TimerEffects {
   /**
    * The revision of the stored state (0: none stored yet): in the handler, the one before its
    * batch's write; in the command's steps, the one that write made (a batch is one write).

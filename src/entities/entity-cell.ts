@@ -11,6 +11,9 @@ import { EntityConflictError, PersistFailedError, PoisonCommandError } from './e
 import { COMMAND, type Pending } from './pending.js';
 import type { Region } from './region.js';
 import type { Slot } from './slot.js';
+import type { TimerChange, TimerWrites } from '../persistence/timer-store.js';
+import { InvalidTimerError, scheduleChange, checkTimerName, type TimerDelivery, type TimerWhen } from './timers/schedule.js';
+import type { Delivery } from './timers/timer-service.js';
 
 const NO_CRASH: unknown = Symbol('no crash');
 const ignore = (): void => {};
@@ -38,6 +41,10 @@ export class Batch {
   toVersion = 0;
   /** A handler that threw after the commands above: rethrown once they are answered. */
   crash: unknown = NO_CRASH;
+  /** Durable-timer changes of its commands, in order (null: none), written with its write. */
+  timers: TimerChange[] | null = null;
+  /** The earliest time a timer it schedules is due (epoch ms). */
+  soonestTimer = Infinity;
 
   constructor(capacity: number) {
     this.items = new Array<unknown>(capacity * 3);
@@ -61,7 +68,34 @@ export class Batch {
   state(i: number): unknown {
     return this.items[3 * i + 2];
   }
+
+  /**
+   * Adds a command's timer changes, once its effect is known to be written (not a failure): a
+   * timer delivery's completion first, so that the command's own schedule or cancel of the same
+   * name comes after it and wins.
+   */
+  addTimers(ctx: HandlerCtx): void {
+    const d = ctx.delivery;
+    const own = ctx.timerChanges;
+    if (d === null && own === null) return;
+    const list = (this.timers ??= []);
+    if (d !== null) list.push({ kind: 'complete', name: d.name, claim: d.claim, nextDueAt: d.nextDueAt });
+    if (own !== null) {
+      for (const c of own) {
+        list.push(c);
+        if (c.kind === 'schedule' && c.dueAt < this.soonestTimer) this.soonestTimer = c.dueAt;
+      }
+    }
+  }
+
+  /** The timer changes to write, or undefined if none. */
+  timerWrites(entityType: string, entityId: string): TimerWrites | undefined {
+    return this.timers === null ? undefined : { entityType, entityId, changes: this.timers };
+  }
 }
+
+/** What a write of timer changes alone resolves to (the entity's version does not move). */
+const TIMERS_ONLY = Symbol('timers only');
 
 /** The batch of a command that has none yet (held, see `EntityCell.runBatch`): never committed. */
 const NO_BATCH = new Batch(0);
@@ -177,6 +211,7 @@ export abstract class EntityCell {
       // Each command has a ctx of its own: what it reads there (in the handler, after an await,
       // in its reply or side effects) is about this command, not about the batch's last one.
       const ctx = new HandlerCtx(this, def.name, this.version + ahead, batch, i);
+      ctx.delivery = p.timer;
       let effect: unknown;
       try {
         effect = def.handler(state, p.input, ctx as never);
@@ -210,6 +245,7 @@ export abstract class EntityCell {
         break;
       }
       batch.add(p, effect, state);
+      if (effect.failure === null) batch.addTimers(ctx);
       // The next handler sees this one's events in its state, so in its sequence number too.
       if (effect.events !== null) ahead += effect.events.length;
       if (this.endsBatch(effect)) break;
@@ -232,6 +268,7 @@ export abstract class EntityCell {
       ctx.batch = batch;
       ctx.index = 0;
       batch.add(p, effect, batch.finalState);
+      if (effect.failure === null) batch.addTimers(ctx);
     } catch (err) {
       p.lastCrash = err;
       throw err;
@@ -280,6 +317,7 @@ export abstract class EntityCell {
     batch.toVersion = this.version;
     this.state = batch.finalState;
     this.committed(batch);
+    if (batch.soonestTimer !== Infinity) this.region.runtime.timers.scheduled(batch.soonestTimer);
   }
 
   /** The write failed: every command of the batch fails with it, nothing was applied. */
@@ -447,7 +485,7 @@ export class EventSourcedCell extends EntityCell {
   }
 
   protected versionAfter(result: unknown): number {
-    return (result as AppendResult).highestSequenceNr;
+    return result === TIMERS_ONLY ? this.version : (result as AppendResult).highestSequenceNr;
   }
 
   protected write(batch: Batch): Promise<unknown> | undefined {
@@ -463,8 +501,10 @@ export class EventSourcedCell extends EntityCell {
         toAppend.push(tags === null ? { payload: event, type: event.type } : { payload: event, type: event.type, tags });
       }
     }
-    if (toAppend === null) return undefined;
-    return this.region.runtime.store.journal.append(this.slot.persistenceId, this.version, toAppend);
+    const store = this.region.runtime.store;
+    const timers = batch.timerWrites(this.region.type.name, this.slot.entityId);
+    if (toAppend === null) return timers === undefined ? undefined : store.timers.write(this.slot.persistenceId, timers).then(timersOnly);
+    return timers === undefined ? store.journal.append(this.slot.persistenceId, this.version, toAppend) : store.journal.append(this.slot.persistenceId, this.version, toAppend, { timers });
   }
 
   protected committed(batch: Batch): void {
@@ -530,7 +570,7 @@ export class ValueCell extends EntityCell {
   }
 
   protected versionAfter(result: unknown): number {
-    return result === DELETED ? 0 : (result as UpsertStateResult).revision;
+    return result === DELETED ? 0 : result === TIMERS_ONLY ? this.version : (result as UpsertStateResult).revision;
   }
 
   protected write(batch: Batch): Promise<unknown> | undefined {
@@ -539,10 +579,19 @@ export class ValueCell extends EntityCell {
       const w = batch.effect(i).write;
       if (w !== NO_WRITE) last = w;
     }
-    if (last === NO_WRITE) return undefined;
     const { persistenceId } = this.slot;
-    const store = this.region.runtime.store.durableState;
+    const stores = this.region.runtime.store;
+    const timers = batch.timerWrites(this.region.type.name, this.slot.entityId);
+    // Nothing stored to delete: the timers are the only write.
+    if (last === DELETE && this.version === 0 && timers !== undefined) return stores.timers.write(persistenceId, timers).then(deleted);
+    if (last === NO_WRITE) return timers === undefined ? undefined : stores.timers.write(persistenceId, timers).then(timersOnly);
+    const store = stores.durableState;
     // Only the batch's final state matters: one compare-and-set write for the whole batch.
+    if (timers !== undefined) {
+      return last === DELETE
+        ? store.delete(persistenceId, this.version, { timers }).then(deleted)
+        : store.upsert(persistenceId, this.version, batch.finalState, { type: this.region.type.name, timers });
+    }
     return last === DELETE
       ? store.delete(persistenceId, this.version).then(deleted)
       : store.upsert(persistenceId, this.version, batch.finalState, { type: this.region.type.name });
@@ -559,6 +608,7 @@ export class ValueCell extends EntityCell {
 
 const DELETED = Symbol('deleted');
 const deleted = (): typeof DELETED => DELETED;
+const timersOnly = (): typeof TIMERS_ONLY => TIMERS_ONLY;
 
 /** A stateless worker: no state, no writes. @internal */
 export class StatelessCell extends EntityCell {
@@ -600,6 +650,29 @@ export class HandlerCtx {
     /** @internal */
     public index: number,
   ) {}
+
+  /** @internal The durable timer this command delivers, if it is a delivery. */
+  delivery: Delivery | null = null;
+  /** @internal Its `schedule` and `cancel` calls, in order. */
+  timerChanges: TimerChange[] | null = null;
+
+  /** Set when the command is a durable timer's delivery. */
+  get timer(): TimerDelivery | undefined {
+    const d = this.delivery;
+    return d === null ? undefined : { name: d.name, deliveryId: d.deliveryId, attempt: d.attempt, scheduledFor: d.scheduledFor };
+  }
+
+  schedule(name: string, when: TimerWhen, command: string, payload?: unknown): void {
+    const region = this.cell.region;
+    if (region.type.kind === 'stateless') throw new InvalidTimerError('ctx.schedule', 'a stateless function has no identity to wake: durable timers belong to entities');
+    const change = scheduleChange(region.type.commands, region.type.name, name, when, command, payload, this.now());
+    (this.timerChanges ??= []).push(change);
+  }
+
+  cancel(name: string): void {
+    if (this.cell.region.type.kind === 'stateless') throw new InvalidTimerError('ctx.cancel', 'a stateless function has no timers');
+    (this.timerChanges ??= []).push({ kind: 'cancel', name: checkTimerName(name) });
+  }
 
   get entityType(): string {
     return this.cell.region.type.name;

@@ -32,3 +32,19 @@ export {
   ValidationTimeoutError,
   TooManyActiveEntitiesError,
 } from './errors.js';
+export { TimerService, timerDefaults } from './timers/timer-service.js';
+export type { TimerServiceOptions, TimerStats } from './timers/timer-service.js';
+export { InvalidTimerError, MAX_TIMER_NAME_LENGTH } from './timers/schedule.js';
+export type { TimerWhen, TimerDelivery, TimerEffects } from './timers/schedule.js';
+export { PROJECTION_DEFAULTS } from './projection.js';
+export type {
+  Projection,
+  ProjectionOptions,
+  ExactlyOnceProjectionOptions,
+  AtLeastOnceProjectionOptions,
+  ProjectionSource,
+  ProjectionContext,
+  TransactionalProjectionContext,
+  ProjectionStats,
+  ProjectionLag,
+} from './projection.js';

@@ -16,6 +16,7 @@ export type {
 } from './options.js';
 export type {
   Journal,
+  AppendOptions,
   EventToAppend,
   PersistentEvent,
   AppendResult,
@@ -27,9 +28,12 @@ export type {
 export type { GlobalOffset, GlobalEvent, GlobalQuery, GlobalBacklog } from './global-order.js';
 export { START_OFFSET, compareOffsets } from './global-order.js';
 export { tailJournal, TAIL_DEFAULTS } from './tail.js';
+export { ProjectionOffsetConflictError } from './global-order-offsets.js';
+export type { ProjectionQuery } from './global-order-offsets.js';
 export type { Tail, TailOptions } from './tail.js';
 export type { SnapshotStore, Snapshot, SnapshotCriteria, SnapshotMetadata, SaveSnapshotOptions } from './snapshot-store.js';
-export type { DurableStateStore, DurableStateRecord, UpsertStateOptions, UpsertStateResult } from './durable-state-store.js';
+export type { DurableStateStore, DurableStateRecord, UpsertStateOptions, UpsertStateResult, DeleteStateOptions } from './durable-state-store.js';
+export type { TimerStore, TimerChange, TimerWrites, ClaimedTimer, ClaimQuery, TimerKey, TimerInfo, DeadTimer } from './timer-store.js';
 export type { Serializer } from './serializer.js';
 export type { RecoveryReader, RecoveryData, RecoveryOptions } from './recovery.js';
 export { RECOVERY_DEFAULTS } from './recovery.js';
