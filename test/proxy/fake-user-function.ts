@@ -14,9 +14,13 @@ message Add { string id = 1; int32 n = 2; }
 message Get { string id = 1; }
 message Value { int32 value = 1; }
 message Added { int32 n = 1; }
+message Forward { string id = 1; string to = 2; int32 n = 3; }
 service CounterService {
   rpc Add(Add) returns (Value);
   rpc Get(Get) returns (Value);
+  rpc Delete(Get) returns (Value);
+  rpc AddTo(Forward) returns (Value);
+  rpc AddAndTell(Forward) returns (Value);
 }
 `;
 
@@ -24,6 +28,7 @@ export const counterRoot = protobuf.parse(COUNTER_PROTO).root;
 const Value = counterRoot.lookupType('test.counter.Value');
 const Added = counterRoot.lookupType('test.counter.Added');
 const AddMsg = counterRoot.lookupType('test.counter.Add');
+const ForwardMsg = counterRoot.lookupType('test.counter.Forward');
 
 /** The descriptors as a user function sends them in Spec.proto (a serialized FileDescriptorSet). */
 export function fileDescriptorSet(root: protobuf.Root): Uint8Array {
@@ -35,26 +40,94 @@ export interface StreamIn {
   readonly init?: { serviceName: string; entityId: string; snapshot?: { snapshotSequence?: number; snapshot?: { typeUrl: string; value: Uint8Array } } };
   readonly event?: { sequence: number; payload: { typeUrl: string; value: Uint8Array } };
   readonly command?: { entityId: string; id: number; name: string; payload?: { typeUrl: string; value: Uint8Array } };
+  readonly snapshotRequest?: { requestId: number };
 }
 
 /** What the fake's Handle does with each incoming message of a stream; `write` sends a StreamOut. */
 export type Script = (msg: StreamIn, write: (out: object) => void, stream: { entityId: string; state: number }) => void;
 
-/** The well-behaved counter: Add emits Added and replies the new value; Get replies it. */
+/**
+ * The well-behaved counter: Add emits Added and replies the new value; Get replies it; Delete
+ * deletes the entity (its state starts again at 0); AddTo forwards an Add to entity `to`; AddAndTell
+ * adds here and tells entity `to` to add too (a side effect). Snapshot requests are answered with
+ * the state as a Value.
+ */
 export const counterScript: Script = (msg, write, s) => {
   if (msg.init) s.entityId = msg.init.entityId;
   if (msg.init?.snapshot?.snapshot) s.state = Value.toObject(Value.decode(msg.init.snapshot.snapshot.value)).value ?? 0;
   if (msg.event) s.state += (Added.toObject(Added.decode(msg.event.payload.value)).n as number | undefined) ?? 0;
+  if (msg.snapshotRequest) write({ snapshotReply: { requestId: msg.snapshotRequest.requestId, snapshot: valueAny(Value, { value: s.state }) } });
   const c = msg.command;
   if (c === undefined) return;
+  const bytes = c.payload?.value ?? new Uint8Array();
   let events: object[] = [];
   if (c.name === 'Add') {
-    const n = (AddMsg.toObject(AddMsg.decode(c.payload?.value ?? new Uint8Array())).n as number | undefined) ?? 0;
+    const n = (AddMsg.toObject(AddMsg.decode(bytes)).n as number | undefined) ?? 0;
     s.state += n;
     events = [valueAny(Added, { n })];
   }
+  if (c.name === 'Delete') {
+    s.state = 0;
+    write({ reply: { commandId: c.id, clientAction: { reply: { payload: valueAny(Value, { value: 0 }) } }, delete: { seconds: 60 } } });
+    return;
+  }
+  if (c.name === 'AddTo' || c.name === 'AddAndTell') {
+    const f = ForwardMsg.toObject(ForwardMsg.decode(bytes)) as { to?: string; n?: number };
+    const call = { serviceName: 'test.counter.CounterService', commandName: 'Add', payload: valueAny(AddMsg, { id: f.to ?? '', n: f.n ?? 0 }) };
+    if (c.name === 'AddTo') {
+      write({ reply: { commandId: c.id, clientAction: { forward: call } } });
+      return;
+    }
+    s.state += f.n ?? 0;
+    events = [valueAny(Added, { n: f.n ?? 0 })];
+    write({ reply: { commandId: c.id, clientAction: { reply: { payload: valueAny(Value, { value: s.state }) } }, events, sideEffects: [call] } });
+    return;
+  }
   write({ reply: { commandId: c.id, clientAction: { reply: { payload: valueAny(Value, { value: s.state }) } }, events } });
 };
+
+/** One pass over a message's wire bytes, rebuilding it: `f` may replace the value of a length-delimited field. */
+function mapLengthDelimited(bytes: Uint8Array, f: (field: number, value: Uint8Array) => Uint8Array): Uint8Array {
+  const r = protobuf.Reader.create(bytes);
+  const chunks: Uint8Array[] = [];
+  while (r.pos < r.len) {
+    const start = r.pos;
+    const tag = r.uint32();
+    if ((tag & 7) === 2) chunks.push(protobuf.Writer.create().uint32(tag).bytes(f(tag >>> 3, r.bytes())).finish());
+    else {
+      r.skipType(tag & 7);
+      chunks.push(bytes.subarray(start, r.pos));
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+const nameOf = (bytes: Uint8Array): string => {
+  let name = '';
+  mapLengthDelimited(bytes, (field, v) => {
+    if (field === 1) name = Buffer.from(v).toString('utf8');
+    return v;
+  });
+  return name;
+};
+
+/**
+ * `set` with `(kalix.field).entity_key = true` on `message.field` (protobufjs writes no custom
+ * options, so the bytes are added by hand: FieldOptions field 1080, kalix.FieldOptions.entity_key 1).
+ */
+export function withEntityKey(set: Uint8Array, message: string, field: string): Uint8Array {
+  const kalixField = protobuf.Writer.create().uint32((1 << 3) | 0).bool(true).finish();
+  const options = protobuf.Writer.create().uint32((1080 << 3) | 2).bytes(kalixField).finish();
+  return mapLengthDelimited(set, (f, file) =>
+    f !== 1
+      ? file
+      : mapLengthDelimited(file, (g, msg) =>
+          g !== 4 || nameOf(msg) !== message
+            ? msg
+            : mapLengthDelimited(msg, (h, fd) => (h !== 2 || nameOf(fd) !== field ? fd : Buffer.concat([fd, protobuf.Writer.create().uint32((8 << 3) | 2).bytes(options).finish()]))),
+        ),
+  );
+}
 
 export function valueAny(type: protobuf.Type, value: object): { typeUrl: string; value: Uint8Array } {
   return { typeUrl: `type.googleapis.com/${type.fullName.slice(1)}`, value: type.encode(type.fromObject(value)).finish() };
@@ -64,6 +137,8 @@ export interface FakeOptions {
   readonly protocolMajorVersion?: number;
   readonly components?: readonly object[];
   readonly script?: Script;
+  /** Spec.proto as sent; default the counter's descriptors. */
+  readonly descriptorSet?: Uint8Array;
 }
 
 export interface Fake {
@@ -94,7 +169,7 @@ export async function startFake(options: FakeOptions = {}): Promise<Fake> {
   };
   const fake: Fake = { address: '', streams: [], reportedErrors: [], terminated: 0, script: options.script ?? counterScript };
   const spec = {
-    proto: fileDescriptorSet(counterRoot),
+    proto: options.descriptorSet ?? fileDescriptorSet(counterRoot),
     components: options.components ?? DEFAULT_COMPONENTS,
     serviceInfo: { serviceName: 'fake', supportLibraryName: 'fake', protocolMajorVersion: options.protocolMajorVersion ?? 1, protocolMinorVersion: 1 },
   };
