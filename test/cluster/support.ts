@@ -135,3 +135,78 @@ export async function checkJournal(pool: pg.Pool, schema: string): Promise<Journ
 export function killAll(nodes: readonly NodeProc[]): void {
   for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
 }
+
+export interface Load {
+  /** Tokens whose command was acknowledged (answered with success). */
+  readonly acked: Set<string>;
+  readonly failed: Map<string, number>;
+  /** Entity → time (performance.now()) of its latest acknowledgement. */
+  readonly lastAck: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Commands over the gateways, round-robin over `clients` and `entities`, `concurrency` at a time,
+ * until stopped or `maxCommands` were sent (bounded either way). Never retried: a failed command
+ * is only counted, so an acknowledged one was acknowledged exactly once.
+ */
+export function runLoad(
+  clients: readonly { ask(type: string, id: string, command: string, input?: unknown, options?: { timeout?: number }): Promise<unknown> }[],
+  entities: readonly string[],
+  { concurrency = 8, maxCommands = 20_000, tokenPrefix = 't' } = {},
+): Load {
+  const acked = new Set<string>();
+  const failed = new Map<string, number>();
+  const lastAck = new Map<string, number>();
+  let stopped = false;
+  let sent = 0;
+  const worker = async (w: number): Promise<void> => {
+    while (!stopped && sent < maxCommands) {
+      const k = sent++;
+      const client = clients[(k + w) % clients.length] as (typeof clients)[number];
+      const entity = entities[k % entities.length] as string;
+      const token = `${tokenPrefix}${k}`;
+      try {
+        await client.ask('counter', entity, 'add', { token }, { timeout: 10_000 });
+        acked.add(token);
+        lastAck.set(entity, performance.now());
+      } catch (err) {
+        const code = String((err as { code?: string }).code ?? 'ERROR');
+        failed.set(code, (failed.get(code) ?? 0) + 1);
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, (_, w) => worker(w));
+  return {
+    acked,
+    failed,
+    lastAck,
+    async stop() {
+      stopped = true;
+      await Promise.all(workers);
+    },
+  };
+}
+
+/** Polls `check` every 50 ms until it holds, or fails after `ms` (a bounded wait on a condition). */
+export async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Live shard owners from the table: owner → count. */
+export async function owners(pool: pg.Pool, schema: string): Promise<Map<string, number>> {
+  const r = await pool.query(`SELECT owner, count(*)::int AS n FROM "${schema}".beamstate_cluster_shards WHERE owner IS NOT NULL AND lease_until > now() GROUP BY owner`);
+  return new Map(r.rows.map((row: { owner: string; n: number }) => [row.owner, row.n]));
+}
+
+/** Every acknowledged token is in the journal exactly once, and nothing is there twice. */
+export function expectSound(check: JournalCheck, acked: ReadonlySet<string>): { lost: string[]; duplicated: string[] } {
+  const lost = [...acked].filter((t) => !check.tokens.has(t));
+  const duplicated = [...check.tokens].filter(([, n]) => n > 1).map(([t]) => t);
+  return { lost, duplicated };
+}
