@@ -6,7 +6,7 @@ import { createStore, type Store } from '../../src/persistence/index.js';
 import { type ProxyOptions, startProxy } from '../../src/proxy/index.js';
 import { until } from '../entities/support.js';
 import { counterRoot, counterScript, fileDescriptorSet, startFake, type Script, type StreamIn, withEntityKey } from './fake-user-function.js';
-import { onCleanup } from './support.js';
+import { onCleanup, sdkUnavailable, startHarness, startUserFunction, testStore, uniqueId } from './support.js';
 
 async function memoryStore(): Promise<Store> {
   const store = await createStore({ kind: 'memory', logger: silentLogger });
@@ -160,5 +160,32 @@ describe('forwards and side effects', () => {
     expect(await types(store, 'a')).toEqual([]);
     expect(await a.ask('Get', {})).toEqual({}); // the user function had added 3; a fresh stream from the journal says 0
     expect(proxy.streamsOpened).toBe(3);
+  });
+});
+
+describe.skipIf(sdkUnavailable !== null)('snapshot_request with the unmodified Kalix SDK', () => {
+  it("the SDK's snapshot reply is written with the next command; after proxy and user function restart, the cart comes back from it and the tail", async () => {
+    const store = await testStore();
+    const id = uniqueId('cart');
+    let uf = await startUserFunction('shopping-cart', undefined, { SNAPSHOT_EVERY: '100' }); // its own snapshots out of the way
+    let h = await startHarness(uf.address, store, { snapshotRequestEvery: 3 });
+    const cart = h.runtime.refFor('shopping-cart', id);
+    for (let i = 0; i < 5; i++) await cart.ask('AddItem', { productId: `p${i % 2}`, name: `P${i % 2}`, quantity: i + 1 });
+    const before = await cart.ask('GetCart', {});
+    const journal = await store.journal.read(`shopping-cart|${id}`);
+    expect(journal.map((e) => e.type)).toEqual(['KalixEvent', 'KalixEvent', 'KalixEvent', 'KalixSnapshot', 'KalixEvent', 'KalixEvent']);
+    expect(journal[3]?.payload).toMatchObject({ seq: 3, typeUrl: expect.stringContaining('Cart') });
+    await h.stop();
+    await uf.kill();
+
+    uf = await startUserFunction('shopping-cart', undefined, { SNAPSHOT_EVERY: '100' });
+    h = await startHarness(uf.address, store, { snapshotRequestEvery: 3 });
+    expect(await h.runtime.refFor('shopping-cart', id).ask('GetCart', {})).toEqual(before);
+    expect(before).toEqual({
+      items: [
+        { productId: 'p0', name: 'P0', quantity: 1 + 3 + 5 },
+        { productId: 'p1', name: 'P1', quantity: 2 + 4 },
+      ],
+    });
   });
 });
