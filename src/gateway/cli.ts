@@ -41,6 +41,10 @@ options:
                       one JSON line per record)
   -h, --help          this text
   --version           beamstate's version
+
+environment:
+  DATABASE_URL        PostgreSQL to use when neither --database nor --data-dir is given
+  BEAMSTATE_TOKEN     the bearer token, when --token is not given
 `;
 
 /** Where `see --help` points, at the end of every usage error. */
