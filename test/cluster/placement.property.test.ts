@@ -132,7 +132,7 @@ describe('placement against a model', () => {
         (shards, live, current) => {
           const owners = Array.from({ length: shards }, (_, i) => current[i] ?? null);
           const plan = allocate(shards, live, owners);
-          expect(plan.every((o) => o !== null && live.includes(o))).toBe(true);
+          expect(plan.every((o) => o !== null && (live as readonly string[]).includes(o))).toBe(true);
           const counts = live.map((n) => plan.filter((o) => o === n).length);
           expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
           // Stable: a live owner keeps as many of its shards as its quota allows.
