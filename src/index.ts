@@ -7,3 +7,4 @@ export * from './supervisor/index.js';
 export * from './persistence/index.js';
 export * from './entities/index.js';
 export * from './gateway/index.js';
+export * from './cluster/index.js';
