@@ -26,6 +26,7 @@ import type { Slot } from './slot.js';
 import { Region, resolveSettings, typeSupervisorDefaults } from './region.js';
 import { checkResult, type StandardSchemaV1, toIssues } from './standard-schema.js';
 import { type EntityUpdate, type Subscription, Subscriptions } from './subscriptions.js';
+import { type Projection, type ProjectionOptions, startProjection } from './projection.js';
 import { type Delivery, TimerService, type TimerServiceOptions } from './timers/timer-service.js';
 
 /** @internal What the cluster plugs into `EntityRuntime.router`. */
@@ -126,6 +127,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   /** The drain is over: nothing more is queued (a late async validation is refused). */
   private stoppedAll = false;
   private readonly regions = new Map<string, Region>();
+  private readonly projections = new Set<Projection>();
   private readonly maxActive: number;
   /** maxActive plus the overflow allowed while every active entity is busy. */
   private readonly activeLimit: number;
@@ -278,6 +280,32 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
       },
       [Symbol.dispose]: unsubscribe,
     };
+  }
+
+  /**
+   * Starts a projection: a supervised reader of the journal's global order (events of `source`'s
+   * entity types and/or tag) that hands each event to `handler` and keeps its offset in the store
+   * under `name`, resuming from it after a crash or a restart. Exactly once on PostgreSQL and
+   * PGlite (the handler writes through `ctx.query`, in the transaction that saves the offset), at
+   * least once otherwise. See docs/projections.md.
+   */
+  projection(name: string, options: ProjectionOptions): Projection {
+    if (this.stopping) throw new EntityStoppedError(`projection:${name}`);
+    if ([...this.projections].some((p) => p.name === name)) throw new InvalidDefinitionError('name', `a projection named ${JSON.stringify(name)} is already running`);
+    const p = startProjection(this.system, this.store, this.logger, name, options);
+    this.projections.add(p);
+    const stop = p.stop.bind(p);
+    return Object.assign(p, {
+      stop: () => {
+        this.projections.delete(p);
+        return stop();
+      },
+    });
+  }
+
+  /** The projections started here and not stopped (for the observer). */
+  projectionsRunning(): readonly Projection[] {
+    return [...this.projections];
   }
 
   /**
@@ -675,6 +703,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    await Promise.all([...this.projections].map((p) => p.stop()));
     this.timers.stop(); // no more claims; deliveries in flight drain with the other commands
     if (this.inflight > 0) {
       const clock = this.system.clock;

@@ -32,6 +32,7 @@ import { LATEST_VERSION, migrate } from './sql/migrations.js';
 import { SqlJournal } from './sql/sql-journal.js';
 import { SqlSnapshotStore } from './sql/sql-snapshot-store.js';
 import { SqlDurableStateStore } from './sql/sql-durable-state-store.js';
+import { MemoryProjectionOffsets, SqlProjectionOffsets, type ProjectionOffsetStore } from './global-order-offsets.js';
 import type { TimerStore } from './timer-store.js';
 import { MemoryTimerStore } from './memory/memory-timer-store.js';
 import { SqlTimerStore } from './sql/sql-timer-store.js';
@@ -46,6 +47,8 @@ export interface Store extends AsyncDisposable {
   readonly timers: TimerStore;
   /** Latest snapshot plus the events after it, in one call; concurrent loads share statements on SQL backends. */
   readonly recovery: RecoveryReader;
+  /** @internal Where projections keep their offsets (`EntityRuntime.projection`). */
+  readonly projectionOffsets: ProjectionOffsetStore;
   /**
    * Stops accepting calls (they reject with `STORE_CLOSED`), waits for queued and running
    * appends to settle, then releases the connection pool or database the store created.
@@ -69,7 +72,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
       const timers = new MemoryTimerStore(serializer, lifecycle);
       const journal = new MemoryJournal(serializer, lifecycle, timers);
       const snapshots = new MemorySnapshotStore(serializer, lifecycle);
-      return assemble('memory', lifecycle, journal, snapshots, new MemoryDurableStateStore(serializer, lifecycle, timers), timers, new MemoryRecoveryReader(journal, snapshots), async () => {});
+      return withOffsets(new MemoryProjectionOffsets(lifecycle), assemble('memory', lifecycle, journal, snapshots, new MemoryDurableStateStore(serializer, lifecycle, timers), timers, new MemoryRecoveryReader(journal, snapshots), async () => {}));
     }
     case 'postgres':
     case 'pglite': {
@@ -91,7 +94,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
       logger.info({ schema: t.schema, tablePrefix: t.prefix, ...groupCommit }, 'store ready');
       // Recovery reads run a few statements at once on a pool; PGlite runs one at a time anyway.
       const recoveryInFlight = opts.kind === 'postgres' ? RECOVERY_IN_FLIGHT_POSTGRES : 1;
-      return assemble(
+      return withOffsets(new SqlProjectionOffsets(driver, t, lifecycle), assemble(
         opts.kind,
         lifecycle,
         journal,
@@ -103,7 +106,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
           await journal.drain();
           await driver.close();
         },
-      );
+      ));
     }
     default:
       throw new PersistenceArgumentError('options.kind', `must be 'postgres', 'pglite' or 'memory', got ${JSON.stringify((opts as { kind: unknown }).kind)}`);
@@ -206,6 +209,11 @@ async function prepareSchema(driver: SqlDriver, t: Tables, runMigrations: boolea
   }
 }
 
+/** Adds the projection offsets to a store (kept out of `assemble`'s long parameter list). */
+function withOffsets(projectionOffsets: ProjectionOffsetStore, store: Omit<Store, 'projectionOffsets'>): Store {
+  return Object.assign(store, { projectionOffsets });
+}
+
 function assemble(
   kind: StoreKind,
   lifecycle: Lifecycle,
@@ -215,7 +223,7 @@ function assemble(
   timers: TimerStore,
   recovery: RecoveryReader,
   release: () => Promise<void>,
-): Store {
+): Omit<Store, 'projectionOffsets'> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     if (closing === undefined) {
