@@ -106,12 +106,10 @@ export class RawObserver {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as ServerFrame;
-      this.frames.push(f);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.test(f)) return true;
-        w.resolve(f);
-        return false;
-      });
+      // The first waiter that wants it takes it; otherwise it is kept for a later `next`.
+      const i = this.waiters.findIndex((w) => w.test(f));
+      if (i < 0) this.frames.push(f);
+      else this.waiters.splice(i, 1)[0]?.resolve(f);
     });
   }
 
