@@ -6,6 +6,8 @@ export type { Discovered, DiscoveredComponent, ServiceInfo, ProxyIdentity } from
 export { PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION } from './protocol.js';
 export type { AnyMessage } from './protocol.js';
 export type { KalixState, KalixJournalEvent } from './journal-state.js';
+// Value entities' stored state (the user function's Any, untouched) in the durable-state store.
+export type { KalixValueState } from './value-entity-state.js';
 export {
   UserFunctionUnavailableError,
   UserFunctionFailedError,
