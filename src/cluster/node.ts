@@ -103,6 +103,8 @@ export class ClusterNode implements AsyncDisposable {
   #ticking: Promise<void> | null = null;
   #leaving = false;
   #stopped = false;
+  /** Forwarded commands being run here. */
+  #serving = 0;
   /** Shards being handed off (entities stopping, then released). */
   readonly #handing = new Set<number>();
 
@@ -237,7 +239,10 @@ export class ClusterNode implements AsyncDisposable {
     await this.#ticking;
     for (const h of this.#leases.held()) this.#leases.drop(h.shard);
     await this.#runtime?.evictWhere(() => true, new NotShardOwnerError(-1, null, 0));
-    if (this.#runtime !== null) this.#runtime.router = null;
+    // The router stays: from now on it refuses (CLUSTER_UNAVAILABLE) rather than run a command
+    // here unrouted. Forwarded commands still running are answered before the endpoint closes.
+    const end = performance.now() + 2000;
+    while (this.#serving > 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 10));
     for (const p of this.#peers.values()) p.close();
     await this.#server.close();
     await this.#pool.end().catch(() => {});
@@ -382,6 +387,7 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   #route(shard: number): Route {
+    if (this.#stopped) return { kind: 'closed' };
     if (this.#leases.writable(shard, performance.now()) !== null) return { kind: 'local' };
     const row = this.#map[shard];
     if (row === undefined || !row.live || row.owner === null || row.owner === this.nodeId) return { kind: 'none' };
@@ -425,6 +431,8 @@ export class ClusterNode implements AsyncDisposable {
       return;
     }
     const ask = runtime.sendLocal(region, id, command, input, { timeout: timeoutMs }, true) as Promise<unknown>;
+    this.#serving++;
+    ask.finally(() => this.#serving--).catch(() => {});
     ask.then(
       (v) => done(null, wantReply ? v : null),
       (err: unknown) => {

@@ -8,7 +8,12 @@ import { PeerUnreachableError } from './peer-client.js';
 import { persistenceIdOf } from './shard-hash.js';
 
 /** Where the router sends a command: here, to a peer's address, or nowhere yet. */
-export type Route = { readonly kind: 'local' } | { readonly kind: 'remote'; readonly address: string } | { readonly kind: 'none' };
+export type Route =
+  | { readonly kind: 'local' }
+  | { readonly kind: 'remote'; readonly address: string }
+  | { readonly kind: 'none' }
+  /** This node has left the cluster: nothing is routed any more. */
+  | { readonly kind: 'closed' };
 
 /** What the router needs from the node. */
 export interface RouterHost {
@@ -72,6 +77,7 @@ export class ClusterRouter implements EntityRouter {
             : new ClusterUnavailableError(`no owner of ${type}/${id} (shard ${shard}) answered within ${timeout} ms`, { cause: last });
         }
         const route = host.route(shard);
+        if (route.kind === 'closed') throw new ClusterUnavailableError(`this node has left the cluster; ${type}/${id} ${command} was not sent`);
         try {
           if (route.kind === 'local') {
             return await host.runtime.sendLocal(region, id, command, input, { ...options, timeout: left }, true);
