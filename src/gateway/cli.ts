@@ -194,6 +194,8 @@ async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'serve') return serve(rest);
+  // The Kalix proxy (docs/proxy.md): loaded only for this command, so `serve` never loads gRPC.
+  if (command === 'proxy') return (await import('../proxy/cli.js')).proxyMain(rest);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void process.stdout.write(USAGE);
   if (command === '--version') return void process.stdout.write(`${version()}\n`);
   if (command.startsWith('-')) throw new CliError(`unknown option ${command} ${HELP}`);
