@@ -1,0 +1,167 @@
+// `beamstate proxy` as a child process, in front of the unmodified Kalix SDK shopping cart: it says
+// where it listens, serves the cart over gRPC and the gateway on the embedded store, keeps what it
+// acknowledged across a restart, stops cleanly on SIGTERM and SIGINT, and tells a usage or
+// startup error in one line.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { connect } from '../../src/index.js';
+import { fixtureRoot, serviceClient } from './grpc-client.js';
+import { freePort, onCleanup, sdkUnavailable, startUserFunction, uniqueId } from './support.js';
+
+if (sdkUnavailable !== null) console.warn(`skipping the proxy CLI tests: ${sdkUnavailable}`);
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'src', 'gateway', 'cli.ts');
+const CART = 'com.example.shoppingcart.ShoppingCartService';
+const LINE = /^beamstate proxy for .* at (\S+): gRPC on (\S+), gateway on (ws:\/\/\S+) \(components: ([^;]*); store: (.*)\)$/m;
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly line: string;
+  readonly grpc: string;
+  readonly url: string;
+  readonly store: string;
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Env for the CLI: DATABASE_URL only when a test asks for it (the default must be PGlite). */
+function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (!('DATABASE_URL' in extra)) delete env.DATABASE_URL;
+  return env;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'proxy', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(env) });
+  let stdout = '';
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = LINE.exec(stdout);
+      if (m !== null) resolve({ child, line: m[0], grpc: m[2] as string, url: m[3] as string, store: m[5] as string, stderr: () => stderr, exited });
+    });
+    void exited.then(({ code }) => reject(new Error(`exited with ${code} before listening; stdout: ${stdout}; stderr: ${stderr}`)));
+  });
+}
+
+/** Runs the CLI to its end: exit code, stdout, stderr. */
+async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', cli, 'proxy', ...args], { cwd: root, env: cliEnv(env) });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'beamstate-proxy-cli-'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
+  it('serves the SDK cart over gRPC and the gateway on PGlite, keeps acknowledged commands across a restart, stops on SIGTERM with 0', async () => {
+    const uf = await startUserFunction('shopping-cart');
+    const data = await tempDir();
+    const args = ['--user-function', uf.address, '--grpc-port', '0', '--port', '0', '--data-dir', data];
+    const first = await start(args);
+    expect(first.line).toMatch(/^beamstate proxy for .* on @kalix-io\/kalix-javascript-sdk \S+ at 127\.0\.0\.1:\d+: gRPC on 127\.0\.0\.1:\d+, gateway on ws:\/\/127\.0\.0\.1:\d+\/ \(components: shopping-cart; store: pglite .+\)$/);
+    const id = uniqueId('cli');
+    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, first.grpc);
+    onCleanup(() => grpc.close());
+    expect(await grpc.call('AddItem', { cartId: id, productId: 'tea', name: 'Tea', quantity: 2 })).toEqual({});
+    const client = await connect(first.url, { reconnect: false });
+    onCleanup(() => client.close());
+    expect(await client.ref('shopping-cart', id).ask('AddItem', { productId: 'cake', name: 'Cake', quantity: 1 })).toEqual({});
+    expect(await grpc.call('GetCart', { cartId: id })).toEqual({
+      items: [
+        { productId: 'tea', name: 'Tea', quantity: 2 },
+        { productId: 'cake', name: 'Cake', quantity: 1 },
+      ],
+    });
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.stderr()).toContain('beamstate: SIGTERM, shutting down');
+    expect(first.stderr()).toContain('beamstate: stopped');
+
+    // A new user function too: the state comes from the proxy's journal in the PGlite folder.
+    await uf.kill();
+    const uf2 = await startUserFunction('shopping-cart');
+    const second = await start(['--user-function', uf2.address, '--grpc-port', '0', '--port', '0', '--data-dir', data]);
+    const grpc2 = serviceClient(fixtureRoot('shopping-cart'), CART, second.grpc);
+    onCleanup(() => grpc2.close());
+    expect(await grpc2.call('GetCart', { cartId: id })).toEqual({
+      items: [
+        { productId: 'tea', name: 'Tea', quantity: 2 },
+        { productId: 'cake', name: 'Cake', quantity: 1 },
+      ],
+    });
+    second.child.kill('SIGINT');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(second.stderr()).toContain('beamstate: stopped');
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)('honours DATABASE_URL (PostgreSQL) and USER_FUNCTION_HOST/PORT', async () => {
+    const uf = await startUserFunction('shopping-cart');
+    const started = await start(['--grpc-port', '0', '--port', '0'], { DATABASE_URL: process.env.DATABASE_URL, USER_FUNCTION_HOST: '127.0.0.1', USER_FUNCTION_PORT: String(uf.port) });
+    expect(started.store).toMatch(/^postgres \S+ \(DATABASE_URL\)$/);
+    expect(started.line).not.toContain('@127.0.0.1'); // no credentials in the line
+    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, started.grpc);
+    onCleanup(() => grpc.close());
+    const id = uniqueId('cli-pg');
+    await grpc.call('AddItem', { cartId: id, productId: 'a', name: 'A', quantity: 1 });
+    expect(await grpc.call('GetCart', { cartId: id })).toEqual({ items: [{ productId: 'a', name: 'A', quantity: 1 }] });
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('a usage error is one line on stderr and exit 1; --help is the usage on stdout (every option: cli-options.test.ts)', async () => {
+    const [missing, unknown, help] = await Promise.all([runCli([]), runCli(['--user-function', '127.0.0.1:8080', '--colour']), runCli(['--help'])]);
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'beamstate: proxy needs the user function: beamstate proxy --user-function <host:port> (beamstate proxy --help lists the options)\n' });
+    expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'beamstate: unknown option --colour (beamstate proxy --help lists the options)\n' });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('usage: beamstate proxy --user-function <host:port> [options]');
+  });
+
+  it('a user function that cannot be reached, a port in use: one line each, exit 1, no store left open', async () => {
+    const data = join(await tempDir(), 'pglite');
+    const nobody = await freePort();
+    const held = createServer();
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => held.close(resolve)));
+    const heldPort = (held.address() as AddressInfo).port;
+    const [unreachable, taken] = await Promise.all([
+      runCli(['--user-function', `127.0.0.1:${nobody}`, '--connect-timeout', '300', '--grpc-port', '0', '--port', '0', '--data-dir', data]),
+      runCli(['--user-function', `127.0.0.1:${nobody}`, '--grpc-port', String(heldPort), '--port', '0', '--data-dir', join(data, 'never')]),
+    ]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at 127\\.0\\.0\\.1:${nobody}: USER_FUNCTION_UNAVAILABLE: [^\\n]*within 300 ms\\n$`));
+    // The store it opened was closed again: its folder's lock is gone.
+    expect(existsSync(data)).toBe(true);
+    expect(existsSync(`${data}.lock`)).toBe(false);
+    expect(taken).toEqual({ code: 1, stdout: '', stderr: `beamstate: port ${heldPort} on 127.0.0.1 is in use (choose another with --grpc-port, or 0 for any free port)\n` });
+    // The port was refused before any store was opened.
+    expect(existsSync(join(data, 'never'))).toBe(false);
+  });
+});
