@@ -22,7 +22,7 @@ export interface NodeProc {
   readonly exited: Promise<number | null>;
 }
 
-export async function startNode(schema: string, nodeId: string, settings = FAST): Promise<NodeProc> {
+export async function startNode(schema: string, nodeId: string, settings: typeof FAST & { peerPort?: number; advertise?: string } = FAST): Promise<NodeProc> {
   const child = spawn(process.execPath, ['--import', 'tsx', NODE, JSON.stringify({ url: DATABASE_URL, schema, nodeId, ...settings })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
