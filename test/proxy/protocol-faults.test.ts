@@ -1,7 +1,7 @@
 // The proxy against a user function that breaks the protocol (a scripted fake): each fault is a
 // clear error, nothing is half-persisted, and the other entities and the proxy keep serving.
 import { describe, expect, it } from 'vitest';
-import { createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
+import { connect, createActorSystem, createGateway, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
 import { createStore, type Store } from '../../src/persistence/index.js';
 import { type KalixProxy, startProxy } from '../../src/proxy/index.js';
 import { failingAppends, heldAppends, until } from '../entities/support.js';
@@ -309,6 +309,28 @@ describe('a user function that breaks the protocol: a clear code at once, nothin
     expect(await bad.ask('Add', { n: 1 })).toEqual({ value: 4 });
     expect((await store.journal.read('counter|bad')).map((e) => e.type)).toEqual(['KalixEvent', 'KalixEvent']);
     expect(await runtime.refFor('counter', 'good').ask('Get', {})).toEqual({});
+  });
+});
+
+describe('through the gateway client', () => {
+  it('a client gets the fault codes themselves (PROXY_PROTOCOL_ERROR, MESSAGE_TOO_LARGE, INVALID_COMMAND) and its connection serves on', async () => {
+    const fake = await startFake({
+      script: onlyFor((msg, write) => {
+        if (msg.command) write({ reply: { commandId: msg.command.id + 1, clientAction: { reply: {} } } });
+      }),
+    });
+    const store = await memoryStore();
+    const { runtime } = await proxied(fake.address, store, undefined, { maxMessageBytes: 64 * 1024 });
+    const gateway = await createGateway({ runtime, port: 0, host: '127.0.0.1' });
+    onCleanup(() => gateway.close());
+    const client = await connect(gateway.url as string);
+    onCleanup(() => client.close());
+    await expect(client.ref('counter', 'bad').ask('Add', { n: 1 })).rejects.toMatchObject({ code: 'PROXY_PROTOCOL_ERROR', message: expect.stringContaining('replied to command id 2') });
+    // Under the gateway's 1 MiB payload limit, over the proxy's 64 KiB message limit.
+    await expect(client.ref('counter', 'good').ask('Add', { id: 'x'.repeat(100_000), n: 1 })).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    await expect(client.ref('counter', 'good').ask('Add', { n: 'lots' })).rejects.toMatchObject({ code: 'INVALID_COMMAND' });
+    expect(await client.ref('counter', 'good').ask('Add', { n: 2 })).toEqual({ value: 2 });
+    expect(await store.journal.read('counter|bad')).toEqual([]);
   });
 });
 
