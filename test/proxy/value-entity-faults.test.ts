@@ -6,12 +6,12 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { createActorSystem, EntityRuntime, silentLogger } from '../../src/index.js';
+import { createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
 import type { Store } from '../../src/persistence/index.js';
 import { codecOf } from '../../src/proxy/protocol.js';
 import { startProxy } from '../../src/proxy/index.js';
 import { delegate, storeWith, until } from '../entities/support.js';
-import { fileDescriptorSet, valueAny } from './fake-user-function.js';
+import { fileDescriptorSet, valueAny, withEntityKey } from './fake-user-function.js';
 import { onCleanup, testStore, uniqueId } from './support.js';
 
 const root = protobuf.parse(`
@@ -78,7 +78,8 @@ async function startFake(): Promise<Fake> {
     action: (r) => ({ reply: { payload: valueAny(EchoMsg, EchoMsg.toObject(EchoMsg.decode(r.payload?.value ?? new Uint8Array()))) } }),
   };
   const spec = {
-    proto: fileDescriptorSet(root),
+    // Get.id is an entity key (forwards to Get are routed by it); Set has none.
+    proto: withEntityKey(fileDescriptorSet(root), 'Get', 'id'),
     components: [
       { componentType: 'kalix.component.valueentity.ValueEntities', serviceName: 'test.value.ValueService', entity: { entityType: 'value' } },
       { componentType: 'kalix.component.action.Actions', serviceName: 'test.value.EchoActions' },
@@ -125,8 +126,8 @@ async function startFake(): Promise<Fake> {
   return Object.assign(fake, { address: `127.0.0.1:${port}` });
 }
 
-async function proxied(address: string, store: Store, extra: { maxMessageBytes?: number } = {}) {
-  const system = createActorSystem({ logger: silentLogger });
+async function proxied(address: string, store: Store, extra: { maxMessageBytes?: number; settings?: { idleTimeoutMs?: number } } = {}, clock?: ManualClock) {
+  const system = createActorSystem({ logger: silentLogger, ...(clock ? { clock } : {}) });
   const runtime = new EntityRuntime(system, { store });
   const proxy = await startProxy({ userFunction: address, runtime, ...extra });
   onCleanup(async () => {
@@ -223,6 +224,57 @@ describe('value entity protocol faults: each a clear code, nothing half-persiste
     await expect(echo.ask('Echo', { text: 'hi' })).rejects.toMatchObject({ code: 'PROXY_PROTOCOL_ERROR' });
     fake.action = () => ({ failure: { description: 'no echo today', grpcStatusCode: 9 } });
     await expect(echo.ask('Echo', { text: 'hi' })).rejects.toMatchObject({ code: 'COMMAND_FAILED', message: 'no echo today', details: { grpcStatusCode: 9 } });
+  });
+});
+
+describe('value entity lifecycle and effects', () => {
+  it('passivation closes the stream; the next command re-inits it with the stored state', async () => {
+    const fake = await startFake();
+    const store = await testStore();
+    const clock = new ManualClock();
+    const { runtime, proxy } = await proxied(fake.address, store, { settings: { idleTimeoutMs: 1000 } }, clock);
+    const id = uniqueId('idle');
+    await runtime.refFor('value', id).ask('Set', { value: 42 }, { timeout: Infinity });
+    expect(proxy.openStreams).toBe(1);
+    clock.advance(1000);
+    await until(() => proxy.openStreams === 0, 'passivation to close the stream');
+    const streams = fake.streams.length;
+    expect(await runtime.refFor('value', id).ask('Get', {}, { timeout: Infinity })).toEqual({ value: 42 });
+    expect(fake.streams.length).toBe(streams + 1);
+    expect(initValue(fake.streams.at(-1) ?? [])).toBe(42);
+  });
+
+  it("a value entity's update with a forward and a side effect: the update is stored, the forward's reply (routed by entity_key) is the caller's, the side effect is told to the action", async () => {
+    const fake = await startFake();
+    const store = await testStore();
+    const { runtime } = await proxied(fake.address, store);
+    const [a, b] = [uniqueId('fwd'), uniqueId('fwd')];
+    await runtime.refFor('value', b).ask('Set', { value: 7 });
+    const echoed: string[] = [];
+    fake.action = (r) => {
+      const text = EchoMsg.toObject(EchoMsg.decode(r.payload?.value ?? new Uint8Array())).text as string;
+      echoed.push(text);
+      return { reply: { payload: valueAny(EchoMsg, { text }) } };
+    };
+    fake.script = (msg, write, st) => {
+      const c = msg.command;
+      if (c?.name !== 'Set' || st.value !== -1) return wellBehaved(msg, write, st);
+      // Stores 1, then forwards to entity b's Get (keyed by Get.id) and tells the action.
+      write({
+        reply: {
+          commandId: c.id,
+          clientAction: { forward: { serviceName: 'test.value.ValueService', commandName: 'Get', payload: valueAny(root.lookupType('test.value.Get'), { id: b }) } },
+          sideEffects: [{ serviceName: 'test.value.EchoActions', commandName: 'Echo', payload: valueAny(EchoMsg, { text: 'told' }) }],
+          stateAction: { update: { value: valueAny(Value, { value: 1 }) } },
+        },
+      });
+    };
+    // The fake marks entity a for the forward by an init value of -1.
+    await store.durableState.upsert(`value|${a}`, 0, { value: valueAny(Value, { value: -1 }) }, { type: 'value' });
+    expect(await runtime.refFor('value', a).ask('Set', { value: 1 })).toEqual({ value: 7 });
+    expect(await storedValue(store, a)).toBe(1);
+    await until(() => echoed.length === 1, 'the side effect');
+    expect(echoed).toEqual(['told']);
   });
 });
 
