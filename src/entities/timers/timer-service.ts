@@ -184,7 +184,8 @@ export class TimerService {
   /** @internal A committed write scheduled a timer due at `dueAt` (epoch ms): poll then, if sooner than planned. */
   scheduled(dueAt: number): void {
     if (!this.#o.enabled || this.#stopped) return;
-    if (dueAt < this.#armedFor) this.#arm(dueAt);
+    if (dueAt <= this.#now()) void this.poll(); // already due: now, not after a timer of 0 ms
+    else if (dueAt < this.#armedFor) this.#arm(dueAt);
   }
 
   /**
@@ -251,16 +252,25 @@ export class TimerService {
     const store = this.#host.store.timers;
     const o = this.#o;
     try {
+      // Rounds that found nothing although something was due (claimed by another runtime
+      // meanwhile, say): bounded, so that such a race cannot spin.
+      let empty = 0;
       for (;;) {
         const now = this.#now();
         const claimed = await store.claimDue({ now, leaseMs: o.leaseMs, claim: `${this.#node}:${++this.#round}`, max: o.batchSize, entityTypes: this.#types });
         if (claimed.length > 0) await Promise.all(claimed.map((t) => this.#deliver(t, now)));
+        if (this.#stopped) return;
         // A full batch: more may be due at once (10 000 timers at the same time), claim again now.
-        if (claimed.length < o.batchSize || this.#stopped) break;
+        if (claimed.length === o.batchSize) continue;
+        if (claimed.length === 0) empty++;
+        const next = await store.nextFireAt(this.#types);
+        if (this.#stopped) return;
+        // Due already (time went on while this round ran, or a retry is due): another round
+        // now, rather than a timer of 0 ms.
+        if (next !== undefined && next <= this.#now() && empty < 3) continue;
+        this.#arm(Math.min(this.#now() + o.pollIntervalMs, next ?? Infinity));
+        return;
       }
-      if (this.#stopped) return;
-      const next = await store.nextFireAt(this.#types);
-      this.#arm(Math.min(this.#now() + o.pollIntervalMs, next ?? Infinity));
     } catch (err) {
       if (this.#stopped) return; // the store may be closing under a stopping runtime
       this.#host.logger.warn({ err }, 'timer poll failed; trying again after pollIntervalMs');
