@@ -78,8 +78,9 @@ export function grpcStatusOf(err: unknown): Status {
   switch (code) {
     case 'COMMAND_FAILED': {
       // The user function's ctx.fail: its own status, else UNKNOWN (the protocol's default).
+      // A failure the proxy made itself carries its reason as details.code (UNSUPPORTED_EFFECT, UNSUPPORTED_CALL).
       const details = (e.details ?? {}) as { grpcStatusCode?: unknown; code?: unknown };
-      if (details.code === 'UNSUPPORTED_EFFECT') return Status.UNIMPLEMENTED;
+      if (typeof details.code === 'string' && Object.hasOwn(GRPC_STATUS_OF_CODE, details.code)) return GRPC_STATUS_OF_CODE[details.code] as Status;
       return chosenStatus(details.grpcStatusCode) ?? Status.UNKNOWN;
     }
     case 'USER_FUNCTION_FAILED':

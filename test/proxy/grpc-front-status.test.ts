@@ -18,6 +18,8 @@ const errors: fc.Arbitrary<{ err: Error; expected: status }> = fc.oneof(
   notChosen.map((s) => ({ err: new CommandFailedError('f', { grpcStatusCode: s }), expected: status.UNKNOWN })),
   chosen.map((s) => ({ err: new UserFunctionFailedError('threw', s), expected: s as status })),
   fc.constant({ err: new UserFunctionFailedError('threw', 0), expected: status.UNKNOWN }),
+  fc.constant({ err: new CommandFailedError('no forward', { code: 'UNSUPPORTED_EFFECT' }), expected: status.UNIMPLEMENTED }),
+  fc.constant({ err: new CommandFailedError('streams', { code: 'UNSUPPORTED_CALL' }), expected: status.UNIMPLEMENTED }),
   fc.constant({ err: new UserFunctionUnavailableError('down'), expected: status.UNAVAILABLE }),
   fc.constant({ err: new ProxyProtocolError('wrong id'), expected: status.INTERNAL }),
   fc.constant({ err: new InvalidCommandError('t', 'c', [{ message: 'bad', path: [] }]), expected: status.INVALID_ARGUMENT }),
