@@ -21,7 +21,9 @@
 // Context, at the proxy's saturation trial and at its 50 % run: CPU (in cores, of 2) of the
 // server process (gateway + runtime + proxy), of its PostgreSQL backends, of the user function
 // process, of the load generator and of the whole machine; the server's event-loop delay;
-// group-commit batch sizes.
+// group-commit batch sizes. And CPU per command of each (`*_cpu_us_per_command_*`): on a shared
+// machine the rates measure the neighbours as much as the code, the CPU a command costs each
+// process hardly (for the direct baseline, `server_` is the bare client, this process).
 //
 // For investigating: BENCH_ONLY=direct,proxy runs only those parts; BENCH_RATES=2000 skips the
 // proxy's search and runs its measured trial at that rate.
@@ -101,20 +103,39 @@ interface Measured {
   readonly r: TrialResult;
   readonly s: ProcessStats;
   readonly userFunctionCores: number;
+  /** Commands sent over the whole watched trial (warm-up included): what its CPU was spent on. */
+  readonly commands: number;
 }
 
-async function measured(ufPid: number | undefined, pgPids: () => Promise<readonly number[]>, run: () => Promise<TrialResult>): Promise<Measured> {
+async function measured(ufPid: number | undefined, pgPids: () => Promise<readonly number[]>, phase: typeof SEARCH, rate: number, run: () => Promise<TrialResult>): Promise<Measured> {
   const watch = watchProcess(await pgPids());
   const uf0 = cpuMsOf(ufPid);
   const t0 = performance.now();
   const r = await run();
   const s = watch.stop();
-  return { r, s, userFunctionCores: (cpuMsOf(ufPid) - uf0) / (performance.now() - t0) };
+  const commands = Math.ceil(((phase.warmupMs + phase.durationMs) * rate) / 1000) - r.unanswered;
+  return { r, s, userFunctionCores: (cpuMsOf(ufPid) - uf0) / (performance.now() - t0), commands };
+}
+
+/**
+ * CPU per command, µs, of each process over a trial: unlike a rate, it hardly depends on what
+ * the machine's other tenants take, so it tells what the two paths cost where the rates cannot.
+ */
+function cpuPerCommand(m: Measured): { server: number; postgres: number; userFunction: number; generator: number } {
+  const us = (cores: number, seconds: number): number => (cores * seconds * 1e6) / m.commands;
+  return {
+    server: us(m.s.cpuCores, m.s.seconds),
+    postgres: us(m.s.postgresCores, m.s.seconds),
+    userFunction: us(m.userFunctionCores, m.s.seconds),
+    generator: (m.r.cpuMs * 1000) / (m.r.offered * m.r.seconds), // over the measured window only
+  };
 }
 
 function logTrial(prefix: string, m: Measured): void {
   log(`${prefix}${describe(m.r)}`);
+  const c = cpuPerCommand(m);
   log(`      trial process ${round(m.r.cpuMs / 1000 / m.r.seconds, 2)} cores; user function ${round(m.userFunctionCores, 2)} cores; server: ${describeStats(m.s)}`);
+  log(`      CPU per command: this process ${round(c.server)} µs, PostgreSQL ${round(c.postgres)} µs, user function ${round(c.userFunction)} µs, trial process (window) ${round(c.generator)} µs`);
 }
 
 // --- the baseline: a bare grpc-js client on the user function's Handle streams -----------------
@@ -187,7 +208,7 @@ async function directBaseline(address: string, descriptor: string): Promise<{ sa
   };
   return {
     ...(await searchDirect(trial)),
-    at: (rate) => measured(userFunctionPid, noPids, () => trial(rate, MEASURE)),
+    at: (rate) => measured(userFunctionPid, noPids, MEASURE, rate, () => trial(rate, MEASURE)),
     close: () => {
       closing = true;
       for (const s of streams) s.call.end();
@@ -205,7 +226,7 @@ async function searchDirect(trial: (rate: number, phase: typeof SEARCH) => Promi
   const all: Measured[] = [];
   const sat = await findSaturation(
     async (rate) => {
-      const m = await measured(userFunctionPid, noPids, () => trial(rate, SEARCH));
+      const m = await measured(userFunctionPid, noPids, SEARCH, rate, () => trial(rate, SEARCH));
       all.push(m);
       return m.r;
     },
@@ -256,7 +277,7 @@ async function proxyRun(address: string, admin: pg.Client, schema: string): Prom
   const pgPids = (): Promise<readonly number[]> => backendPids(admin, APP_NAME);
   const all: Measured[] = [];
   const trial = async (rate: number, phase: typeof SEARCH): Promise<Measured> => {
-    const m = await measured(userFunctionPid, pgPids, async () => {
+    const m = await measured(userFunctionPid, pgPids, phase, rate, async () => {
       const { result } = await call<{ result: TrialResult }>({ op: 'trial', rate, entities: ENTITIES, entityType: ENTITY_TYPE, command: 'AddItem', input: JSON.stringify(INPUT), ...phase }, 'trial');
       return result;
     });
@@ -292,7 +313,12 @@ async function proxyRun(address: string, admin: pg.Client, schema: string): Prom
 
 function context(m: Measured | undefined, suffix: string): Record<string, number> {
   if (m === undefined) return {};
+  const c = cpuPerCommand(m);
   return {
+    [`server_cpu_us_per_command_${suffix}`]: round(c.server),
+    [`postgres_cpu_us_per_command_${suffix}`]: round(c.postgres),
+    [`user_function_cpu_us_per_command_${suffix}`]: round(c.userFunction),
+    [`load_generator_cpu_us_per_command_${suffix}`]: round(c.generator),
     [`load_generator_cores_${suffix}`]: round(m.r.cpuMs / 1000 / m.r.seconds, 2),
     [`server_cores_${suffix}`]: round(m.s.cpuCores, 2),
     [`postgres_cores_${suffix}`]: round(m.s.postgresCores, 2),
