@@ -119,6 +119,23 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await client.call('GetCart', { cartId: uniqueId('cart') })).toEqual({ items: [] });
   });
 
+  it('serves value entities (routed by counter_id) and actions (no key: any worker) over gRPC, forwards included', async () => {
+    const { h, client, address } = await serve('counter', 'com.example.counter.CounterService');
+    const actions = serviceClient(fixtureRoot('counter'), 'com.example.counter.CounterActions', address);
+    onCleanup(() => actions.close());
+    const [a, b] = [uniqueId('counter'), uniqueId('counter')];
+    expect(await client.call('Increase', { counterId: a, value: 5 })).toEqual({});
+    expect(await client.call('Increase', { counterId: b, value: 1 })).toEqual({});
+    expect(await actions.call('IncreaseTwice', { counterId: a, value: 3 })).toEqual({}); // forwarded to counter a's Increase
+    expect(await client.call('GetCurrentCounter', { counterId: a })).toEqual({ value: 11 });
+    expect(await client.call('GetCurrentCounter', { counterId: b })).toEqual({ value: 1 });
+    expect(await h.runtime.refFor('counter', a).ask('GetCurrentCounter', {})).toEqual({ value: 11 });
+    expect(await failed(client.call('Increase', { counterId: a, value: -1 }))).toEqual({ code: status.UNKNOWN, details: 'Increase requires a positive value. It was [-1].', beamstateCode: 'COMMAND_FAILED' });
+    expect(await actions.call('Greet', { name: 'Ada' })).toEqual({ message: 'Hello, Ada!' });
+    expect(await failed(actions.call('Greet', { name: '' }))).toEqual({ code: status.UNKNOWN, details: 'a name is required', beamstateCode: 'COMMAND_FAILED' });
+    expect(await failed(actions.stream('Countdown', { from: 3 }))).toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+
   it('a user function that is gone: calls fail UNAVAILABLE; when it returns, the next call finds the state from the journal', async () => {
     // Restarts back off up to 50 ms so that the crash retries fit well inside the call's time.
     const served = await serve('shopping-cart', CART, { proxy: { settings: { backoff: { minMs: 5, maxMs: 50 } } } });
