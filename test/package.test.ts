@@ -50,6 +50,44 @@ describe('the packed library', () => {
     expect(packedFiles.some((f) => f.startsWith('test/') || f.startsWith('bench/') || f.startsWith('src/'))).toBe(false);
   });
 
+  it('is a package a user can trust: LICENSE, where it lives, no source maps, no @internal declarations', async () => {
+    expect(packedFiles).toContain('LICENSE');
+    expect(await readFile(join(root, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(pkg.repository).toMatchObject({ type: 'git', url: expect.stringMatching(/^git\+https:\/\//) });
+    expect(pkg.homepage).toMatch(/^https:\/\//);
+    expect(pkg.bugs).toMatchObject({ url: expect.stringMatching(/^https:\/\//) });
+    // Source maps would point at src/, which is not shipped.
+    expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // stripInternal: what the sources mark @internal is not in the shipped declarations.
+    const declarations = packedFiles.filter((f) => f.endsWith('.d.ts'));
+    expect(declarations.length).toBeGreaterThan(20);
+    for (const f of declarations) expect(await readFile(join(project, 'node_modules', 'beamstate', f), 'utf8'), f).not.toContain('@internal');
+  });
+
+  it('ships the examples compiled, so that an installed beamstate can serve them without tsx', async () => {
+    expect(packedFiles).toContain('dist/examples/shopping-cart.js');
+    expect(packedFiles).toContain('dist/examples/shopping-cart.d.ts');
+    await writeFile(
+      join(project, 'examples.mjs'),
+      `import { shoppingCart } from 'beamstate/examples/shopping-cart';
+import { EntityRuntime, createActorSystem, createStore } from 'beamstate';
+const system = createActorSystem();
+const store = await createStore({ kind: 'memory' });
+const runtime = new EntityRuntime(system, { store });
+runtime.register(shoppingCart);
+const cart = runtime.ref(shoppingCart, 'c1');
+await cart.ask('addItem', { sku: 'tea', name: 'Tea', quantity: 1 });
+console.log(JSON.stringify(await cart.ask('getCart')));
+await system.stop();
+await store.close();
+`,
+    );
+    const { stdout } = await run(process.execPath, ['examples.mjs'], { cwd: project });
+    expect(JSON.parse(stdout)).toEqual({ items: [{ sku: 'tea', name: 'Tea', quantity: 1 }], checkedOut: false });
+  });
+
   it('works from plain ESM', async () => {
     await writeFile(
       join(project, 'consumer.mjs'),
