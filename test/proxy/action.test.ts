@@ -3,7 +3,8 @@
 // beamstate gateway's client as entity type = the action's service name (any id).
 import { describe, expect, it } from 'vitest';
 import { connect, createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
-import { startProxy } from '../../src/proxy/index.js';
+import { startGrpcFront, startProxy } from '../../src/proxy/index.js';
+import { fixtureRoot, serviceClient } from './grpc-client.js';
 import { onCleanup, sdkUnavailable, startHarness, startUserFunction, testStore, uniqueId, type UserFunction } from './support.js';
 
 if (sdkUnavailable !== null) console.warn(`skipping the Kalix SDK action tests: ${sdkUnavailable}`);
@@ -64,6 +65,27 @@ describe.skipIf(sdkUnavailable !== null)('a Kalix SDK action behind the proxy', 
     expect(await h.runtime.refFor(ACTIONS, '0').ask('Greet', { name: 'again' })).toEqual({ message: 'Hello, again!' });
     expect(await h.runtime.refFor(ACTIONS, '0').ask('IncreaseTwice', { counterId: id, value: 1 })).toEqual({});
     expect(await h.runtime.refFor('counter', id).ask('GetCurrentCounter', {})).toEqual({ value: 12 });
+  });
+
+  it('over gRPC too (the gRPC front): the value entity routed by counter_id, the action by its service, forwards and failures as statuses', async () => {
+    const uf = await startUserFunction('counter');
+    const store = await testStore();
+    const h = await startHarness(uf.address, store);
+    const front = await startGrpcFront({ proxy: h.proxy, runtime: h.runtime });
+    onCleanup(() => front.close());
+    const counter = serviceClient(fixtureRoot('counter'), 'com.example.counter.CounterService', front.address);
+    const actions = serviceClient(fixtureRoot('counter'), ACTIONS, front.address);
+    onCleanup(() => counter.close());
+    onCleanup(() => actions.close());
+    const id = uniqueId('grpc');
+    expect(await counter.call('Increase', { counterId: id, value: 4 })).toEqual({});
+    expect(await actions.call('IncreaseTwice', { counterId: id, value: 3 })).toEqual({});
+    expect(await counter.call('GetCurrentCounter', { counterId: id })).toEqual({ value: 10 });
+    // The same entity as the gateway's and the runtime's refs address by id.
+    expect(await h.runtime.refFor('counter', id).ask('GetCurrentCounter', {})).toEqual({ value: 10 });
+    expect(await actions.call('Greet', { name: 'Ada' })).toEqual({ message: 'Hello, Ada!' });
+    await expect(actions.call('Greet', { name: '' })).rejects.toMatchObject({ details: 'a name is required', beamstateCode: 'COMMAND_FAILED' });
+    await expect(counter.call('Increase', { counterId: id, value: -1 })).rejects.toMatchObject({ details: 'Increase requires a positive value. It was [-1].' });
   });
 
   it('a streamed method is a clear UNSUPPORTED_CALL; an unknown method and a bad payload are refused before the user function', async () => {
