@@ -69,26 +69,39 @@ export function detailOf(a: Actor, rate: number): ProcessDetail {
 
 /**
  * Messages handled per second, per actor, from the `handled` counters of two successive samples.
- * Kept only while someone watches the process table.
+ * One per page. Only the actors the page was shown are sampled (a page of rows), unless it sorts
+ * by rate, which needs every actor's: a table of 100 000 entities costs a map of 50 otherwise.
  */
 export class Rates {
   private last = new Map<Actor, number>();
   private rates = new Map<Actor, number>();
   private at = -1;
+  /** Sample every actor at the next `sample` (the page sorts by rate). */
+  all = false;
 
   sample(system: ActorSystem, now: number): void {
     const dt = this.at < 0 ? 0 : (now - this.at) / 1000;
-    const next = new Map<Actor, number>();
     const rates = new Map<Actor, number>();
-    for (const ref of system.actors()) {
-      const a = ref as Actor;
+    const next = new Map<Actor, number>();
+    const take = (a: Actor): void => {
       const prev = this.last.get(a);
       next.set(a, a.handled);
       if (prev !== undefined && dt > 0) rates.set(a, Math.round(((a.handled - prev) / dt) * 10) / 10);
-    }
+    };
+    if (this.all) for (const ref of system.actors()) take(ref as Actor);
+    else for (const a of this.last.keys()) if (a.alive) take(a);
     this.last = next;
     this.rates = rates;
     this.at = now;
+  }
+
+  /** The page shows these: sample them from now on (their first rate comes with the next sample). */
+  shown(rows: readonly Actor[]): void {
+    for (const a of rows) if (!this.last.has(a)) this.last.set(a, a.handled);
+    if (!this.all && this.last.size > rows.length * 4) {
+      const keep = new Set(rows);
+      for (const a of this.last.keys()) if (!keep.has(a)) this.last.delete(a);
+    }
   }
 
   of(a: Actor): number {
@@ -108,7 +121,7 @@ const compare: Record<ProcessQuery['sort'], (a: ProcessRow, b: ProcessRow) => nu
 };
 
 /** One page of the process table. Sorting by id needs no rows but the page's; other keys build every matching row. */
-export function processPage(system: ActorSystem, rates: Rates, q: ProcessQuery): { total: number; rows: ProcessRow[] } {
+export function processPage(system: ActorSystem, rates: Rates, q: ProcessQuery): { total: number; rows: ProcessRow[]; actors: Actor[] } {
   const needle = q.search.toLowerCase();
   const matches = (a: Actor): boolean =>
     needle === '' || `<${a.id}>`.includes(needle) || (a.name?.toLowerCase().includes(needle) ?? false) || behaviourOf(a).toLowerCase().includes(needle);
@@ -125,16 +138,17 @@ export function processPage(system: ActorSystem, rates: Rates, q: ProcessQuery):
       else if (q.desc) picked.push(a);
     }
     const chosen = q.desc ? picked.reverse().slice(start, start + q.pageSize) : picked;
-    return { total, rows: chosen.map((a) => rowOf(a, rates.of(a))) };
+    return { total, rows: chosen.map((a) => rowOf(a, rates.of(a))), actors: chosen };
   }
-  const rows: ProcessRow[] = [];
+  const rows: { row: ProcessRow; actor: Actor }[] = [];
   for (const ref of system.actors()) {
     const a = ref as Actor;
-    if (matches(a)) rows.push(rowOf(a, rates.of(a)));
+    if (matches(a)) rows.push({ row: rowOf(a, rates.of(a)), actor: a });
   }
   const cmp = compare[q.sort];
-  rows.sort(q.desc ? (a, b) => cmp(b, a) : cmp);
-  return { total: rows.length, rows: rows.slice(start, start + q.pageSize) };
+  rows.sort(q.desc ? (a, b) => cmp(b.row, a.row) : (a, b) => cmp(a.row, b.row));
+  const page = rows.slice(start, start + q.pageSize);
+  return { total: rows.length, rows: page.map((r) => r.row), actors: page.map((r) => r.actor) };
 }
 
 /**

@@ -40,6 +40,7 @@ interface Session<P> {
   watching: boolean;
   query: ProcessQuery;
   inflight: number;
+  readonly rates: Rates;
 }
 
 /**
@@ -68,7 +69,6 @@ export class Observer<P = unknown> implements AsyncDisposable {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<Session<P>>();
   private readonly counters: EventCounters;
-  private readonly rates = new Rates();
   private readonly metrics: ObserverMetrics;
   private readonly startedAt: number;
   private timer: TimerHandle | null = null;
@@ -267,7 +267,7 @@ export class Observer<P = unknown> implements AsyncDisposable {
       ws.close(1001, 'observer closed');
       return;
     }
-    const s: Session<P> = { ws, principal, watching: false, query: defaultQuery, inflight: 0 };
+    const s: Session<P> = { ws, principal, watching: false, query: defaultQuery, inflight: 0, rates: new Rates() };
     this.sessions.add(s);
     this.counters.start();
     this.send(s, { type: 'hello', actions: this.actions, intervalMs: this.intervalMs, system: this.system.name });
@@ -443,7 +443,6 @@ export class Observer<P = unknown> implements AsyncDisposable {
   /** What every page shares in one update (the process table is per page). */
   private snapshot(): Omit<Update, 'processes'> {
     const now = this.system.clock.now();
-    this.rates.sample(this.system, now);
     const rt = this.runtime;
     const mem = process.memoryUsage();
     let journal: Update['journal'] = { appends: 0, events: 0, batches: 0, conflicts: 0, largestBatch: 0, appendsPerSecond: 0, batchSize: 0 };
@@ -500,7 +499,10 @@ export class Observer<P = unknown> implements AsyncDisposable {
 
   private sendUpdate(s: Session<P>, snap: Omit<Update, 'processes'>): void {
     if (s.ws.bufferedAmount > MAX_BUFFERED) return;
-    const page = processPage(this.system, this.rates, s.query);
+    s.rates.all = s.query.sort === 'rate';
+    s.rates.sample(this.system, this.system.clock.now());
+    const page = processPage(this.system, s.rates, s.query);
+    s.rates.shown(page.actors);
     this.send(s, { ...snap, processes: { total: page.total, query: s.query, rows: page.rows } });
   }
 
