@@ -40,13 +40,14 @@ if (unavailable !== null) console.warn(`skipping the Python user function test: 
 
 interface PythonUserFunction {
   readonly address: string;
+  readonly port: number;
   readonly output: () => string;
   kill(): Promise<void>;
 }
 
 /** Starts examples/python-counter/counter.py on a free port; resolves once it listens. */
-async function startPythonCounter(snapshotEvery: number): Promise<PythonUserFunction> {
-  const child: ChildProcess = spawn(PYTHON, [COUNTER, '--port', '0', '--snapshot-every', String(snapshotEvery), '--proto-path', PROTOCOL, '--proto-path', ANNOTATIONS], {
+async function startPythonCounter(snapshotEvery: number, port = 0): Promise<PythonUserFunction> {
+  const child: ChildProcess = spawn(PYTHON, [COUNTER, '--port', String(port), '--snapshot-every', String(snapshotEvery), '--proto-path', PROTOCOL, '--proto-path', ANNOTATIONS], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -57,7 +58,7 @@ async function startPythonCounter(snapshotEvery: number): Promise<PythonUserFunc
     await exited;
   };
   onCleanup(kill);
-  const port = await new Promise<number>((resolve, reject) => {
+  const bound = await new Promise<number>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening (\d+)/.exec(out);
@@ -65,7 +66,7 @@ async function startPythonCounter(snapshotEvery: number): Promise<PythonUserFunc
     });
     child.once('exit', (code) => reject(new Error(`the Python counter exited (${code}) before listening: ${out}`)));
   });
-  return { address: `127.0.0.1:${port}`, output: () => out, kill };
+  return { address: `127.0.0.1:${bound}`, port: bound, output: () => out, kill };
 }
 
 describe.skipIf(unavailable !== null)('a Python user function (no Kalix SDK) behind the proxy', () => {
@@ -142,6 +143,48 @@ describe.skipIf(unavailable !== null)('a Python user function (no Kalix SDK) beh
     const client = await connect(h.url);
     onCleanup(() => client.close());
     expect(await client.ref('counter', a).ask('GetCurrentCounter', {})).toEqual({ value: 3 });
+  });
+
+  it('kill -9 of the Python process under load: what failed failed with a clear code, no acknowledged increment is lost, and the counters recover when it returns', async () => {
+    const store = await testStore();
+    let uf = await startPythonCounter(4);
+    // Restarts back off up to 50 ms, so that the retries of a crashed command fit in an ask's timeout.
+    const h = await startHarness(uf.address, store, { settings: { backoff: { minMs: 5, maxMs: 50 } } });
+    const ids = [uniqueId('counter'), uniqueId('counter'), uniqueId('counter')];
+    const acked = new Map(ids.map((id) => [id, 0]));
+    const errors = new Set<string>();
+    let killed = false;
+    // Three writers, one increment at a time each; the Python process is killed after 12 acks.
+    await Promise.all(
+      ids.map(async (id) => {
+        const counter = h.runtime.refFor('counter', id);
+        for (let i = 0; i < 10; i++) {
+          try {
+            await counter.ask('Increase', { counterId: id, value: 1 });
+            acked.set(id, (acked.get(id) ?? 0) + 1);
+          } catch (err) {
+            errors.add((err as { code: string }).code);
+          }
+          if (!killed && [...acked.values()].reduce((a, b) => a + b) >= 12) {
+            killed = true;
+            await uf.kill();
+          }
+        }
+      }),
+    );
+    expect(killed).toBe(true);
+    expect(errors.size).toBeGreaterThan(0);
+    // Retried on a fresh stream, then given up: the codes say the user function was not there.
+    for (const code of errors) expect(['POISON_COMMAND', 'USER_FUNCTION_UNAVAILABLE']).toContain(code);
+    uf = await startPythonCounter(4, uf.port);
+    for (const id of ids) {
+      const counter = h.runtime.refFor('counter', id);
+      let reply: unknown;
+      for (let attempt = 0; attempt < 50 && reply === undefined; attempt++) reply = await counter.ask('GetCurrentCounter', { counterId: id }).catch(() => undefined);
+      // Exactly the acknowledged increments: a failed command persisted nothing.
+      const value = acked.get(id) ?? 0;
+      expect(reply).toEqual(value === 0 ? {} : { value });
+    }
   });
 });
 
