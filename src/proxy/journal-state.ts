@@ -1,4 +1,15 @@
+import { ProxyProtocolError } from './errors.js';
 import { type AnyMessage, normalizeAny } from './protocol.js';
+
+/**
+ * An `Any` to be written: one without a type URL is refused (PROXY_PROTOCOL_ERROR) before anything
+ * is written, since no user function could read it back and the entity could never be inited again.
+ */
+function typed(raw: { readonly typeUrl?: string; readonly value?: Uint8Array }, what: string): AnyMessage {
+  const any = normalizeAny(raw);
+  if (any.typeUrl === '') throw new ProxyProtocolError(`the user function sent ${what} without a type URL; nothing was written`);
+  return any;
+}
 
 /**
  * What the proxy keeps of a Kalix event-sourced entity: exactly what a new stream's `init`
@@ -57,16 +68,16 @@ export interface ReplyWrites {
 export function journalEventsOf(state: KalixState, events: readonly AnyMessage[], writes: ReplyWrites = {}): KalixJournalEvent[] {
   const out: KalixJournalEvent[] = [];
   if (writes.requested !== undefined) {
-    const r = normalizeAny(writes.requested);
+    const r = typed(writes.requested, 'a snapshot reply');
     out.push({ type: 'KalixSnapshot', typeUrl: r.typeUrl, value: r.value, seq: state.seq });
   }
   for (const e of events) {
-    const n = normalizeAny(e);
+    const n = typed(e, 'an event');
     out.push({ type: 'KalixEvent', typeUrl: n.typeUrl, value: n.value });
   }
   const after = state.seq + events.length;
   if (writes.snapshot !== undefined) {
-    const s = normalizeAny(writes.snapshot);
+    const s = typed(writes.snapshot, 'a snapshot');
     out.push({ type: 'KalixSnapshot', typeUrl: s.typeUrl, value: s.value, seq: after });
   }
   if (writes.deleted !== undefined) out.push({ type: 'KalixDeleted', seq: after, retainMs: writes.deleted.retainMs });

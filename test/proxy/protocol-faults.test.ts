@@ -221,6 +221,22 @@ describe('a user function that breaks the protocol: a clear code at once, nothin
     await servesOnAfterFault(runtime, proxy, store, 0);
   });
 
+  it('an event or snapshot without a type URL: PROXY_PROTOCOL_ERROR, nothing written (no user function could read it back)', async () => {
+    let n = 0;
+    const fake = await startFake({
+      script: onlyFor((msg, write, s) => {
+        if (msg.command === undefined || n >= 2) return counterScript(msg, write, s);
+        const untyped = { typeUrl: '', value: new Uint8Array([8, 5]) };
+        write({ reply: { commandId: msg.command.id, clientAction: { reply: {} }, ...(n++ === 0 ? { events: [ADDED_5, untyped] } : { events: [ADDED_5], snapshot: untyped }) } });
+      }),
+    });
+    const store = await memoryStore();
+    const { runtime, proxy } = await proxied(fake.address, store);
+    expect(await failure(runtime.refFor('counter', 'bad').ask('Add', { n: 5 }))).toMatchObject({ code: 'PROXY_PROTOCOL_ERROR', message: expect.stringContaining('an event without a type URL') });
+    expect(await failure(runtime.refFor('counter', 'bad').ask('Add', { n: 5 }))).toMatchObject({ code: 'PROXY_PROTOCOL_ERROR', message: expect.stringContaining('a snapshot without a type URL') });
+    await servesOnAfterFault(runtime, proxy, store, 0);
+  });
+
   it('an empty EventSourcedStreamOut: PROXY_PROTOCOL_ERROR', async () => {
     const fake = await startFake({ script: firstCommandOfBad((msg, write) => msg.command && write({})) });
     const store = await memoryStore();
