@@ -53,6 +53,27 @@ describe.skipIf(sdkUnavailable !== null)('a Kalix SDK value entity behind the pr
     expect(await counter.ask('GetCurrentCounter', {})).toEqual({ value: 2 });
   });
 
+  it('a gateway subscription sees each stored state (undecoded) with its revision', async () => {
+    const uf = await startUserFunction('counter');
+    const h = await startHarness(uf.address, await testStore());
+    const client = await connect(h.url);
+    onCleanup(() => client.close());
+    const id = uniqueId('watched');
+    const seen: { version: number; state: unknown }[] = [];
+    await client.subscribe('counter', id, { state: true }, (u) => {
+      if (u.kind === 'state') seen.push({ version: u.version, state: u.state });
+    });
+    await client.ref('counter', id).ask('Increase', { value: 1 });
+    await client.ref('counter', id).ask('Increase', { value: 2 });
+    for (let i = 0; i < 1000 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(seen.map((u) => u.version)).toEqual([0, 1, 2]);
+    expect(seen[0]?.state).toEqual({ value: null });
+    const last = seen[2]?.state as { value: { typeUrl: string; value: unknown } };
+    expect(last.value.typeUrl).toBe('type.googleapis.com/com.example.counter.domain.CounterState');
+    // Over JSON the bytes come as Node's JSON form of a Buffer (msgpack carries them as binary).
+    expect(last.value.value).toEqual({ type: 'Buffer', data: [8, 3] }); // CounterState { value: 3 }
+  });
+
   it('a command that updates and then fails persists nothing, and the user function does not keep the update either', async () => {
     const uf = await startUserFunction('counter');
     const store = await testStore();
