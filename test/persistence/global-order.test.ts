@@ -148,6 +148,37 @@ for (const backend of backends) {
   });
 }
 
+describe('global order across transaction ids of different lengths (PGlite)', () => {
+  it('sorts by the transaction id as a number, not as text (an id of 1000 comes after 999)', async () => {
+    const db = await openTestDatabase('pglite');
+    try {
+      const store = await db.openStore();
+      const id = freshId('digits');
+      // Events in transactions with ids of n digits, then (ids burnt by empty transactions) of n + 1.
+      let seq = 0;
+      for (let i = 0; i < 3; i++) await store.journal.append(id, seq, [{ payload: ++seq }]);
+      const txOf = async (): Promise<number> => Number((await db.admin('SELECT pg_current_xact_id()::text::int8 AS tx'))[0]?.tx);
+      const first = await txOf();
+      const boundary = 10 ** String(first).length;
+      // One transaction id per loop turn (COMMIT in a DO block ends the turn's transaction).
+      await db.admin(`DO $$ BEGIN FOR i IN 1..${boundary - first + 1} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`);
+      for (let i = 0; i < 3; i++) await store.journal.append(id, seq, [{ payload: ++seq }]);
+      expect(await txOf()).toBeGreaterThan(boundary);
+      const read: GlobalEvent[] = [];
+      let offset = START_OFFSET;
+      for (;;) {
+        const page = await store.journal.eventsAfter(offset, 50);
+        if (page.length === 0) break;
+        read.push(...page);
+        offset = (page[page.length - 1] as GlobalEvent).offset;
+      }
+      expect(read.map((e) => e.sequenceNr)).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 async function lastOffset(store: Store): Promise<string> {
   let offset = START_OFFSET;
   for (;;) {

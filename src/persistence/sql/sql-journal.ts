@@ -232,8 +232,10 @@ export class SqlJournal implements Journal {
     const key = shapeOf(q);
     let s = this.#globalSql.get(key);
     if (s === undefined) {
+      // tx_id goes out as text under another name: ORDER BY a bare name means the output column
+      // first, and an output column called tx_id would sort the ids as text ("1000" < "754").
       s = {
-        text: `SELECT persistence_id, ${EVENT_COLUMNS}, tx_id::text, tags FROM ${this.#t.journal}
+        text: `SELECT persistence_id, ${EVENT_COLUMNS}, tx_id::text AS tx_text, tags FROM ${this.#t.journal}
         WHERE ${AFTER_OFFSET} AND ${BELOW_HORIZON}${this.#filters(q, 4)}
         ORDER BY tx_id, ordering LIMIT $3`,
         name: `bs_${this.#t.tag}_global_${key}`,
