@@ -2,11 +2,12 @@
 // grpc-js client built from the user function's own descriptors.
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
 import { type GrpcFrontOptions, startGrpcFront } from '../../src/proxy/grpc-front.js';
 import type { Store } from '../../src/persistence/index.js';
 import { type CallError, fixtureRoot, type ServiceClient, serviceClient } from './grpc-client.js';
 import { onCleanup, type ProxyHarness, sdkUnavailable, startHarness, startUserFunction, testStore, uniqueId } from './support.js';
-import type { ProxyOptions } from '../../src/proxy/index.js';
+import { type ProxyOptions, startProxy } from '../../src/proxy/index.js';
 
 if (sdkUnavailable !== null) console.warn(`skipping the gRPC front tests: ${sdkUnavailable}`);
 
@@ -134,6 +135,35 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await actions.call('Greet', { name: 'Ada' })).toEqual({ message: 'Hello, Ada!' });
     expect(await failed(actions.call('Greet', { name: '' }))).toEqual({ code: status.UNKNOWN, details: 'a name is required', beamstateCode: 'COMMAND_FAILED' });
     expect(await failed(actions.stream('Countdown', { from: 3 }))).toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+
+  it('a call without a deadline waits callTimeoutMs (on the system clock) for an entity that never answers: DEADLINE_EXCEEDED; other entities go on, and the entity after the stream times out', async () => {
+    const uf = await startUserFunction('counter');
+    const store = await testStore();
+    const clock = new ManualClock();
+    const system = createActorSystem({ logger: silentLogger, clock });
+    const runtime = new EntityRuntime(system, { store });
+    const proxy = await startProxy({ userFunction: uf.address, runtime }); // commandTimeoutMs 10 000 on the same clock
+    onCleanup(async () => {
+      await runtime.stop();
+      await proxy.close();
+      await system.stop();
+    });
+    const front = await startGrpcFront({ proxy, runtime, callTimeoutMs: 1000 });
+    onCleanup(() => front.close());
+    const client = serviceClient(fixtureRoot('counter'), 'com.example.counter.CounterService', front.address);
+    onCleanup(() => client.close());
+    const [a, b] = [uniqueId('counter'), uniqueId('counter')];
+    const hung = failed(client.call('Increase', { counterId: a, value: 99 })); // the fixture never answers 99
+    for (let i = 0; i < 200 && !uf.output().includes(`hanging ${a}`); i++) await new Promise((resolve) => uf.child.stdout?.once('data', resolve));
+    expect(uf.output()).toContain(`hanging ${a}`);
+    expect(await client.call('Increase', { counterId: b, value: 1 })).toEqual({});
+    clock.advance(1000);
+    expect(await hung).toMatchObject({ code: status.DEADLINE_EXCEEDED, beamstateCode: 'ASK_TIMEOUT' });
+    clock.advance(9000); // the proxy's commandTimeoutMs: the stream is ended, nothing was written
+    expect(await client.call('Increase', { counterId: a, value: 2 })).toEqual({});
+    expect(await client.call('GetCurrentCounter', { counterId: a })).toEqual({ value: 2 });
+    expect(await client.call('GetCurrentCounter', { counterId: b })).toEqual({ value: 1 });
   });
 
   it('a user function that is gone: calls fail UNAVAILABLE; when it returns, the next call finds the state from the journal', async () => {
