@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
+import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import 'protobufjs/ext/descriptor.js';
 import { describe, expect, it } from 'vitest';
@@ -184,6 +185,41 @@ describe.skipIf(unavailable !== null)('a Python user function (no Kalix SDK) beh
       // Exactly the acknowledged increments: a failed command persisted nothing.
       const value = acked.get(id) ?? 0;
       expect(reply).toEqual(value === 0 ? {} : { value });
+    }
+  });
+
+  it('property: any sequence of increases and decreases (some refused) gives the model\'s value, and the same value from the journal after a restart', async () => {
+    const store = await testStore();
+    let uf = await startPythonCounter(3);
+    let h = await startHarness(uf.address, store);
+    const expected = new Map<string, number>();
+    const command = fc.record({ op: fc.constantFrom('Increase', 'Decrease'), value: fc.integer({ min: -3, max: 20 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 12 }), async (commands) => {
+        const id = uniqueId('prop');
+        const counter = h.runtime.refFor('counter', id);
+        let model = 0;
+        for (const c of commands) {
+          const reply = await counter.ask(c.op, { counterId: id, value: c.value }).then(
+            () => 'ok',
+            (err: { code: string }) => err.code,
+          );
+          // The Python function refuses a negative value (COMMAND_FAILED) and persists nothing for it.
+          expect(reply).toBe(c.value < 0 ? 'COMMAND_FAILED' : 'ok');
+          if (c.value >= 0) model += c.op === 'Increase' ? c.value : -c.value;
+        }
+        expect(await counter.ask('GetCurrentCounter', { counterId: id })).toEqual(model === 0 ? {} : { value: model });
+        expected.set(id, model);
+      }),
+      { numRuns: 15 },
+    );
+    // Every counter again, from snapshot + tail, with nothing left in either process's memory.
+    await h.stop();
+    await uf.kill();
+    uf = await startPythonCounter(3);
+    h = await startHarness(uf.address, store);
+    for (const [id, model] of expected) {
+      expect(await h.runtime.refFor('counter', id).ask('GetCurrentCounter', { counterId: id })).toEqual(model === 0 ? {} : { value: model });
     }
   });
 });
