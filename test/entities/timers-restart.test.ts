@@ -145,7 +145,8 @@ describe(`durable timers across kill -9 (${DATABASE_URL !== undefined ? 'Postgre
     expect(await firedEvents(dataDir)).toEqual({ fired: [fired], timers: 0 });
   }, 120_000);
 
-  it('a timer whose delivery was under way when the process was killed is delivered again, with the same delivery id, once its lease ends', async () => {
+  // Two more PGlite-folder processes would take this file past a minute on a busy machine: this one runs on PostgreSQL only (DATABASE_URL, as in CI).
+  it.skipIf(DATABASE_URL === undefined)('a timer whose delivery was under way when the process was killed is delivered again, with the same delivery id, once its lease ends', async () => {
     const dataDir = freshFolder();
     const base = { store: storeConfig(dataDir), leaseMs: LEASE_MS, pollIntervalMs: POLL_MS };
     const first = startChild({ ...base, scheduleAfterMs: 300, hang: true });
