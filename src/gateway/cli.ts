@@ -37,6 +37,10 @@ options:
                                                                   default .beamstate/pglite
   --token <secret>    require this bearer token (also BEAMSTATE_TOKEN); a module's own
                       \`authenticate\` export takes precedence
+  --cluster           join a cluster of nodes sharing the PostgreSQL store (docs/cluster.md);
+                      needs --database or DATABASE_URL (PGlite is single-node)
+  --node-address <host:port>  the node-to-node endpoint (with --cluster)  default 127.0.0.1:0
+  --node-id <id>      this node's id in the cluster (with --cluster)  default a random id
   --observer          serve the observer's page at /observer/, /metrics, /alive and /ready
                       (docs/observer.md); read-only, behind --token when given
   --verbose           log at debug level, not only warnings and errors (stderr,
@@ -82,6 +86,9 @@ async function serve(argv: string[]): Promise<void> {
       database: { type: 'string' },
       'data-dir': { type: 'string' },
       token: { type: 'string' },
+      cluster: { type: 'boolean' },
+      'node-address': { type: 'string' },
+      'node-id': { type: 'string' },
       observer: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -98,6 +105,7 @@ async function serve(argv: string[]): Promise<void> {
   const host = values.host ?? gatewayDefaults.host;
   const storeChoice = chooseStore(values.database, values['data-dir']);
   const token = values.token ?? process.env.BEAMSTATE_TOKEN;
+  const cluster = values.cluster === true ? clusterChoice(storeChoice, values['node-address'], values['node-id']) : undefined;
   // The library's default format (pino's JSON lines on stderr), with --verbose down to debug.
   const logger = createLogger({ level: values.verbose === true ? 'debug' : 'warn' });
 
@@ -120,11 +128,13 @@ async function serve(argv: string[]): Promise<void> {
   let store: Store | undefined;
   let gateway: Gateway | undefined;
   let observer: { close(): Promise<void> } | undefined;
+  let node: import('../cluster/node.js').ClusterNode | undefined;
   const system = createActorSystem({ logger });
   const stopAll = async (): Promise<void> => {
     await observer?.close();
     await gateway?.close();
     await reserved.release();
+    await node?.leave(); // hands its shards off before the entities stop
     await system.stop();
     await store?.close();
   };
@@ -143,7 +153,12 @@ async function serve(argv: string[]): Promise<void> {
   };
   try {
     const served = await loadServedModule(file);
-    store = await openStore(storeChoice, logger);
+    if (cluster !== undefined) {
+      // Loaded only with --cluster: a single node pays nothing for the cluster code.
+      const { startClusterNode } = await import('../cluster/node.js');
+      node = await startClusterNode({ connectionString: cluster.url, host: cluster.host, port: cluster.port, ...(cluster.nodeId === undefined ? {} : { nodeId: cluster.nodeId }), logger });
+    }
+    store = await openStore(storeChoice, logger, node?.writeFence);
     if (requested !== null) return shutdown(requested); // stopped while the store opened: never listen
     const runtime = new EntityRuntime(system, { store });
     for (const type of served.types) {
@@ -153,6 +168,7 @@ async function serve(argv: string[]): Promise<void> {
         throw new CliError(`cannot serve ${type.name}: ${(err as Error).message} (does ${file} import the same beamstate as this CLI?)`);
       }
     }
+    node?.attach(runtime);
     const authenticate = served.authenticate ?? (token === undefined || token === '' ? undefined : (req: Parameters<typeof requestToken>[0]) => requestToken(req) === token);
     await reserved.release();
     gateway = await createGateway({
@@ -172,7 +188,8 @@ async function serve(argv: string[]): Promise<void> {
       observer = createObserver({ runtime, gateway, allowAnonymous: authenticate === undefined, logger });
     }
     const where = storeChoice.kind === 'postgres' ? `postgres ${hostOf(storeChoice.url)}${storeChoice.from === 'DATABASE_URL' ? ' (DATABASE_URL)' : ''}` : `pglite ${storeChoice.dataDir}`;
-    process.stdout.write(`beamstate listening on ${gateway.url} (entities: ${served.types.map((t) => t.name).join(', ')}; store: ${where})\n`);
+    const clustered = node === undefined ? '' : `; cluster node ${node.nodeId} at ${node.address}`;
+    process.stdout.write(`beamstate listening on ${gateway.url} (entities: ${served.types.map((t) => t.name).join(', ')}; store: ${where}${clustered})\n`);
   } catch (err) {
     await stopAll();
     throw err;
@@ -190,9 +207,18 @@ function hostOf(url: string): string {
   }
 }
 
-async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
+/** `--cluster`'s settings; PostgreSQL only. */
+function clusterChoice(store: StoreChoice, address: string | undefined, nodeId: string | undefined): { url: string; host: string; port: number; nodeId: string | undefined } {
+  if (store.kind !== 'postgres') throw new CliError(`--cluster needs PostgreSQL (--database or DATABASE_URL): PGlite is single-node ${HELP}`);
+  const m = /^(.+):(\d+)$/.exec(address ?? '127.0.0.1:0');
+  const port = m === null ? Number.NaN : Number(m[2]);
+  if (m === null || port > 65535) throw new CliError(`--node-address must be host:port, got ${String(address)} ${HELP}`);
+  return { url: store.url, host: m[1] as string, port, nodeId };
+}
+
+async function openStore(choice: StoreChoice, logger: Logger, writeFence?: import('../persistence/sql/write-fence.js').WriteFence): Promise<Store> {
   try {
-    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
+    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger, ...(writeFence === undefined ? {} : { writeFence }) }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
   } catch (err) {
     // A store that cannot open (server unreachable, folder locked or unreadable) has a code and a
     // message that say why: one line, no stack.
