@@ -21,9 +21,11 @@
 // Context, at the proxy's saturation trial and at its 50 % run: CPU (in cores, of 2) of the
 // server process (gateway + runtime + proxy), of its PostgreSQL backends, of the user function
 // process, of the load generator and of the whole machine; the server's event-loop delay;
-// group-commit batch sizes. And CPU per command of each (`*_cpu_us_per_command_*`): on a shared
-// machine the rates measure the neighbours as much as the code, the CPU a command costs each
-// process hardly (for the direct baseline, `server_` is the bare client, this process).
+// group-commit batch sizes. And CPU per command of each (`*_cpu_us_per_command_*`; for the
+// direct baseline `server_` is the bare client, this process), also for the baseline offered the
+// proxy's 50 % rate (`_direct_at_proxy_50pct`): on a shared machine the rates measure the
+// neighbours as much as the code, and the cost per command falls as the rate rises (more messages
+// per write), so the paths' costs are compared at one rate.
 //
 // For investigating: BENCH_ONLY=direct,proxy runs only those parts; BENCH_RATES=2000 skips the
 // proxy's search and runs its measured trial at that rate.
@@ -148,6 +150,8 @@ interface DirectStream {
   readonly entityId: string;
   /** The open-loop seq of the command in flight (-1: none), and those waiting behind it. */
   inFlight: number;
+  /** The trial the command in flight belongs to: a late reply from an earlier trial is not this one's. */
+  owner: OpenLoopRun | undefined;
   readonly queue: number[];
   nextId: number;
 }
@@ -163,17 +167,18 @@ async function directBaseline(address: string, descriptor: string): Promise<{ sa
   let activation: ((s: DirectStream) => void) | undefined;
   const write = (s: DirectStream, seq: number): void => {
     s.inFlight = seq;
+    s.owner = run;
     s.call.write({ command: { entityId: s.entityId, id: s.nextId++, name: 'AddItem', payload } });
   };
   const streams: DirectStream[] = Array.from({ length: ENTITIES }, (_, i) => {
     const call = client.makeBidiStreamRequest('/kalix.component.eventsourcedentity.EventSourcedEntities/Handle', streamIn.serialize, streamOut.deserialize as never) as DirectStream['call'];
-    const s: DirectStream = { call, entityId: `direct-${i}`, inFlight: -1, queue: [], nextId: 1 };
+    const s: DirectStream = { call, entityId: `direct-${i}`, inFlight: -1, owner: undefined, queue: [], nextId: 1 };
     call.on('data', (msg) => {
       if (msg.reply === undefined) throw new Error(`direct baseline: the user function failed: ${msg.failure?.description}`);
       const seq = s.inFlight;
       s.inFlight = -1;
       if (seq === -2) activation?.(s);
-      else run?.complete(seq);
+      else s.owner?.complete(seq);
       const next = s.queue.shift();
       if (next !== undefined) write(s, next);
     });
@@ -362,6 +367,9 @@ async function main(): Promise<void> {
       ...context(p.atSaturation, 'at_saturation'),
       ...context(p.half, 'at_50pct'),
       ...context(direct?.atSaturation, 'direct_at_saturation'),
+      // The same rate as the proxy's 50 % run: CPU per command falls as the rate rises (more
+      // messages per write), so the two paths' costs compare at one rate.
+      ...context(directAtHalf, 'direct_at_proxy_50pct'),
     });
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
