@@ -39,7 +39,7 @@ export interface ClusterOptions {
   readonly schema?: string;
   /** Prefix of the cluster's tables. Default `beamstate_`. */
   readonly tablePrefix?: string;
-  /** Connections of the cluster's own pool (membership and leases). Default 2. */
+  /** Connections of the cluster's own pool (renewals, membership and rebalancing, fences read by nothing else). Default 3. */
   readonly poolSize?: number;
   readonly logger?: Logger;
 }
@@ -55,7 +55,7 @@ export const clusterDefaults = {
   deadAfterMs: 3000,
   schema: 'public',
   tablePrefix: 'beamstate_',
-  poolSize: 2,
+  poolSize: 3,
 } as const;
 
 /** What `status()` tells: members, the shard map with epochs, and this node's part. */
@@ -101,6 +101,8 @@ export class ClusterNode implements AsyncDisposable {
   #loop: NodeJS.Timeout | null = null;
   #guard: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
+  #renewTimer: NodeJS.Timeout | null = null;
+  #renewing: Promise<void> | null = null;
   #leaving = false;
   #stopped = false;
   /** Forwarded commands being run here. */
@@ -196,6 +198,14 @@ export class ClusterNode implements AsyncDisposable {
     });
     this.#guard = setInterval(() => this.#checkGuard(), Math.max(10, Math.floor(this.#o.tickMs / 5)));
     this.#schedule(0);
+    // Renewals on their own fixed-rate timer: a slow rebalancing round (many shards to take, a
+    // busy database) must not delay them past the guard.
+    this.#renewTimer = setInterval(() => {
+      if (this.#renewing !== null || this.#stopped) return;
+      this.#renewing = this.#renew()
+        .catch((err: unknown) => this.#log.warn({ err }, 'lease renewal failed'))
+        .finally(() => (this.#renewing = null));
+    }, this.#o.tickMs);
   }
 
   /** Members, shard map with epochs, and what this node holds (read from the database now). */
@@ -236,7 +246,9 @@ export class ClusterNode implements AsyncDisposable {
     this.#stopped = true;
     if (this.#loop !== null) clearTimeout(this.#loop);
     if (this.#guard !== null) clearInterval(this.#guard);
+    if (this.#renewTimer !== null) clearInterval(this.#renewTimer);
     await this.#ticking;
+    await this.#renewing;
     for (const h of this.#leases.held()) this.#leases.drop(h.shard);
     await this.#runtime?.evictWhere(() => true, new NotShardOwnerError(-1, null, 0));
     // The router stays: from now on it refuses (CLUSTER_UNAVAILABLE) rather than run a command
@@ -279,7 +291,6 @@ export class ClusterNode implements AsyncDisposable {
       return;
     }
     await t.declareDead(this.#o.deadAfterMs);
-    await this.#renew();
     await this.#readMap();
     if (!this.#leaving) await this.#rebalance();
   }
@@ -289,10 +300,9 @@ export class ClusterNode implements AsyncDisposable {
     if (held.length === 0) return;
     const sentAt = performance.now();
     const renewed = await this.#tables.renew(this.nodeId, held, this.#o.leaseMs);
-    for (const h of held) {
-      if (renewed.has(h.shard)) this.#leases.renewed(h.shard, h.epoch, sentAt);
-      else await this.#lose(h.shard, h.epoch, 'the lease could not be renewed');
-    }
+    const lost = held.filter((h) => !renewed.has(h.shard));
+    for (const h of held) if (renewed.has(h.shard)) this.#leases.renewed(h.shard, h.epoch, sentAt);
+    if (lost.length > 0) await this.#loseMany(lost, 'the lease could not be renewed');
   }
 
   async #rebalance(): Promise<void> {
@@ -341,12 +351,23 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   /** The shard is no longer ours (fenced, lease lost or about to expire). */
-  async #lose(shard: number, epoch: number, why: string): Promise<void> {
-    const h = this.#leases.get(shard);
-    if (h === undefined || h.epoch !== epoch) return;
-    this.#leases.drop(shard);
-    this.#log.warn({ shard, epoch, why }, 'shard lost: its entities are stopped');
-    await this.#evictShard(shard, epoch);
+  #lose(shard: number, epoch: number, why: string): Promise<void> {
+    return this.#loseMany([{ shard, epoch }], why);
+  }
+
+  /** Shards no longer ours: dropped at once (nothing more is written), their entities stopped; one log line. */
+  async #loseMany(which: readonly { shard: number; epoch: number }[], why: string): Promise<void> {
+    const gone = new Set<number>();
+    for (const { shard, epoch } of which) {
+      const h = this.#leases.get(shard);
+      if (h === undefined || h.epoch !== epoch) continue;
+      this.#leases.drop(shard);
+      gone.add(shard);
+    }
+    if (gone.size === 0) return;
+    this.#log.warn({ shards: [...gone].slice(0, 20), count: gone.size, held: this.#leases.size, why }, 'shards lost: their entities are stopped');
+    const runtime = this.#runtime;
+    if (runtime !== null) await runtime.evictWhere((type, id) => gone.has(shardOf(`${type}|${id}`, this.shards)), new NotShardOwnerError(-1, null, 0));
   }
 
   async #loseAll(why: string): Promise<void> {
@@ -364,7 +385,8 @@ export class ClusterNode implements AsyncDisposable {
 
   /** By the local monotonic clock: a lease about to run out stops its entities before anyone may take over. */
   #checkGuard(): void {
-    for (const h of this.#leases.expired(performance.now())) void this.#lose(h.shard, h.epoch, 'lease not renewed in time (local clock)');
+    const expired = this.#leases.expired(performance.now());
+    if (expired.length > 0) void this.#loseMany(expired, 'lease not renewed in time (local clock)');
   }
 
   // ------------------------------------------------------------ routing
