@@ -90,7 +90,9 @@ async function run(o: ProxyCliOptions): Promise<void> {
     store = await openStore(o.store, logger);
     if (requested !== null) return shutdown(requested);
     const runtime = new EntityRuntime(system, { store });
-    proxy = await startProxy({ userFunction: o.userFunction, runtime, connectTimeoutMs: o.connectTimeoutMs, allowUnsupported: o.allowUnsupported, logger }).catch((err: unknown) => {
+    // Its start-up log (discovery, each unsupported component) only with --verbose: without it, what
+    // matters is the one line this command prints, not a JSON record of the same before it.
+    proxy = await startProxy({ userFunction: o.userFunction, runtime, connectTimeoutMs: o.connectTimeoutMs, allowUnsupported: o.allowUnsupported, ...(o.verbose ? { logger } : {}) }).catch((err: unknown) => {
       // Unreachable, another protocol version, components it cannot serve: the code says which.
       if (isBeamstateError(err)) throw new CliError(`cannot proxy the user function at ${o.userFunction}: ${err.code}: ${err.message}`);
       throw err;

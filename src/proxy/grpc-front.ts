@@ -93,7 +93,11 @@ export async function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFro
   const { discovered } = options.proxy;
   const keys = entityKeyFields(discovered.descriptorSet);
   const services: string[] = [];
-  for (const component of discovered.components) {
+  // Served components first, so that a service declared twice (an entity's and a view's over the
+  // same API) is served by the component the proxy runs.
+  const ordered = [...discovered.components].sort((a, b) => Number(options.proxy.entityTypeOf(b.serviceName) !== undefined) - Number(options.proxy.entityTypeOf(a.serviceName) !== undefined));
+  for (const component of ordered) {
+    if (services.includes(component.serviceName)) continue;
     let service;
     try {
       service = serviceModel(discovered.root, component.serviceName);

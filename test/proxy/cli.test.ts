@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/index.js';
+import { counterRoot, fileDescriptorSet, startFake, withEntityKey } from './fake-user-function.js';
 import { fixtureRoot, serviceClient } from './grpc-client.js';
 import { freePort, onCleanup, sdkUnavailable, startUserFunction, uniqueId } from './support.js';
 
@@ -163,5 +164,33 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     expect(taken).toEqual({ code: 1, stdout: '', stderr: `beamstate: port ${heldPort} on 127.0.0.1 is in use (choose another with --grpc-port, or 0 for any free port)\n` });
     // The port was refused before any store was opened.
     expect(existsSync(join(data, 'never'))).toBe(false);
+  });
+});
+
+describe('beamstate proxy and what discovery finds (the scripted fake user function)', () => {
+  it('another protocol major version, an unsupported component: one line, exit 1; --allow-unsupported serves the rest and names what it does not', async () => {
+    const components = [
+      { componentType: 'kalix.component.eventsourcedentity.EventSourcedEntities', serviceName: 'test.counter.CounterService', entity: { entityType: 'counter' } },
+      { componentType: 'kalix.component.view.Views', serviceName: 'test.counter.CounterService' },
+    ];
+    const descriptorSet = withEntityKey(withEntityKey(fileDescriptorSet(counterRoot), 'Add', 'id'), 'Get', 'id');
+    const [v2, withView] = await Promise.all([startFake({ protocolMajorVersion: 2 }), startFake({ components, descriptorSet })]);
+    const [mismatch, unsupported] = await Promise.all([
+      runCli(['--user-function', v2.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
+      runCli(['--user-function', withView.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
+    ]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at ${v2.address}: PROTOCOL_VERSION_MISMATCH: the user function speaks Kalix protocol 2\\.1; [^\\n]*\\n$`));
+    expect(unsupported.code).toBe(1);
+    expect(unsupported.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at ${withView.address}: UNSUPPORTED_COMPONENT: test\\.counter\\.CounterService: component type kalix\\.component\\.view\\.Views is not supported[^\\n]*\\n$`));
+
+    const allowed = await start(['--user-function', withView.address, '--allow-unsupported', '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]);
+    expect(allowed.stderr()).toContain('beamstate: not served (--allow-unsupported): test.counter.CounterService: component type kalix.component.view.Views is not supported');
+    const grpc = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc);
+    onCleanup(() => grpc.close());
+    expect(await grpc.call('Add', { id: 'c', n: 3 })).toEqual({ value: 3 });
+    allowed.child.kill('SIGTERM');
+    expect(await allowed.exited).toEqual({ code: 0, signal: null });
+    expect(withView.terminated).toBe(1); // told ProxyTerminated on the way out
   });
 });
