@@ -63,7 +63,10 @@ describe('migrations', () => {
       'beamstate_journal',
       'beamstate_journal_meta',
       'beamstate_migrations',
+      'beamstate_projection_offsets',
       'beamstate_snapshots',
+      'beamstate_timer_dead_letters',
+      'beamstate_timers',
     ]);
   });
 
@@ -73,6 +76,8 @@ describe('migrations', () => {
     // Roll the schema back to version 1 by hand.
     await db.admin(`ALTER TABLE "${schema}".beamstate_snapshots DROP COLUMN write_id`);
     await db.admin(`ALTER TABLE "${schema}".beamstate_durable_state DROP COLUMN write_id`);
+    await db.admin(`ALTER TABLE "${schema}".beamstate_journal DROP COLUMN tx_id, DROP COLUMN tags`);
+    await db.admin(`DROP TABLE "${schema}".beamstate_projection_offsets, "${schema}".beamstate_timers, "${schema}".beamstate_timer_dead_letters`);
     await db.admin(`DELETE FROM "${schema}".beamstate_migrations WHERE version > 1`);
     const logger = countingLogger();
     const store = await createStore(db.storeOptions({ schema, logger }));
