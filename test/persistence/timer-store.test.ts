@@ -151,6 +151,38 @@ contract(
   () => pgliteDb.close(),
 );
 
+describe('timer changes under a write fence (the cluster)', () => {
+  let db: TestDatabase;
+  let allow = true;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+  });
+  afterAll(() => db.close());
+
+  it('a fenced append or durable-state write carries its timers, and a refused one writes none', async () => {
+    // A fence that lets a write through while `allow`, and refuses it after.
+    const store = await db.openStore({
+      writeFence: {
+        // The statement's SQL is built once; the token is taken per write: epoch 1 passes, 2 is refused.
+        token: () => [1, allow ? 1 : 2],
+        condition: (key, epoch) => `(${key} = 1 AND ${epoch} = 1)`,
+        refused: (pid) => Object.assign(new Error(`fenced: ${pid}`), { code: 'TEST_FENCED' }),
+      },
+    });
+    const id = fresh('f');
+    allow = true;
+    await store.journal.append(`f|${id}`, 0, [{ payload: 1 }], { timers: { entityType: 'f', entityId: id, changes: [schedule('j', T)] } });
+    await store.durableState.upsert(`g|${id}`, 0, 1, { timers: { entityType: 'g', entityId: id, changes: [schedule('s', T)] } });
+    expect((await store.timers.list(`f|${id}`)).map((t) => t.name)).toEqual(['j']);
+    expect((await store.timers.list(`g|${id}`)).map((t) => t.name)).toEqual(['s']);
+    allow = false;
+    await expect(store.journal.append(`f|${id}`, 1, [{ payload: 2 }], { timers: { entityType: 'f', entityId: id, changes: [schedule('j2', T)] } })).rejects.toThrow();
+    await expect(store.durableState.upsert(`g|${id}`, 1, 2, { timers: { entityType: 'g', entityId: id, changes: [schedule('s2', T)] } })).rejects.toThrow();
+    expect((await store.timers.list(`f|${id}`)).map((t) => t.name)).toEqual(['j']);
+    expect((await store.timers.list(`g|${id}`)).map((t) => t.name)).toEqual(['s']);
+  });
+});
+
 let pgDb: TestDatabase;
 contract(
   process.env.DATABASE_URL !== undefined ? 'PostgreSQL' : 'PGlite as PostgreSQL',

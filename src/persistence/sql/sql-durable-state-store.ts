@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DeleteStateOptions, DurableStateRecord, DurableStateStore, UpsertStateOptions, UpsertStateResult } from '../durable-state-store.js';
 import { encodeTimerWrites } from '../encoded-timers.js';
-import { withTimerWrites } from './timer-writes.js';
+import { timerWriteCtes, timerWriteParams, withTimerWrites } from './timer-writes.js';
+import type { EncodedTimerWrites } from '../encoded-timers.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
 import { DurableStateConflictError, DurableStateOutcomeUnknownError, StoreUnavailableError } from '../errors.js';
@@ -64,7 +65,9 @@ export class SqlDurableStateStore implements DurableStateStore {
     const t = this.#t.durableState;
     const fence = this.#fence;
     const token = fence === undefined ? null : fence.token(persistenceId);
-    if (fence !== undefined && token !== null) return this.#fencedUpsert(fence, token, persistenceId, expectedRevision, type, payload, timestamp, writeId);
+    // With timer changes: the same write with the timers' CTEs after it, in its transaction.
+    const timers = options?.timers === undefined ? undefined : encodeTimerWrites(this.#serializer, options.timers);
+    if (fence !== undefined && token !== null) return this.#fencedUpsert(fence, token, persistenceId, expectedRevision, type, payload, timestamp, writeId, timers);
     const [text, values, name] =
       expectedRevision === 0
         ? [
@@ -79,8 +82,6 @@ export class SqlDurableStateStore implements DurableStateStore {
             [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId],
             `bs_${this.#t.tag}_state_update`,
           ];
-    // With timer changes: the same write with the timers' CTEs after it, in its transaction.
-    const timers = options?.timers === undefined ? undefined : encodeTimerWrites(this.#serializer, options.timers);
     const [text2, values2, name2] = timers === undefined ? [text, values, name] : withTimerWrites(this.#t, text, values, `${name}_timers`, timers, timestamp);
     const outcome = await this.#write(persistenceId, text2, values2, name2, async (query) => {
       const row = (await query(`SELECT revision, write_id FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
@@ -109,6 +110,7 @@ export class SqlDurableStateStore implements DurableStateStore {
     payload: Uint8Array,
     timestamp: number,
     writeId: string,
+    timers: EncodedTimerWrites | undefined,
   ): Promise<UpsertStateResult> {
     const t = this.#t.durableState;
     const revision = expectedRevision + 1;
@@ -116,11 +118,14 @@ export class SqlDurableStateStore implements DurableStateStore {
     const write =
       expectedRevision === 0
         ? `INSERT INTO ${t} (persistence_id, revision, state_type, payload, updated_at, write_id)
-           SELECT $1, $2, $3, $4, $5, $7 FROM f WHERE f.ok AND $6::int8 = 0 ON CONFLICT (persistence_id) DO NOTHING RETURNING 1`
+           SELECT $1, $2, $3, $4, $5, $7 FROM f WHERE f.ok AND $6::int8 = 0 ON CONFLICT (persistence_id) DO NOTHING RETURNING 1::int8 AS idx, persistence_id AS pid`
         : `UPDATE ${t} SET revision = $2, state_type = $3, payload = $4, updated_at = $5, write_id = $7
-           FROM f WHERE f.ok AND persistence_id = $1 AND revision = $6 RETURNING 1`;
-    const text = `WITH f AS (SELECT ${cond} AS ok), w AS (${write}) SELECT (SELECT ok FROM f), (SELECT count(*) FROM w)`;
-    const values = [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId, token[0], token[1]];
+           FROM f WHERE f.ok AND persistence_id = $1 AND revision = $6 RETURNING 1::int8 AS idx, persistence_id AS pid`;
+    // Timer changes join as CTEs on `w`: written only if the fenced write is.
+    const timerCtes = timers === undefined ? '' : `, ${timerWriteCtes(this.#t, 'w', 10)}`;
+    const text = `WITH f AS (SELECT ${cond} AS ok), w AS (${write})${timerCtes} SELECT (SELECT ok FROM f), (SELECT count(*) FROM w)`;
+    const values: unknown[] = [persistenceId, revision, type, payload, timestamp, expectedRevision, writeId, token[0], token[1]];
+    if (timers !== undefined) values.push(...timerWriteParams([{ idx: 1, writes: timers }], timestamp));
     const outcome = await this.#write(persistenceId, text, values, undefined, async (query) => {
       const row = (await query(`SELECT revision, write_id FROM ${t} WHERE persistence_id = $1`, [persistenceId])).rows[0];
       if (row === undefined) return 'not-written';
