@@ -137,26 +137,36 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await failed(actions.stream('Countdown', { from: 3 }))).toMatchObject({ code: status.UNIMPLEMENTED });
   });
 
-  it('a call without a deadline waits callTimeoutMs (on the system clock) for an entity that never answers: DEADLINE_EXCEEDED; other entities go on, and the entity after the stream times out', async () => {
+  /** The counter fixture behind a proxy and a front on a ManualClock (the system's: ask timeouts, the proxy's command timeout). */
+  async function onManualClock(proxyOptions: Partial<ProxyOptions>, frontOptions: Partial<GrpcFrontOptions>) {
     const uf = await startUserFunction('counter');
     const store = await testStore();
     const clock = new ManualClock();
     const system = createActorSystem({ logger: silentLogger, clock });
     const runtime = new EntityRuntime(system, { store });
-    const proxy = await startProxy({ userFunction: uf.address, runtime }); // commandTimeoutMs 10 000 on the same clock
+    const proxy = await startProxy({ userFunction: uf.address, runtime, ...proxyOptions });
     onCleanup(async () => {
       await runtime.stop();
       await proxy.close();
       await system.stop();
     });
-    const front = await startGrpcFront({ proxy, runtime, callTimeoutMs: 1000 });
+    const front = await startGrpcFront({ proxy, runtime, ...frontOptions });
     onCleanup(() => front.close());
     const client = serviceClient(fixtureRoot('counter'), 'com.example.counter.CounterService', front.address);
     onCleanup(() => client.close());
+    /** Resolves once the user function has logged that it is hanging on `id` (the fixture never answers an Increase of 99). */
+    const hanging = async (id: string): Promise<void> => {
+      for (let i = 0; i < 200 && !uf.output().includes(`hanging ${id}`); i++) await new Promise((resolve) => uf.child.stdout?.once('data', resolve));
+      expect(uf.output()).toContain(`hanging ${id}`);
+    };
+    return { clock, client, hanging };
+  }
+
+  it('a call without a deadline waits callTimeoutMs (on the system clock) for an entity that never answers: DEADLINE_EXCEEDED; other entities go on, and the entity after the stream times out', async () => {
+    const { clock, client, hanging } = await onManualClock({}, { callTimeoutMs: 1000 }); // commandTimeoutMs 10 000
     const [a, b] = [uniqueId('counter'), uniqueId('counter')];
-    const hung = failed(client.call('Increase', { counterId: a, value: 99 })); // the fixture never answers 99
-    for (let i = 0; i < 200 && !uf.output().includes(`hanging ${a}`); i++) await new Promise((resolve) => uf.child.stdout?.once('data', resolve));
-    expect(uf.output()).toContain(`hanging ${a}`);
+    const hung = failed(client.call('Increase', { counterId: a, value: 99 }));
+    await hanging(a);
     expect(await client.call('Increase', { counterId: b, value: 1 })).toEqual({});
     clock.advance(1000);
     expect(await hung).toMatchObject({ code: status.DEADLINE_EXCEEDED, beamstateCode: 'ASK_TIMEOUT' });
@@ -164,6 +174,21 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await client.call('Increase', { counterId: a, value: 2 })).toEqual({});
     expect(await client.call('GetCurrentCounter', { counterId: a })).toEqual({ value: 2 });
     expect(await client.call('GetCurrentCounter', { counterId: b })).toEqual({ value: 1 });
+  });
+
+  it("a call's deadline is how long it waits for its entity (answered by the server, before the client's own deadline fires)", async () => {
+    const { clock, client, hanging } = await onManualClock({ commandTimeoutMs: 1e9 }, { callTimeoutMs: 1e9 });
+    const id = uniqueId('counter');
+    let settled = false;
+    const hung = failed(client.call('Increase', { counterId: id, value: 99 }, { deadline: Date.now() + 60_000 })).finally(() => (settled = true));
+    await hanging(id);
+    clock.advance(50_000);
+    expect(await client.call('GetCurrentCounter', { counterId: uniqueId('counter') })).toEqual({ value: 0 }); // a round trip later
+    expect(settled).toBe(false);
+    clock.advance(10_000);
+    // The server's answer (it carries the trailer; the client's own deadline would not).
+    expect(await hung).toMatchObject({ code: status.DEADLINE_EXCEEDED, beamstateCode: 'ASK_TIMEOUT' });
+    clock.advance(1e9); // the proxy's command timeout ends the hung stream, so that the runtime can stop
   });
 
   it('a user function that is gone: calls fail UNAVAILABLE; when it returns, the next call finds the state from the journal', async () => {
