@@ -7,7 +7,7 @@ import { type EffectBuilder, failureWith, type HandlerResult } from '../entities
 import type { CommandSpecs } from '../entities/entity-ref.js';
 import { type EffectRouter, withEffects } from './action-effects.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
-import { MessageTooLargeError } from './errors.js';
+import { MessageTooLargeError, ProxyProtocolError } from './errors.js';
 import { normalizeAny } from './protocol.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 import { emptyValueState, type KalixValueState } from './value-entity-state.js';
@@ -100,10 +100,13 @@ export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntit
         }
         const update = reply.stateAction?.update;
         const remove = reply.stateAction?.delete !== undefined;
+        const next = update === undefined ? undefined : normalizeAny(update.value ?? {});
+        // A state without a type URL could never be read back by the user function (its next init).
+        if (next !== undefined && next.typeUrl === '') throw new ProxyProtocolError(`the user function updated ${o.entityType}/${JSON.stringify(ctx.entityId)} with a state without a type URL; nothing was written`);
         const write = (): EffectBuilder<KalixValueState, undefined> => {
-          if (update === undefined && !remove) return ctx.none();
+          if (next === undefined && !remove) return ctx.none();
           stream.syncedTo = null; // until the write commits
-          const effect = update !== undefined ? ctx.update({ value: normalizeAny(update.value ?? {}) }) : ctx.delete();
+          const effect = next !== undefined ? ctx.update({ value: next }) : ctx.delete();
           return effect.thenRun((after) => {
             stream.syncedTo = after;
           });

@@ -185,6 +185,21 @@ describe('value entity protocol faults: each a clear code, nothing half-persiste
     expect(await runtime.refFor('value', uniqueId('other')).ask('Set', { value: 2 })).toEqual({ value: 2 });
   });
 
+  it('an update whose state has no type URL (no user function could read it back): PROXY_PROTOCOL_ERROR, nothing stored', async () => {
+    const fake = await startFake();
+    const store = await testStore();
+    const { runtime } = await proxied(fake.address, store);
+    const id = uniqueId('v');
+    await runtime.refFor('value', id).ask('Set', { value: 4 });
+    for (const update of [{ value: { typeUrl: '', value: new Uint8Array([8, 1]) } }, {}]) {
+      fake.script = (msg, write, s) => (msg.command ? write({ reply: { commandId: msg.command.id, clientAction: { reply: { payload: valueAny(Value, { value: 1 }) } }, stateAction: { update } } }) : wellBehaved(msg, write, s));
+      await expect(runtime.refFor('value', id).ask('Set', { value: 1 })).rejects.toMatchObject({ code: 'PROXY_PROTOCOL_ERROR', message: expect.stringContaining('without a type URL') });
+      expect(await storedValue(store, id)).toBe(4);
+    }
+    fake.script = wellBehaved;
+    expect(await runtime.refFor('value', id).ask('Get', {})).toEqual({ value: 4 });
+  });
+
   it('an empty StreamOut is PROXY_PROTOCOL_ERROR; a stream-level failure crashes the entity (then POISON_COMMAND); both store nothing', async () => {
     const fake = await startFake();
     const store = await testStore();
