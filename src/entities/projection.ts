@@ -53,7 +53,10 @@ interface CommonProjectionOptions {
  */
 export interface ExactlyOnceProjectionOptions extends CommonProjectionOptions {
   readonly delivery?: 'exactly-once';
-  readonly handler: (event: GlobalEvent, ctx: TransactionalProjectionContext) => void | Promise<void>;
+  /** Called for each event, in order. Give this or `handleBatch`. */
+  readonly handler?: (event: GlobalEvent, ctx: TransactionalProjectionContext) => void | Promise<void>;
+  /** Called once per batch (up to `batchSize` events, in order): one statement for many events. Give this or `handler`. */
+  readonly handleBatch?: (events: readonly GlobalEvent[], ctx: TransactionalProjectionContext) => void | Promise<void>;
 }
 
 /**
@@ -64,7 +67,10 @@ export interface ExactlyOnceProjectionOptions extends CommonProjectionOptions {
  */
 export interface AtLeastOnceProjectionOptions extends CommonProjectionOptions {
   readonly delivery: 'at-least-once';
-  readonly handler: (event: GlobalEvent, ctx: ProjectionContext) => void | Promise<void>;
+  /** Called for each event, in order. Give this or `handleBatch`. */
+  readonly handler?: (event: GlobalEvent, ctx: ProjectionContext) => void | Promise<void>;
+  /** Called once per batch, in order. Give this or `handler`. */
+  readonly handleBatch?: (events: readonly GlobalEvent[], ctx: ProjectionContext) => void | Promise<void>;
 }
 
 export type ProjectionOptions = ExactlyOnceProjectionOptions | AtLeastOnceProjectionOptions;
@@ -131,6 +137,8 @@ interface RunnerState {
   loaded: boolean;
   /** A poll timer is set: a commit in this process may cut it short. */
   waiting: boolean;
+  /** The next page, read while the current one is handled (after a full page only). */
+  prefetch: { readonly after: GlobalOffset; readonly page: Promise<GlobalEvent[]> } | null;
   unsubscribe: () => void;
 }
 
@@ -142,7 +150,9 @@ interface RunnerState {
 export function startProjection(system: ActorSystem, store: Store, logger: Logger, nameIn: string, options: ProjectionOptions): Projection {
   const name = checkProjectionName(nameIn);
   if (typeof options !== 'object' || options === null) throw new InvalidDefinitionError('options', 'projection options must be an object');
-  if (typeof options.handler !== 'function') throw new InvalidDefinitionError('handler', 'a projection needs a handler function');
+  if ((typeof options.handler === 'function') === (typeof options.handleBatch === 'function')) {
+    throw new InvalidDefinitionError('handler', 'a projection needs exactly one of handler and handleBatch (functions)');
+  }
   const delivery = options.delivery ?? (store.projectionOffsets.transactional ? 'exactly-once' : 'at-least-once');
   if (delivery !== 'exactly-once' && delivery !== 'at-least-once') {
     throw new InvalidDefinitionError('delivery', `must be 'exactly-once' or 'at-least-once', got ${JSON.stringify(delivery)}`);
@@ -171,18 +181,21 @@ export function startProjection(system: ActorSystem, store: Store, logger: Logge
   };
   const offsets = store.projectionOffsets;
   const journal = store.journal;
-  const handler = options.handler as (event: GlobalEvent, ctx: ProjectionContext | TransactionalProjectionContext) => void | Promise<void>;
+  type Ctx = ProjectionContext | TransactionalProjectionContext;
+  const one = options.handler as ((event: GlobalEvent, ctx: Ctx) => void | Promise<void>) | undefined;
+  const many = options.handleBatch as ((events: readonly GlobalEvent[], ctx: Ctx) => void | Promise<void>) | undefined;
+  const run = async (page: readonly GlobalEvent[], ctx: Ctx): Promise<void> => {
+    if (many !== undefined) await many(page, ctx);
+    else for (let i = 0; i < page.length; i++) await (one as (event: GlobalEvent, ctx: Ctx) => void | Promise<void>)(page[i] as GlobalEvent, ctx);
+  };
   const baseCtx: ProjectionContext = { projection: name, log };
 
   const handle = async (state: RunnerState, page: readonly GlobalEvent[]): Promise<void> => {
     const next = (page[page.length - 1] as GlobalEvent).offset;
     if (delivery === 'exactly-once') {
-      await offsets.commit(name, state.stored, next, async (q) => {
-        const ctx: TransactionalProjectionContext = { projection: name, log, query: q };
-        for (let i = 0; i < page.length; i++) await handler(page[i] as GlobalEvent, ctx);
-      });
+      await offsets.commit(name, state.stored, next, (q) => run(page, { projection: name, log, query: q }));
     } else {
-      for (let i = 0; i < page.length; i++) await handler(page[i] as GlobalEvent, baseCtx);
+      await run(page, baseCtx);
       await offsets.save(name, next);
     }
     state.stored = next;
@@ -194,7 +207,7 @@ export function startProjection(system: ActorSystem, store: Store, logger: Logge
   const behavior: Behavior<Msg, RunnerState> = {
     init(ctx: ActorContext<Msg>) {
       shared.starts++;
-      const state: RunnerState = { stored: undefined, loaded: false, waiting: false, unsubscribe: () => {} };
+      const state: RunnerState = { stored: undefined, loaded: false, waiting: false, prefetch: null, unsubscribe: () => {} };
       const wake = (): void => {
         if (!state.waiting) return;
         state.waiting = false;
@@ -213,7 +226,19 @@ export function startProjection(system: ActorSystem, store: Store, logger: Logge
         state.loaded = true;
         shared.offset = state.stored ?? START_OFFSET;
       }
-      const page = await journal.readGlobal({ ...shared.query, afterOffset: state.stored ?? START_OFFSET });
+      const after = state.stored ?? START_OFFSET;
+      const read = (from: GlobalOffset): Promise<GlobalEvent[]> => journal.readGlobal({ ...shared.query, afterOffset: from });
+      const ahead = state.prefetch;
+      state.prefetch = null;
+      const page = await (ahead !== null && ahead.after === after ? ahead.page : read(after));
+      if (page.length >= batchSize) {
+        // Behind: read the next page while this one is handled. Safe whatever happens to this
+        // batch: a crash drops the page read ahead with the rest of the state.
+        const from = (page[page.length - 1] as GlobalEvent).offset;
+        const next = read(from);
+        next.catch(() => {}); // awaited by the next poll, or dropped with a crash
+        state.prefetch = { after: from, page: next };
+      }
       if (page.length > 0) await handle(state, page);
       if (page.length >= batchSize) ctx.self.tell(POLL);
       else {
