@@ -8,6 +8,7 @@ import { ComponentType } from './discovery.js';
 import { MalformedMessageError, NoEntityKeyError, ProxyProtocolError, UnsupportedComponentError } from './errors.js';
 import { entityKeyFields, type KeyExtractor, keyExtractor } from './entity-key.js';
 import { grpcFailureOf } from './grpc-status.js';
+import { EncodedMessage } from './transcode.js';
 import type { KalixProxy } from './proxy.js';
 
 export interface GrpcFrontOptions {
@@ -178,7 +179,7 @@ function unaryHandler(route: Extract<Route, { kind: 'entity' }>, options: GrpcFr
   const { method, entityType } = route;
   const output = method.output;
   return (call, callback) => {
-    let json: unknown;
+    let input: EncodedMessage;
     let id: string;
     try {
       let message: protobuf.Message;
@@ -188,8 +189,8 @@ function unaryHandler(route: Extract<Route, { kind: 'entity' }>, options: GrpcFr
         throw new MalformedMessageError(`the request is not a ${method.input.fullName.slice(1)}: ${(err as Error).message}`, { cause: err });
       }
       id = route.key === null ? STATELESS_ID : route.key(message);
-      // The entity's command takes the canonical JSON (as the gateway sends it), checked by its schema.
-      json = protojson.toJson(method.input, message);
+      // The request's bytes as they came (decoded once, for the key and to refuse malformed ones).
+      input = new EncodedMessage(method.input, call.request);
     } catch (err) {
       callback(failure(err) as grpc.ServerErrorResponse);
       return;
@@ -201,7 +202,7 @@ function unaryHandler(route: Extract<Route, { kind: 'entity' }>, options: GrpcFr
     const timeout = Number.isFinite(deadlineMs) ? Math.max(1, deadlineMs - Date.now()) : options.callTimeoutMs;
     let ask: Promise<unknown>;
     try {
-      ask = options.runtime.refFor(entityType, id).ask(method.name, json, { signal: controller.signal, ...(timeout !== undefined ? { timeout } : {}) });
+      ask = options.runtime.refFor(entityType, id).ask(method.name, input, { signal: controller.signal, ...(timeout !== undefined ? { timeout } : {}) });
     } catch (err) {
       callback(failure(err) as grpc.ServerErrorResponse); // an invalid id, a type the runtime no longer has
       return;

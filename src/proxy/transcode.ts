@@ -10,13 +10,26 @@ import { type AnyMessage, normalizeAny } from './protocol.js';
  * protobuf bytes the user function reads, driven by the descriptors from discovery.
  */
 
-/** A Standard Schema that accepts the canonical JSON of `type` and outputs the message's protobuf bytes. */
+/**
+ * A request already in protobuf bytes, decoded once as `type` by the gRPC front: the command gets
+ * the bytes as they came (unknown fields included, as the Kalix proxy passes them), with no JSON
+ * round trip. Only made in-process: a gateway client cannot send one.
+ */
+export class EncodedMessage {
+  constructor(
+    readonly type: protobuf.Type,
+    readonly bytes: Uint8Array,
+  ) {}
+}
+
+/** A Standard Schema that accepts the canonical JSON of `type` (or an {@link EncodedMessage} of it) and outputs the message's protobuf bytes. */
 export function messageSchema(type: protobuf.Type): StandardSchemaV1<unknown, Uint8Array> {
   return {
     '~standard': {
       version: 1,
       vendor: 'beamstate-proxy',
       validate: (value) => {
+        if (value instanceof EncodedMessage) return value.type === type ? { value: value.bytes } : { issues: [{ message: `not a ${type.fullName.slice(1)}: a ${value.type.fullName.slice(1)}` }] };
         if (value === undefined || value === null) value = {};
         try {
           const message = protojson.fromJson(type, value);
