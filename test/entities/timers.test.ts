@@ -90,7 +90,15 @@ const reminder = eventSourcedEntity('reminder')
     if (t !== undefined) flakyAttempts.push({ deliveryId: t.deliveryId, attempt: t.attempt, at: ctx.now() });
     return ctx.fail('always fails');
   })
-  .command('get', (s, _i, ctx) => ctx.reply(s.fired));
+  .command('get', (s, _i, ctx) => ctx.reply(s.fired))
+  .command('hang', z.object({ note: z.string() }), async (_s, _i, ctx) => {
+    hanging++;
+    await new Promise(() => {}); // never answers: the runtime stops under it
+    return ctx.none();
+  });
+
+/** Deliveries of `hang` started, in this process. */
+let hanging = 0;
 
 const alarm = valueEntity('alarm')
   .initialState(() => ({ rang: 0, ids: [] as string[] }))
@@ -327,6 +335,25 @@ describe.each(backends)('durable timers (%s)', (backend) => {
     expect(new globalThis.Set(((await ref2.ask('get')) as Fired).map((f) => f.deliveryId)).size).toBe(4);
     await ref2.ask('cancel', { name: 'tick' });
     expect(await store.timers.list()).toEqual([]);
+  });
+
+  it('a runtime that stops during a delivery gives the claim back: the next runtime fires it at once, not after the lease', async () => {
+    const { store } = await openStore(backend);
+    const first = node(store, T0, { drainTimeoutMs: 100 });
+    const id = `stopping-${backend}`;
+    await first.runtime.ref(reminder, id).ask('set', { name: 'h', after: 10, note: 'n', command: 'hang' });
+    const started = hanging;
+    first.clock.advance(10); // not advance(): its round waits for the delivery, which never ends
+    await until(() => hanging === started + 1, 'the hanging delivery');
+    // Stop (the drain runs on the manual clock: moved on by the stop helper).
+    await stops.pop()?.();
+    expect(await store.timers.list(`reminder|${id}`)).toMatchObject([{ name: 'h', claimed: false, attempts: 0, fireAt: T0 + 10 }]);
+    expect(first.runtime.timers.stats()).toMatchObject({ fired: 0, failed: 0 });
+    const second = node(store, T0 + 20);
+    await until(() => hanging === started + 2, 'the delivery on the next runtime');
+    expect(second.runtime.timers.stats().inFlight).toBe(1);
+    // Removed behind the hanging entity's back, so that no later runtime on this store delivers it again.
+    await store.timers.write(`reminder|${id}`, { entityType: 'reminder', entityId: id, changes: [{ kind: 'cancel', name: 'h' }] });
   });
 
   it('a time already past when scheduled fires at once', async () => {
