@@ -255,13 +255,23 @@ export class TimerService {
       // Rounds that found nothing although something was due (claimed by another runtime
       // meanwhile, say): bounded, so that such a race cannot spin.
       let empty = 0;
+      // Double-buffered: while one claimed batch is being delivered, the next is claimed and
+      // started, so the database and the entities are not idle between rounds; a third waits
+      // for the first to finish. At most 2 · batchSize deliveries run at once.
+      let previous: Promise<unknown> = Promise.resolve();
       for (;;) {
         const now = this.#now();
         const claimed = await store.claimDue({ now, leaseMs: o.leaseMs, claim: `${this.#node}:${++this.#round}`, max: o.batchSize, entityTypes: this.#types });
-        if (claimed.length > 0) await Promise.all(claimed.map((t) => this.#deliver(t, now)));
+        const delivering = claimed.length > 0 ? Promise.all(claimed.map((t) => this.#deliver(t, now))) : Promise.resolve();
+        if (claimed.length === o.batchSize && !this.#stopped) {
+          // A full batch: more may be due at once (10 000 timers at the same time), claim again now.
+          await previous;
+          previous = delivering;
+          continue;
+        }
+        await previous;
+        await delivering;
         if (this.#stopped) return;
-        // A full batch: more may be due at once (10 000 timers at the same time), claim again now.
-        if (claimed.length === o.batchSize) continue;
         if (claimed.length === 0) empty++;
         const next = await store.nextFireAt(this.#types);
         if (this.#stopped) return;
