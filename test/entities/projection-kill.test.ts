@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pg from 'pg';
-import { createStore, silentLogger, START_OFFSET } from '../../src/persistence/index.js';
-import type { GlobalEvent, Store } from '../../src/persistence/index.js';
+import { createStore, silentLogger, START_OFFSET } from '../../src/index.js';
+import type { GlobalEvent, Store } from '../../src/index.js';
 import { DATABASE_URL, uniqueName } from '../persistence/support.js';
 
 const child = fileURLToPath(new URL('./fixtures/projection-child.ts', import.meta.url));
