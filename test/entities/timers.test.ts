@@ -9,6 +9,7 @@ import {
   type InspectionEvent,
   ManualClock,
   silentLogger,
+  statelessFunction,
   valueEntity,
 } from '../../src/index.js';
 import { createStore, type Store } from '../../src/persistence/index.js';
@@ -402,4 +403,46 @@ describe.each(backends.filter((b) => b !== 'memory'))('durable timers, two runti
     }
     expect(fired).toBe(count);
   }, 60_000);
+});
+
+describe('durable timers: options and stateless functions', () => {
+  it('a runtime with timers disabled schedules but fires nothing; one with them enabled fires', async () => {
+    const { store } = await openStore('memory');
+    const quiet = node(store, T0, { timers: { enabled: false } });
+    const ref = quiet.runtime.ref(reminder, 'disabled');
+    await ref.ask('set', { name: 'd', after: 10, note: 'elsewhere' });
+    await advance(quiet, 5000);
+    expect(quiet.runtime.timers.stats().fired).toBe(0);
+    expect((await store.timers.list('reminder|disabled')).map((t) => t.name)).toEqual(['d']);
+    const firing = node(store, T0 + 5000);
+    await until(() => firing.runtime.timers.stats().fired === 1, 'the delivery by the enabled runtime');
+  });
+
+  it('bad options are refused with INVALID_OPTION naming the field', async () => {
+    const { store } = await openStore('memory');
+    const system = createActorSystem({ clock: new ManualClock(), logger: silentLogger });
+    stops.push(() => system.stop());
+    expect(() => new EntityRuntime(system, { store, timers: { leaseMs: 1000, deliveryTimeoutMs: 1000 } })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', field: 'timers.deliveryTimeoutMs' }),
+    );
+    expect(() => new EntityRuntime(system, { store, timers: { maxAttempts: 0 } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', field: 'timers.maxAttempts' }));
+    expect(() => new EntityRuntime(system, { store, timers: { backoff: { minMs: -1 } } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', field: 'timers.backoff.minMs' }));
+  });
+
+  it('a stateless function cannot schedule: INVALID_TIMER', async () => {
+    const { store } = await openStore('memory');
+    const system = createActorSystem({ clock: new ManualClock(), logger: silentLogger });
+    stops.push(() => system.stop());
+    const runtime = new EntityRuntime(system, { store });
+    const fn = statelessFunction('stateless-timer').command('try', (_i, ctx) => {
+      try {
+        (ctx as unknown as { schedule(n: string, w: unknown, c: string): void }).schedule('x', { after: 1 }, 'try');
+        return ctx.reply('scheduled');
+      } catch (err) {
+        return ctx.reply((err as { code?: string }).code);
+      }
+    });
+    runtime.register(fn);
+    expect(await runtime.ref(fn, '0').ask('try')).toBe('INVALID_TIMER');
+  });
 });
