@@ -1,4 +1,4 @@
-import { BeamstateError } from '../errors.js';
+import { BeamstateError, isBeamstateError } from '../errors.js';
 import type { ValidationIssue } from './standard-schema.js';
 
 /** `COMMAND_FAILED`: the handler answered with `ctx.fail(message)`; nothing was persisted and the entity lives on. */
@@ -52,7 +52,9 @@ export class InvalidEntityIdError extends BeamstateError {
 export class PoisonCommandError extends BeamstateError {
   readonly attempts: number;
   constructor(entityType: string, entityId: string, command: string, attempts: number, cause: unknown) {
-    super('POISON_COMMAND', `${entityType}.${command} crashed entity ${JSON.stringify(entityId)} ${attempts} times and was dropped`, { cause });
+    // The last crash's code, when it has one, so that a remote caller (who never gets `cause`) learns what kind of crash it was.
+    const last = isBeamstateError(cause) ? ` (last crash: ${cause.code})` : '';
+    super('POISON_COMMAND', `${entityType}.${command} crashed entity ${JSON.stringify(entityId)} ${attempts} times and was dropped${last}`, { cause });
     this.attempts = attempts;
   }
 }

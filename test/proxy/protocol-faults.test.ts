@@ -321,7 +321,11 @@ describe('a user function that breaks the protocol: a clear code at once, nothin
     expect(await bad.ask('Add', { n: 3 })).toEqual({ value: 3 });
     expect(await failure(bad.ask('Checkout', {}))).toMatchObject({ code: 'UNKNOWN_COMMAND' });
     const err = await failure(bad.ask('Get', {}));
-    expect(err).toMatchObject({ code: 'POISON_COMMAND', cause: { code: 'USER_FUNCTION_FAILED', message: expect.stringContaining('Get failed in the user function: Unknown command named Get') } });
+    expect(err).toMatchObject({
+      code: 'POISON_COMMAND',
+      message: expect.stringContaining('2 times and was dropped (last crash: USER_FUNCTION_FAILED)'),
+      cause: { code: 'USER_FUNCTION_FAILED', message: expect.stringContaining('Get failed in the user function: Unknown command named Get') },
+    });
     expect(await bad.ask('Add', { n: 1 })).toEqual({ value: 4 });
     expect((await store.journal.read('counter|bad')).map((e) => e.type)).toEqual(['KalixEvent', 'KalixEvent']);
     expect(await runtime.refFor('counter', 'good').ask('Get', {})).toEqual({});
