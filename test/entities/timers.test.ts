@@ -69,6 +69,11 @@ const reminder = eventSourcedEntity('reminder')
     ctx.schedule(i.name, { after: i.after ?? 0 }, 'fire', { note: i.note });
     return ctx.reply('ok');
   })
+  .command('setBadPayload', (_s, _i, ctx) => {
+    // A function is not data: the serializer refuses it when the write is made.
+    ctx.schedule('bad', { after: 10 }, 'fire', { note: 'x', f: () => 1 });
+    return ctx.emit({ type: 'Set', name: 'bad' }).reply('ok');
+  })
   .command('setThenFail', Set, (_s, i, ctx) => {
     ctx.schedule(i.name, { after: i.after ?? 0 }, 'fire', { note: i.note });
     return ctx.fail('refused after scheduling');
@@ -212,6 +217,16 @@ describe.each(backends)('durable timers (%s)', (backend) => {
     await advance(n, 20_000);
     expect(await ref.ask('get')).toEqual([]);
     expect(n.runtime.timers.stats().fired).toBe(0);
+  });
+
+  it('a timer payload the serializer refuses fails the whole write: no timer and no event', async () => {
+    const { store } = await openStore(backend);
+    const n = node(store);
+    const ref = n.runtime.ref(reminder, `bad-payload-${backend}`);
+    const err = await ref.ask('setBadPayload').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PERSIST_FAILED', cause: { code: 'SERIALIZATION_FAILED' } });
+    expect(await store.timers.list(`reminder|bad-payload-${backend}`)).toEqual([]);
+    expect(await store.journal.highestSequenceNr(`reminder|bad-payload-${backend}`)).toBe(0);
   });
 
   it('a command that only schedules (no events) stores its timer alone, and it fires', async () => {
