@@ -1,7 +1,7 @@
 // Event-sourced entities per the Kalix protocol, against a scripted fake user function: snapshots
 // the proxy asks for (snapshot_request / snapshot_reply), delete, forwards and side effects.
 import { describe, expect, it } from 'vitest';
-import { createActorSystem, EntityRuntime, silentLogger } from '../../src/index.js';
+import { createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
 import { createStore, type Store } from '../../src/persistence/index.js';
 import { type ProxyOptions, startProxy } from '../../src/proxy/index.js';
 import { until } from '../entities/support.js';
@@ -76,6 +76,32 @@ describe('snapshot_request / snapshot_reply', () => {
     expect(await a.ask('Add', { n: 2 })).toEqual({ value: 3 });
     expect(proxy.streamsOpened).toBe(2);
     expect(await types(store, 'a')).toEqual(['KalixEvent', 'KalixSnapshot', 'KalixEvent']);
+  });
+
+  it('a snapshot request that is never answered: USER_FUNCTION_TIMEOUT on the system clock, the command is not sent, nothing persisted', async () => {
+    const silent: Script = (msg, write, s) => {
+      if (!msg.snapshotRequest) counterScript(msg, write, s);
+    };
+    const fake = await startFake({ script: silent });
+    const clock = new ManualClock();
+    const store = await memoryStore();
+    const system = createActorSystem({ logger: silentLogger, clock });
+    const runtime = new EntityRuntime(system, { store });
+    const proxy = await startProxy({ userFunction: fake.address, runtime, snapshotRequestEvery: 1, commandTimeoutMs: 500 });
+    onCleanup(async () => {
+      await runtime.stop();
+      await proxy.close();
+      await system.stop();
+    });
+    const a = runtime.refFor('counter', 'a');
+    expect(await a.ask('Add', { n: 1 }, { timeout: Infinity })).toEqual({ value: 1 });
+    const asked = a.ask('Add', { n: 2 }, { timeout: Infinity }).catch((e: unknown) => e);
+    await until(() => fake.streams[0]?.some((m) => m.snapshotRequest !== undefined) === true, 'the snapshot request');
+    clock.advance(500);
+    expect(await asked).toMatchObject({ code: 'USER_FUNCTION_TIMEOUT', message: expect.stringContaining('did not answer a snapshot') });
+    expect(fake.streams[0]?.filter((m) => m.command !== undefined)).toHaveLength(1);
+    expect(await types(store, 'a')).toEqual(['KalixEvent']);
+    expect(proxy.openStreams).toBe(0);
   });
 
   it("the user function's own snapshot comes after the reply's events (at their last sequence number)", async () => {
