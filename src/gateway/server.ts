@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { type Clock, keepAlive, type TimerHandle } from '../actors/clock.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import type { Logger } from '../logger.js';
-import type { Authenticate, Authorize } from './auth.js';
+import type { Authenticate } from './auth.js';
 import { codecFor, type ServerCodec } from './codec.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import {
@@ -172,9 +172,12 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     };
   }
 
-  /** @internal The hooks, for a mount that authenticates and authorizes as the gateway does (the observer). */
-  get hooks(): { readonly authenticate: Authenticate<P> | undefined; readonly authorize: Authorize<P> | undefined } {
-    return { authenticate: this.authenticate, authorize: this.host.authorize };
+  /**
+   * @internal The authenticate hook, for a mount that authenticates as the gateway does (the
+   * observer). Not `authorize`: a parameter of type P would make `Gateway<P>` invariant in P.
+   */
+  get hooks(): { readonly authenticate: Authenticate<P> | undefined } {
+    return { authenticate: this.authenticate };
   }
 
   /** @internal True once `close()` was called. */

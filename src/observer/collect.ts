@@ -3,6 +3,7 @@
  * someone watches (an update tick, a look-up, a scrape): nothing is kept up to date in between.
  */
 import { Actor } from '../actors/actor.js';
+import { formatReason } from '../actors/exit-reason.js';
 import type { ActorSystem } from '../actors/system.js';
 import { EntityCell } from '../entities/entity-cell.js';
 import type { EntityRuntime } from '../entities/runtime.js';
@@ -191,9 +192,15 @@ function nodeOf(a: Actor, sup: SupervisorCore | undefined, child: ChildState | u
     status: 'running',
     restarts: child?.history?.restarts ?? 0,
     childRestarts: sup?.restartCount ?? 0,
+    lastExit: lastExitOf(child),
     total,
     children,
   };
+}
+
+function lastExitOf(c: ChildState | undefined): string | undefined {
+  const h = c?.history;
+  return h === null || h === undefined ? undefined : formatReason(h.reason).slice(0, 200);
 }
 
 function stoppedNode(c: ChildState): TreeNode {
@@ -205,6 +212,7 @@ function stoppedNode(c: ChildState): TreeNode {
     status: c.restarting ? 'restarting' : 'stopped',
     restarts: c.history?.restarts ?? 0,
     childRestarts: 0,
+    lastExit: lastExitOf(c),
     total: 0,
     children: [],
   };

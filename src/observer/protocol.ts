@@ -67,6 +67,8 @@ export interface TreeNode {
   readonly restarts: number;
   /** Restarts of any child, for a supervisor. */
   readonly childRestarts: number;
+  /** Why this child last exited or failed to start (as its supervisor saw it); undefined if it never has. */
+  readonly lastExit: string | undefined;
   /** All children; `children` holds at most the observer's `treeChildLimit` of them. */
   readonly total: number;
   readonly children: readonly TreeNode[];

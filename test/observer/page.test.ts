@@ -60,6 +60,7 @@ describe('observer page in Chromium', () => {
     const secondId = await page.locator(node('worker-a')).getAttribute('data-id');
     expect(secondId).not.toBe(firstId);
     expect(Number(secondId)).toBe(s.system.whereis('worker-a')?.id);
+    expect(await page.locator(node('worker-a')).locator('[data-testid=last-exit]').textContent()).toContain('crashed on purpose');
     await page.locator('[data-testid=restart-count]', { hasText: '1' }).waitFor();
     await page.screenshot({ path: `${SHOTS}/tree-after-restart.png` });
 

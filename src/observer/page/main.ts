@@ -64,6 +64,7 @@ function TreeView(props: { tree: readonly TreeNode[]; actions: boolean; act: (fr
       n.childId !== undefined ? h('span', { class: 'child-id' }, ` ${n.childId}`) : null,
       h('span', { class: 'kind' }, ` ${n.kind}`),
       h('span', { class: 'restarts', 'data-testid': 'restarts' }, ` ↻${n.restarts}`),
+      n.lastExit !== undefined ? h('span', { class: 'last-exit', 'data-testid': 'last-exit', title: 'last exit reason' }, ` last exit: ${n.lastExit}`) : null,
       n.kind !== 'worker' ? h('span', { class: 'count' }, ` ${n.total} children`) : null,
       props.actions && parent !== undefined && parent.kind === 'supervisor' && n.childId !== undefined
         ? h(
