@@ -85,7 +85,15 @@ export class Region {
     },
     receive: (cell, msg, ctx) => {
       if (msg === WAKE) return cell.recovered ? this.handleWake(cell) : cell;
-      if (msg === RECOVER) return this.recover(cell, ctx);
+      if (msg === RECOVER) {
+        // Its slot was evicted (the cluster lost the shard) before this actor started: it has
+        // nothing to serve, so it goes instead of idling detached for ever.
+        if (cell.slot.detached && cell.slot.actor === ctx.self) {
+          ctx.stop('shutdown');
+          return cell;
+        }
+        return this.recover(cell, ctx);
+      }
       this.tryPassivate(cell, ctx, msg === PASSIVATE_IDLE ? 'idle' : msg === PASSIVATE_LRU ? 'lru' : 'requested');
       return cell;
     },
