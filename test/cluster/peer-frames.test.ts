@@ -10,7 +10,8 @@ describe('node-to-node frames', () => {
 
   it('round-trips commands, replies and failures with any plain input', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.nat(), fc.string(), (input, id, text) => {
+      // JSON values as JSON has them: -0 is 0 in JSON and in msgpack alike (as over the gateway).
+      fc.property(fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown), fc.nat(), fc.string(), (input, id, text) => {
         expect(decodeFrame(encodeFrame([COMMAND, id, 't', text, 'c', input, 10, false]))).toEqual([COMMAND, id, 't', text, 'c', input, 10, false]);
         expect(decodeFrame(encodeFrame([REPLY, id, input]))).toEqual([REPLY, id, input]);
         expect(decodeFrame(encodeFrame([FAILURE, id, 'NOT_SHARD_OWNER', text, 'n2', 3]))).toEqual([FAILURE, id, 'NOT_SHARD_OWNER', text, 'n2', 3]);
