@@ -114,8 +114,8 @@ export interface TimerStore {
   claimDue(query: ClaimQuery): Promise<ClaimedTimer[]>;
   /**
    * A failed delivery: counts the attempt, keeps `lastError` and makes the timer due again at
-   * `retryAt` (under the same claim token no longer: anyone may claim it then). Only if the
-   * timer still has `key.claim`.
+   * `retryAt`, when anyone may claim it. Only if the timer still has `key.claim`, which it keeps
+   * until then: a delivery that timed out but whose command commits late still completes it.
    */
   retry(key: TimerKey, retryAt: number, error: string): Promise<void>;
   /**

@@ -97,6 +97,11 @@ const reminder = eventSourcedEntity('reminder')
     return ctx.fail('always fails');
   })
   .command('get', (s, _i, ctx) => ctx.reply(s.fired))
+  .command('slow', z.object({ note: z.string() }), async (_s, i, ctx) => {
+    await new Promise<void>((resolve) => (openGate = resolve));
+    const t = ctx.timer;
+    return ctx.emit({ type: 'Fired', note: i.note, deliveryId: t?.deliveryId ?? '', attempt: t?.attempt ?? 0, at: ctx.now() }).reply('late');
+  })
   .command('hang', z.object({ note: z.string() }), async (_s, _i, ctx) => {
     hanging++;
     await new Promise(() => {}); // never answers: the runtime stops under it
@@ -105,6 +110,8 @@ const reminder = eventSourcedEntity('reminder')
 
 /** Deliveries of `hang` started, in this process. */
 let hanging = 0;
+/** Opens the gate the `slow` command waits at. */
+let openGate: () => void = () => {};
 
 const alarm = valueEntity('alarm')
   .initialState(() => ({ rang: 0, ids: [] as string[] }))
@@ -303,7 +310,7 @@ describe.each(backends)('durable timers (%s)', (backend) => {
     await ref.ask('set', { name: 'f', after: 100, note: 'doomed', command: 'flaky' });
     await advance(n, 100);
     expect(flakyAttempts.map((a) => a.attempt)).toEqual([1]);
-    expect(await store.timers.list()).toMatchObject([{ name: 'f', attempts: 1, fireAt: T0 + 1100, claimed: false, lastError: 'COMMAND_FAILED: always fails' }]);
+    expect(await store.timers.list()).toMatchObject([{ name: 'f', attempts: 1, fireAt: T0 + 1100, lastError: 'COMMAND_FAILED: always fails' }]);
     await advance(n, 999);
     expect(flakyAttempts).toHaveLength(1);
     await advance(n, 1);
@@ -351,6 +358,24 @@ describe.each(backends)('durable timers (%s)', (backend) => {
     expect(new globalThis.Set(((await ref2.ask('get')) as Fired).map((f) => f.deliveryId)).size).toBe(4);
     await ref2.ask('cancel', { name: 'tick' });
     expect(await store.timers.list()).toEqual([]);
+  });
+
+  it('a delivery that timed out but whose command commits later completes its timer: no second delivery', async () => {
+    const { store } = await openStore(backend);
+    const n = node(store, T0, { timers: { deliveryTimeoutMs: 100, backoff: { minMs: 1000, maxMs: 1000 } } });
+    const id = `late-${backend}`;
+    const ref = n.runtime.ref(reminder, id);
+    await ref.ask('set', { name: 'l', after: 10, note: 'late', command: 'slow' });
+    n.clock.advance(10);
+    await until(() => n.runtime.timers.stats().inFlight === 1, 'the delivery');
+    await advance(n, 100); // the delivery's ask times out: a failure, retried in 1000 ms
+    expect(n.runtime.timers.stats()).toMatchObject({ failed: 1, inFlight: 0 });
+    expect(await store.timers.list(`reminder|${id}`)).toMatchObject([{ attempts: 1, fireAt: T0 + 1110 }]);
+    openGate(); // the command goes on and commits, with the timer's completion ('get' queues behind it)
+    expect(((await ref.ask('get')) as Fired).map((f) => f.note)).toEqual(['late']);
+    expect(await store.timers.list(`reminder|${id}`)).toEqual([]);
+    await advance(n, 5000);
+    expect(((await ref.ask('get')) as Fired).map((f) => f.note)).toEqual(['late']);
   });
 
   it('a runtime that stops during a delivery gives the claim back: the next runtime fires it at once, not after the lease', async () => {

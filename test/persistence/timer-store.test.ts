@@ -90,7 +90,8 @@ function contract(label: string, open: () => Promise<Store>, close: () => Promis
       await store.timers.retry({ persistenceId: pid, name: 'p', claim: 'wrong' }, T + 10, 'nope');
       expect(await store.timers.list(pid)).toMatchObject([{ attempts: 0, claimed: true }]);
       await store.timers.retry({ persistenceId: pid, name: 'p', claim: 'k1' }, T + 10, 'E: failed');
-      expect(await store.timers.list(pid)).toMatchObject([{ attempts: 1, claimed: false, fireAt: T + 10, lastError: 'E: failed' }]);
+      // The claim stays until the retry's claim replaces it: a late completion under it still counts.
+      expect(await store.timers.list(pid)).toMatchObject([{ attempts: 1, claimed: true, fireAt: T + 10, lastError: 'E: failed' }]);
       const [t2] = await store.timers.claimDue({ now: T + 10, leaseMs: 500, claim: 'k2', max: 1, entityTypes: ['r'] });
       expect(t2).toMatchObject({ attempts: 1, dueAt: T });
       const before = (await store.timers.deadLetters()).length;

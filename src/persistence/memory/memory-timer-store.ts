@@ -108,8 +108,8 @@ export class MemoryTimerStore implements TimerStore {
     if (r === undefined) return;
     r.attempts++;
     r.fireAt = retryAt;
-    r.claim = null;
-    r.lastError = error;
+    r.lastError = error; // the claim stays: see TimerStore.retry
+
   }
 
   async deadLetter(t: ClaimedTimer, error: string, now: number, nextDueAt: number | null): Promise<void> {

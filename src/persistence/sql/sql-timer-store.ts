@@ -42,7 +42,8 @@ export class SqlTimerStore implements TimerStore {
               ORDER BY fire_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
         WHERE tm.persistence_id = c.persistence_id AND tm.name = c.name
         RETURNING ${TIMER_COLUMNS.split(', ').map((c) => `tm.${c}`).join(', ')}`,
-      retry: `UPDATE ${t.timers} SET attempts = attempts + 1, fire_at = $4, claim = NULL, last_error = $5
+      // The claim stays (see TimerStore.retry); the next claim replaces it.
+      retry: `UPDATE ${t.timers} SET attempts = attempts + 1, fire_at = $4, last_error = $5
         WHERE persistence_id = $1 AND name = $2 AND claim = $3`,
       dead: `WITH gone AS (
           DELETE FROM ${t.timers} WHERE persistence_id = $1 AND name = $2 AND claim = $3 AND $4::int8 < 0 RETURNING payload
