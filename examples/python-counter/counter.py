@@ -8,7 +8,7 @@ python3-grpcio and python3-protobuf, and protoc (Debian's protobuf-compiler) to 
 .proto files at start-up into a descriptor set; the message classes are built from that set at
 run time, so no generated code is kept anywhere.
 
-    /usr/bin/python3 counter.py [--port 8081] [--snapshot-every 3] [--proto-path DIR ...]
+    /usr/bin/python3 counter.py [--port 8080] [--snapshot-every 3] [--proto-path DIR ...]
 
 Prints "listening <port>" on stdout once the gRPC server is up (port 0 picks a free one), then
 waits for a proxy (`beamstate proxy --user-function 127.0.0.1:<port>`) to call Discover.
@@ -187,8 +187,9 @@ class UserFunction:
                 service_name='python-counter',
                 service_version='0.1.0',
                 service_runtime='Python ' + platform.python_version(),
-                support_library_name='none (beamstate examples/python-counter)',
-                support_library_version='0.1.0',
+                # No Kalix SDK: the library it runs on is grpcio itself.
+                support_library_name='grpcio',
+                support_library_version=grpc.__version__,
                 protocol_major_version=PROTOCOL_MAJOR,
                 protocol_minor_version=PROTOCOL_MINOR,
             ),
@@ -305,7 +306,7 @@ async def serve(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--host', default='127.0.0.1')
-    p.add_argument('--port', type=int, default=8081, help='0: a free one (default 8081: the gateway takes 8080, the gRPC front 9000)')
+    p.add_argument('--port', type=int, default=8080, help='0: a free one (default 8080, as the Kalix SDKs)')
     p.add_argument('--snapshot-every', type=int, default=3, help='events between snapshots (default 3)')
     p.add_argument('--proto-path', action='append', help='an include folder for protoc (repeatable)')
     asyncio.run(serve(p.parse_args()))
