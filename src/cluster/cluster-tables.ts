@@ -35,6 +35,7 @@ export class ClusterTables {
   readonly shards: string;
   readonly migrations: string;
 
+  /** @internal The cluster node makes them. */
   constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,

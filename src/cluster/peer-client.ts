@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { BeamstateError } from '../errors.js';
 import { ClusterUnavailableError, NotShardOwnerError } from './errors.js';
-import { COMMAND, decodeFrame, encodeFrame, FAILURE, type PeerFrame } from './peer-frames.js';
+import { COMMAND, decodeMessage, FAILURE, FrameQueue, type PeerFrame } from './peer-frames.js';
 
 /** The request never reached the peer (no connection): safe to send again elsewhere. */
 export class PeerUnreachableError extends ClusterUnavailableError {}
@@ -19,6 +19,7 @@ interface Waiter {
  */
 export class PeerConnection {
   #ws: WebSocket | null = null;
+  #out: FrameQueue | null = null;
   #open: Promise<WebSocket> | null = null;
   #nextId = 1;
   readonly #waiting = new Map<number, Waiter>();
@@ -29,14 +30,20 @@ export class PeerConnection {
   request(type: string, entityId: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean): Promise<unknown> {
     return this.#connect().then((ws) => {
       const id = this.#nextId++;
-      const frame = encodeFrame([COMMAND, id, type, entityId, command, input, Math.max(1, Math.floor(timeoutMs)), wantReply]);
+      const out = this.#out as FrameQueue;
       return new Promise<unknown>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#waiting.delete(id);
           reject(new ClusterUnavailableError(`no answer from ${this.address} within ${timeoutMs} ms for ${type}/${entityId} ${command}; it may have run`));
         }, timeoutMs + 1000);
         this.#waiting.set(id, { resolve, reject, timer });
-        ws.send(frame);
+        if (ws.readyState !== WebSocket.OPEN) {
+          this.#waiting.delete(id);
+          clearTimeout(timer);
+          reject(new PeerUnreachableError(`the connection to peer ${this.address} is not open`));
+          return;
+        }
+        out.push([COMMAND, id, type, entityId, command, input, Math.max(1, Math.floor(timeoutMs)), wantReply]);
       });
     });
   }
@@ -50,10 +57,15 @@ export class PeerConnection {
       ws.binaryType = 'nodebuffer';
       ws.once('open', () => {
         this.#ws = ws;
+        this.#out = new FrameQueue((data) => {
+          if (ws.readyState === WebSocket.OPEN) ws.send(data);
+        });
         this.#open = null;
         resolve(ws);
       });
-      ws.on('message', (data: Buffer) => this.#onFrame(decodeFrame(data)));
+      ws.on('message', (data: Buffer) => {
+        for (const f of decodeMessage(data)) this.#onFrame(f);
+      });
       ws.once('error', (err) => {
         if (this.#ws !== ws) {
           this.#open = null;

@@ -14,6 +14,8 @@ import { msgpackOptions } from '../gateway/codec.js';
 export const COMMAND = 0;
 export const REPLY = 1;
 export const FAILURE = 2;
+/** Several frames sent in one turn, in one message: `[3, [frame, frame, …]]` (each as encoded alone). */
+export const BATCH = 3;
 
 export type PeerCommand = [typeof COMMAND, number, string, string, string, unknown, number, boolean];
 export type PeerReply = [typeof REPLY, number, unknown];
@@ -24,11 +26,87 @@ const packr = new Packr(msgpackOptions());
 const unpackr = new Unpackr(msgpackOptions());
 
 export function encodeFrame(frame: PeerFrame): Buffer {
+  return packr.pack(wire(frame));
+}
+
+/** Several frames as one message (one WebSocket frame, one write). */
+export function encodeBatch(frames: readonly PeerFrame[]): Buffer {
+  return packr.pack([BATCH, frames.map(wire)]);
+}
+
+function wire(frame: PeerFrame): unknown[] {
   if (frame[0] === COMMAND) {
     const input = frame[5];
-    return packr.pack([COMMAND, frame[1], frame[2], frame[3], frame[4], input === undefined ? [] : [input], frame[6], frame[7]]);
+    return [COMMAND, frame[1], frame[2], frame[3], frame[4], input === undefined ? [] : [input], frame[6], frame[7]];
   }
-  return packr.pack(frame);
+  return frame;
+}
+
+/** The frames of one message: one, or a batch's; malformed ones are left out. */
+export function decodeMessage(data: Buffer): PeerFrame[] {
+  let v: unknown;
+  try {
+    v = unpackr.unpack(data);
+  } catch {
+    return [];
+  }
+  if (Array.isArray(v) && v[0] === BATCH && v.length === 2 && Array.isArray(v[1])) {
+    const out: PeerFrame[] = [];
+    for (const f of v[1] as unknown[]) {
+      const d = check(f);
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  }
+  const d = check(v);
+  return d === undefined ? [] : [d];
+}
+
+/**
+ * Frames queued in one turn go out together, after it (a microtask), as one message: under load
+ * many commands share a write and a WebSocket frame; a lone one waits for nothing.
+ */
+export class FrameQueue {
+  #queued: PeerFrame[] = [];
+  #scheduled = false;
+
+  /** `replace`: what to send instead of a frame that cannot be encoded (else it is dropped). */
+  constructor(
+    private readonly send: (data: Buffer) => void,
+    private readonly replace?: (frame: PeerFrame, err: Error) => PeerFrame,
+  ) {}
+
+  push(frame: PeerFrame): void {
+    this.#queued.push(frame);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    const q = this.#queued;
+    if (q.length === 0) return;
+    this.#queued = [];
+    let data: Buffer;
+    try {
+      data = q.length === 1 ? encodeFrame(q[0] as PeerFrame) : encodeBatch(q);
+    } catch {
+      // One frame cannot be encoded (a reply msgpack cannot hold): it alone fails, not its batch.
+      const ok: PeerFrame[] = [];
+      for (const f of q) {
+        try {
+          encodeFrame(f);
+          ok.push(f);
+        } catch (err) {
+          if (this.replace !== undefined) ok.push(this.replace(f, err as Error));
+        }
+      }
+      if (ok.length === 0) return;
+      data = encodeBatch(ok);
+    }
+    this.send(data);
+  }
 }
 
 /** A frame, or undefined for anything else (a peer is trusted, but a bad frame must not crash). */
@@ -39,6 +117,10 @@ export function decodeFrame(data: Buffer): PeerFrame | undefined {
   } catch {
     return undefined;
   }
+  return check(v);
+}
+
+function check(v: unknown): PeerFrame | undefined {
   if (!Array.isArray(v) || typeof v[1] !== 'number') return undefined;
   if (v[0] === COMMAND && v.length === 8 && typeof v[2] === 'string' && typeof v[3] === 'string' && typeof v[4] === 'string' && Array.isArray(v[5])) {
     v[5] = v[5].length === 0 ? undefined : v[5][0];

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { COMMAND, decodeFrame, encodeFrame, FAILURE, REPLY } from './peer-frames.js';
+import { COMMAND, decodeMessage, FAILURE, FrameQueue, REPLY } from './peer-frames.js';
 
 /** What the server needs to run a forwarded command; `done` answers it exactly once. */
 export type PeerHandler = (
@@ -40,18 +40,24 @@ export class PeerServer {
   }
 
   #serve(ws: WebSocket): void {
+    const out = new FrameQueue(
+      (data) => {
+        if (ws.readyState === ws.OPEN) ws.send(data);
+      },
+      (frame, err) => [FAILURE, frame[1], 'ENCODE_FAILED', err.message, null, 0],
+    );
     ws.on('message', (data: Buffer) => {
-      const f = decodeFrame(data);
-      if (f === undefined || f[0] !== COMMAND) return;
-      const id = f[1];
-      this.handler(f[2], f[3], f[4], f[5], f[6], f[7], (err, value) => {
-        if (ws.readyState !== ws.OPEN) return;
-        try {
-          ws.send(err === null ? encodeFrame([REPLY, id, value]) : encodeFrame([FAILURE, id, err.code, err.message, err.owner ?? null, err.epoch ?? 0]));
-        } catch (e) {
-          ws.send(encodeFrame([FAILURE, id, 'ENCODE_FAILED', (e as Error).message, null, 0]));
-        }
-      });
+      for (const f of decodeMessage(data)) {
+        if (f[0] !== COMMAND) continue;
+        const id = f[1];
+        this.handler(f[2], f[3], f[4], f[5], f[6], f[7], (err, value) => {
+          if (err !== null) {
+            out.push([FAILURE, id, err.code, err.message, err.owner ?? null, err.epoch ?? 0]);
+            return;
+          }
+          out.push([REPLY, id, value]);
+        });
+      }
     });
     ws.on('error', () => {});
   }
