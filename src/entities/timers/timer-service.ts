@@ -142,6 +142,7 @@ export class TimerService {
   #failed = 0;
   #dead = 0;
 
+  /** @internal The runtime makes it. */
   constructor(host: TimerHost, options: TimerServiceOptions | undefined) {
     this.#host = host;
     this.#o = resolve(options);

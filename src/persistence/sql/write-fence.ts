@@ -1,5 +1,5 @@
 /**
- * @internal An optional check that every write of a fenced persistence id runs in the write's
+ * An optional check that every write of a fenced persistence id runs in the write's
  * own statement (so in its transaction): the cluster's "this node still owns the entity's shard
  * at this epoch" (src/cluster). Unset, writes are built and run exactly as without it.
  *
