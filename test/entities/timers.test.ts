@@ -13,8 +13,11 @@ import {
   valueEntity,
 } from '../../src/index.js';
 import { createStore, type Store } from '../../src/persistence/index.js';
-import { openTestDatabase, type TestDatabase } from '../persistence/support.js';
-import { type Backend, backends, until } from './support.js';
+import { DATABASE_URL, openTestDatabase, type TestDatabase } from '../persistence/support.js';
+import { type Backend, backends as allBackends, until } from './support.js';
+
+/** Without DATABASE_URL 'postgres' would be PGlite a second time: run it only against a real server. */
+const backends = DATABASE_URL === undefined ? allBackends.filter((b) => b !== 'postgres') : allBackends;
 
 // One database per backend for the whole file (opening and migrating one per test would cost
 // more than the tests): each test uses entity ids of its own and leaves no timer behind.
