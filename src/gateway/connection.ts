@@ -51,6 +51,17 @@ export interface ConnectionHost<P> {
   settled(): void;
   /** The connection closed. */
   removed(connection: Connection<P>): void;
+  /** Counters the observer reads (frames in, slow consumers closed, requests forbidden). */
+  readonly stats: GatewayStats;
+}
+
+/** What a gateway counts for the observer, cumulative since it started. @internal */
+export class GatewayStats {
+  framesIn = 0;
+  slowConsumers = 0;
+  forbidden = 0;
+  /** Upgrades refused by `authenticate` (no principal, a throw, or its timeout). */
+  authFailures = 0;
 }
 
 /** @internal */
@@ -101,6 +112,7 @@ export class Connection<P> implements UpdateSink, AskListener {
 
   private receive(data: Buffer, isBinary: boolean): void {
     this.heard = true;
+    this.host.stats.framesIn++;
     if (this.closed) return;
     let id: RequestId | null = null;
     try {
@@ -260,7 +272,13 @@ export class Connection<P> implements UpdateSink, AskListener {
       this.host.logger.error({ err }, 'authorize hook failed');
       deny(new InternalGatewayError(err));
     };
-    const verdictOf = (ok: unknown): (() => void) => (ok === true ? proceed : () => deny(new ForbiddenError(what)));
+    const verdictOf = (ok: unknown): (() => void) =>
+      ok === true
+        ? proceed
+        : () => {
+            this.host.stats.forbidden++;
+            deny(new ForbiddenError(what));
+          };
     const key = `${request.entityType}\u0000${request.entityId}`;
     let verdict: boolean | Promise<boolean>;
     try {
@@ -472,6 +490,7 @@ export class Connection<P> implements UpdateSink, AskListener {
     if (buffered > this.host.limits.sendHighWaterMark && !this.closed) {
       const err = new SlowConsumerError(buffered, this.host.limits.sendHighWaterMark);
       this.host.logger.warn({ err, bufferedBytes: buffered }, 'closing a slow consumer');
+      this.host.stats.slowConsumers++;
       this.shut(CloseCode.SLOW_CONSUMER, 'slow consumer');
     }
   }

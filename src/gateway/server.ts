@@ -8,7 +8,7 @@ import type { EntityRuntime } from '../entities/runtime.js';
 import type { Logger } from '../logger.js';
 import type { Authenticate } from './auth.js';
 import { codecFor, type ServerCodec } from './codec.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import { Connection, type ConnectionHost, GatewayStats } from './connection.js';
 import {
   AuthenticationFailedError,
   AuthenticationTimeoutError,
@@ -62,6 +62,8 @@ export class Gateway<P = unknown> implements AsyncDisposable {
   private readonly wss: WebSocketServer;
   private readonly codecs: Record<FrameFormat, ServerCodec>;
   private readonly conns = new Set<Connection<P>>();
+  /** @internal Counters for the observer. */
+  readonly stats = new GatewayStats();
   /** @internal What `mount` added: asked first, on plain requests and on upgrades. */
   readonly mounts: HttpMount[] = [];
   private readonly kinds = new Map<string, string>();
@@ -119,6 +121,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
         if (--this.inflight === 0 && this.drained !== null) this.drained();
       },
       removed: (connection) => this.removed(connection),
+      stats: this.stats,
     };
     server.on('upgrade', this.onUpgrade);
     if (this.heartbeatMs > 0) this.scheduleHeartbeat();
@@ -229,6 +232,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     const timer = this.clock.setTimeout(() => {
       if (settled) return;
       this.logger.warn({ url: req.url, timeoutMs: this.authenticateTimeoutMs }, 'connection refused: authenticate hook did not decide in time');
+      this.stats.authFailures++;
       refuse(new AuthenticationTimeoutError(this.authenticateTimeoutMs));
     }, this.authenticateTimeoutMs);
     keepAlive(timer, false);
@@ -236,12 +240,14 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     const failed = (err: unknown): void => {
       if (!settle()) return;
       this.logger.error({ err }, 'authenticate hook failed');
+      this.stats.authFailures++;
       rejectUpgrade(socket, new AuthenticationFailedError(err));
     };
     const decided = (principal: P | undefined | null | false): void => {
       if (!settle()) return;
       if (principal === undefined || principal === null || principal === false) {
         this.logger.debug({ url: req.url }, 'connection refused: not authenticated');
+        this.stats.authFailures++;
         return rejectUpgrade(socket, new UnauthenticatedError());
       }
       if (this.closing) return rejectUpgrade(socket, new ShuttingDownError());

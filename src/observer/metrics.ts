@@ -10,12 +10,14 @@ import type { ActorSystem } from '../actors/system.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import { entityCounts, totalRestarts } from './collect.js';
 import type { EventCounters, TypeCounters } from './counters.js';
+import type { GatewayStats } from '../gateway/connection.js';
 
 export interface MetricsSources {
   readonly system: ActorSystem;
   readonly runtime: EntityRuntime | undefined;
   readonly counters: EventCounters;
   readonly gatewayConnections: () => number | undefined;
+  readonly gatewayStats: () => GatewayStats | undefined;
   readonly observerConnections: () => number;
 }
 
@@ -42,6 +44,10 @@ export const METRIC_NAMES = [
   'beamstate_journal_conflicts_total',
   'beamstate_journal_largest_batch_appends',
   'beamstate_gateway_connections',
+  'beamstate_gateway_frames_received_total',
+  'beamstate_gateway_slow_consumers_closed_total',
+  'beamstate_gateway_auth_failures_total',
+  'beamstate_gateway_forbidden_total',
   'beamstate_observer_connections',
 ] as const;
 
@@ -126,6 +132,14 @@ export class ObserverMetrics {
       const n = s.gatewayConnections();
       if (n !== undefined) g.set(n);
     });
+    const gw = (pick: (g: GatewayStats) => number) => (c: Counter): void => {
+      const g = s.gatewayStats();
+      if (g !== undefined) setCounter(c, pick(g));
+    };
+    counter('beamstate_gateway_frames_received_total', 'WebSocket frames received by the gateway.', gw((g) => g.framesIn));
+    counter('beamstate_gateway_slow_consumers_closed_total', 'Gateway connections closed because the client did not read (1013).', gw((g) => g.slowConsumers));
+    counter('beamstate_gateway_auth_failures_total', 'Upgrades the authenticate hook refused, failed or did not decide in time.', gw((g) => g.authFailures));
+    counter('beamstate_gateway_forbidden_total', 'Requests the authorize hook refused (FORBIDDEN).', gw((g) => g.forbidden));
     gauge('beamstate_observer_connections', 'Observer pages connected.', (g) => g.set(s.observerConnections()));
   }
 

@@ -75,6 +75,7 @@ export class Observer<P = unknown> implements AsyncDisposable {
   private unmount: (() => void) | null = null;
   private closed = false;
   private lastJournal = { at: -1, appends: 0, batches: 0 };
+  private lastFrames = { at: -1, frames: 0 };
   private lastPersisted = new Map<string, { at: number; events: number }>();
   /** Bytes of updates sent, for the benchmark's update rate. */
   bytesSent = 0;
@@ -112,6 +113,7 @@ export class Observer<P = unknown> implements AsyncDisposable {
         runtime: options.runtime,
         counters: this.counters,
         gatewayConnections: () => gw?.connections,
+        gatewayStats: () => gw?.stats,
         observerConnections: () => this.sessions.size,
       },
       options.processMetrics ?? observerDefaults.processMetrics,
@@ -493,7 +495,25 @@ export class Observer<P = unknown> implements AsyncDisposable {
       tree: supervisionTree(this.system, this.treeChildLimit),
       entities,
       journal,
-      gateway: { attached: this.gateway !== undefined, connections: this.gateway?.connections ?? 0, observers: this.sessions.size },
+      gateway: this.gatewayPanel(now),
+    };
+  }
+
+  private gatewayPanel(now: number): Update['gateway'] {
+    const st = this.gateway?.stats;
+    const frames = st?.framesIn ?? 0;
+    const last = this.lastFrames;
+    const dt = last.at < 0 ? 0 : (now - last.at) / 1000;
+    this.lastFrames = { at: now, frames };
+    return {
+      attached: this.gateway !== undefined,
+      connections: this.gateway?.connections ?? 0,
+      observers: this.sessions.size,
+      framesIn: frames,
+      framesPerSecond: dt > 0 ? Math.round((frames - last.frames) / dt) : 0,
+      slowConsumersClosed: st?.slowConsumers ?? 0,
+      authFailures: st?.authFailures ?? 0,
+      forbidden: st?.forbidden ?? 0,
     };
   }
 

@@ -153,6 +153,12 @@ export interface GatewayPanel {
   readonly attached: boolean;
   readonly connections: number;
   readonly observers: number;
+  readonly framesIn: number;
+  /** Frames received per second over the last interval. */
+  readonly framesPerSecond: number;
+  readonly slowConsumersClosed: number;
+  readonly authFailures: number;
+  readonly forbidden: number;
 }
 
 export interface Update {

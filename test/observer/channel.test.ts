@@ -78,7 +78,7 @@ describe('observer channel: updates', () => {
     expect(u.entities).toEqual([expect.objectContaining({ type: 'counter', active: 30 })]);
     expect(u.journal.appends).toBe(30);
     expect(u.tree.map((n) => n.name)).toContain('app');
-    expect(u.gateway).toEqual({ attached: true, connections: 0, observers: 1 });
+    expect(u.gateway).toMatchObject({ attached: true, connections: 0, observers: 1, slowConsumersClosed: 0, forbidden: 0 });
     // The next one comes by the interval, not by asking.
     const next = (await o.next((f) => isUpdate(f) && f.at > u.at)) as Update;
     expect(next.processes.query).toEqual({ search: 'entity:counter', sort: 'id', desc: true, page: 1, pageSize: 10 });

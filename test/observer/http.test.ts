@@ -2,6 +2,7 @@
 // answers to URLs and query parameters it does not serve.
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { METRIC_NAMES } from '../../src/observer/index.js';
 import { counter, setup } from './support.js';
 
@@ -84,6 +85,44 @@ describe('observer /metrics', () => {
     const m = await scrape(base);
     expect(value(m, 'beamstate_supervisor_restarts_total')).toBe(1);
     expect(value(m, 'beamstate_dead_letters_total')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('observer /metrics: the gateway', () => {
+  it('counts frames received, refused upgrades and forbidden requests', async () => {
+    const { base } = await setup();
+    const before = await scrape(base);
+    expect(value(before, 'beamstate_gateway_frames_received_total')).toBe(0);
+    const url = base.replace('http', 'ws');
+    // Refused at the upgrade: no token, a wrong one.
+    for (const headers of [{}, { Authorization: 'Bearer nope' }]) {
+      await new Promise<void>((resolve) => {
+        const ws = new WebSocket(url, ['beamstate.v1.json'], { headers });
+        ws.once('unexpected-response', () => resolve());
+        ws.once('error', () => resolve());
+      });
+    }
+    const ws = new WebSocket(url, ['beamstate.v1.json'], { headers: { Authorization: 'Bearer viewer-token' } });
+    await new Promise((r) => ws.once('open', r));
+    const answers: { kind: string; id: number; code?: string }[] = [];
+    const got = new Promise<void>((resolve) =>
+      ws.on('message', (d) => {
+        answers.push(JSON.parse(String(d)) as { kind: string; id: number });
+        if (answers.length === 3) resolve();
+      }),
+    );
+    ws.send(JSON.stringify({ kind: 'command', id: 1, entity: { type: 'counter', id: 'g' }, command: 'get' }));
+    ws.send(JSON.stringify({ kind: 'command', id: 2, entity: { type: 'counter', id: 'g' }, command: 'add', input: { n: 1 } }));
+    ws.send(JSON.stringify({ kind: 'command', id: 3, entity: { type: 'counter', id: 'g' }, command: 'add', input: { n: 1 } }));
+    await got;
+    expect(answers.filter((a) => a.kind === 'error')).toHaveLength(2);
+    const after = await scrape(base);
+    expect(value(after, 'beamstate_gateway_frames_received_total')).toBe(3);
+    expect(value(after, 'beamstate_gateway_auth_failures_total')).toBe(2);
+    expect(value(after, 'beamstate_gateway_forbidden_total')).toBe(2);
+    expect(value(after, 'beamstate_gateway_connections')).toBe(1);
+    expect(value(after, 'beamstate_gateway_slow_consumers_closed_total')).toBe(0);
+    ws.close();
   });
 });
 

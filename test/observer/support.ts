@@ -81,6 +81,8 @@ export async function setup(options: Partial<ObserverOptions<User>> = {}): Promi
     host: '127.0.0.1',
     logger: silentLogger,
     authenticate: (req) => TOKENS[requestToken(req) ?? ''],
+    // Viewers may read (get), not write: for the gateway's forbidden counter.
+    authorize: (user, req) => user.admin || (req.action === 'command' && req.command === 'get'),
   });
   const observer = createObserver<User>({
     runtime,

@@ -383,6 +383,11 @@ function App(props: { path: string }) {
                   Panel,
                   { title: 'Gateway', testid: 'gateway-panel' },
                   update.gateway.attached ? h(Stat, { name: 'connections', value: update.gateway.connections }) : h('p', null, 'no gateway'),
+                  h(Stat, { name: 'frames in', value: update.gateway.framesIn }),
+                  h(Stat, { name: 'frames/s', value: update.gateway.framesPerSecond }),
+                  h(Stat, { name: 'slow consumers closed', value: update.gateway.slowConsumersClosed }),
+                  h(Stat, { name: 'auth failures', value: update.gateway.authFailures, testid: 'auth-failures' }),
+                  h(Stat, { name: 'forbidden', value: update.gateway.forbidden }),
                   h(Stat, { name: 'observer pages', value: update.gateway.observers }),
                 ),
               )
