@@ -44,6 +44,7 @@ for (const backend of backends) {
       await store.journal.append(a, 0, [{ payload: 1 }, { payload: 2 }]);
       await store.journal.append(b, 0, [{ payload: 10 }]);
       await store.journal.append(a, 2, [{ payload: 3 }]);
+      await visible(store, start, 4);
       const first = await store.journal.eventsAfter(start, 2);
       expect(first.map((e) => [e.persistenceId, e.sequenceNr])).toEqual([
         [a, 1],
@@ -69,6 +70,7 @@ for (const backend of backends) {
         { payload: 'y' },
       ]);
       await store.journal.append(b, 0, [{ payload: 'z', tags: [tag] }]);
+      await visible(store, start, 3);
       const tagged = await store.journal.eventsByTag(tag, start);
       expect(tagged.map((e) => [e.persistenceId, e.sequenceNr, e.tags])).toEqual([
         [a, 1, [tag, 'other']],
@@ -98,6 +100,7 @@ for (const backend of backends) {
       const id = freshId('del');
       await store.journal.append(id, 0, [{ payload: 1 }, { payload: 2 }]);
       await store.journal.deleteTo(id, 1);
+      await visible(store, start, 1);
       expect((await store.journal.eventsAfter(start)).map((e) => e.sequenceNr)).toEqual([2]);
     });
 
@@ -189,13 +192,28 @@ describe('global order across transaction ids of different lengths (PGlite)', ()
   });
 });
 
+/**
+ * Waits (bounded, no clock) until `n` events after `start` are readable: on a shared server another
+ * session's transaction, begun before ours committed, holds them back until it ends.
+ */
+async function visible(store: Store, start: string, n: number): Promise<void> {
+  for (let i = 0; i < 100_000; i++) {
+    if ((await store.journal.eventsAfter(start, n)).length >= n) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`gave up waiting for ${n} events to be readable`);
+}
+
+/** The offset after every committed event (waiting, bounded, for any still held back to become readable). */
 async function lastOffset(store: Store): Promise<string> {
   let offset = START_OFFSET;
-  for (;;) {
+  for (let i = 0; i < 100_000; i++) {
     const page = await store.journal.eventsAfter(offset, 1000);
-    if (page.length === 0) return offset;
-    offset = (page[page.length - 1] as GlobalEvent).offset;
+    if (page.length > 0) offset = (page[page.length - 1] as GlobalEvent).offset;
+    else if ((await store.journal.backlog({ afterOffset: offset })).events === 0) return offset;
+    else await new Promise((r) => setImmediate(r));
   }
+  throw new Error('gave up waiting for the journal to settle');
 }
 
 describe.skipIf(DATABASE_URL === undefined)('a transaction that commits out of order (PostgreSQL; skipped without DATABASE_URL)', () => {
@@ -234,6 +252,7 @@ describe.skipIf(DATABASE_URL === undefined)('a transaction that commits out of o
       await client.query('COMMIT');
       // By ordering, a reader that had read up to the fast event would never see the slow one.
       expect((await store.journal.readByOrdering({ afterOrdering: fastOrdering })).map((e) => e.persistenceId)).not.toContain(slow);
+      await visible(store, start, 2);
       const after = (await store.journal.eventsAfter(start)).map((e) => e.persistenceId);
       expect(after).toEqual([slow, fast]);
     } finally {
