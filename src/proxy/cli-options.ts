@@ -25,6 +25,8 @@ options:
                       else embedded PGlite
   --data-dir <dir>    PGlite data folder (PGlite even if DATABASE_URL is set)
                                                                      default .beamstate/pglite
+  --token <secret>    require this bearer token on both ports (also BEAMSTATE_TOKEN):
+                      gRPC \`authorization: Bearer <secret>\`, the gateway as \`beamstate serve\`
   --connect-timeout <ms>  how long to wait for the user function     default 10000
   --allow-unsupported serve the supported components when the user function declares
                       others (views, workflows…; each is reported to it) instead of exiting
@@ -53,6 +55,8 @@ export interface ProxyCliOptions {
   readonly host: string;
   readonly store: StoreChoice;
   readonly connectTimeoutMs: number;
+  /** Required on both ports when set (`--token`, else `BEAMSTATE_TOKEN`). */
+  readonly token: string | undefined;
   readonly allowUnsupported: boolean;
   readonly verbose: boolean;
 }
@@ -113,6 +117,7 @@ export function parseProxyArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         database: { type: 'string' },
         'data-dir': { type: 'string' },
         'connect-timeout': { type: 'string' },
+        token: { type: 'string' },
         'allow-unsupported': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -144,6 +149,9 @@ export function parseProxyArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     throw new CliError(`--connect-timeout must be a whole number of milliseconds of at least 1, got ${JSON.stringify(rawTimeout)}`);
   }
 
+  const token = values.token ?? (env.BEAMSTATE_TOKEN === '' ? undefined : env.BEAMSTATE_TOKEN);
+  if (token === '') throw new CliError(`--token needs a secret ${PROXY_HELP}`);
+
   return {
     kind: 'run',
     options: {
@@ -153,6 +161,7 @@ export function parseProxyArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       host,
       store: chooseStore(values.database, values['data-dir'], env),
       connectTimeoutMs,
+      token,
       allowUnsupported: values['allow-unsupported'] === true,
       verbose: values.verbose === true,
     },

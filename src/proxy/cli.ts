@@ -2,24 +2,29 @@
  * `beamstate proxy --user-function <host:port>`: the Kalix proxy as a process. Loaded by the
  * beamstate CLI (src/gateway/cli.ts) only for this command, so `beamstate serve` never loads gRPC.
  *
- * Reserves both ports, opens the store (embedded PGlite by default, PostgreSQL with `--database`
- * or `DATABASE_URL`, as `beamstate serve`), connects to the user function and discovers it, then
+ * Reserves both ports, waits for the user function to accept a connection, opens the store
+ * (embedded PGlite by default, PostgreSQL with `--database` or `DATABASE_URL`, as `beamstate
+ * serve`), discovers the user function, then
  * serves its components over the gateway and the gRPC front. Prints one line saying where;
  * stops cleanly on SIGINT and SIGTERM (the gRPC front and the gateway drain, the runtime stops,
  * the user function is told ProxyTerminated, the store closes; exit code 0). Usage errors, a
  * port in use, a store that cannot open and a user function that cannot be reached or
  * discovered are one line on stderr and exit code 1 (the CLI's own catch prints them).
  */
+import { Client, credentials, type Metadata } from '@grpc/grpc-js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { createActorSystem } from '../actors/system.js';
 import { EntityRuntime } from '../entities/runtime.js';
 import { isBeamstateError } from '../errors.js';
+import { requestToken } from '../gateway/auth.js';
 import { listenError, onStopRequest, reservePort, type ReservedPort, type StopReason } from '../gateway/cli-process.js';
 import { CliError } from '../gateway/load-module.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createStore, type Store } from '../persistence/store.js';
 import { parseProxyArgs, PROXY_USAGE, type ProxyCliOptions, type StoreChoice } from './cli-options.js';
-import { type GrpcFront, startGrpcFront } from './grpc-front.js';
+import { bearerTokenOf, type GrpcFront, startGrpcFront } from './grpc-front.js';
 import { type KalixProxy, startProxy } from './proxy.js';
 
 /** Runs `beamstate proxy` with the arguments after `proxy`. */
@@ -52,7 +57,7 @@ async function run(o: ProxyCliOptions): Promise<void> {
   };
   let store: Store | undefined;
   let proxy: KalixProxy | undefined;
-  let gateway: Gateway | undefined;
+  let gateway: Gateway<unknown> | undefined;
   let front: GrpcFront | undefined;
   const system = createActorSystem({ logger });
   const stopAll = async (): Promise<void> => {
@@ -87,6 +92,9 @@ async function run(o: ProxyCliOptions): Promise<void> {
     });
     reserved.push(grpcPort);
 
+    // The user function first: one that is not there (yet) is told without opening a store.
+    await reachable(o.userFunction, o.connectTimeoutMs);
+    if (requested !== null) return shutdown(requested);
     store = await openStore(o.store, logger);
     if (requested !== null) return shutdown(requested);
     const runtime = new EntityRuntime(system, { store });
@@ -101,10 +109,11 @@ async function run(o: ProxyCliOptions): Promise<void> {
     if (requested !== null) return shutdown(requested);
 
     await release();
-    gateway = await createGateway({ runtime, port: gatewayPort.port, host: o.host, logger }).catch((err: NodeJS.ErrnoException) => {
+    const token = o.token;
+    gateway = await createGateway({ runtime, port: gatewayPort.port, host: o.host, logger, ...(token !== undefined ? { authenticate: (req: IncomingMessage): unknown => sameSecret(requestToken(req), token) } : {}) }).catch((err: NodeJS.ErrnoException) => {
       throw listenError(err, gatewayPort.port, o.host); // taken between the release and this listen: rare
     });
-    front = await startGrpcFront({ proxy, runtime, port: grpcPort.port, host: o.host, logger }).catch((err: Error) => {
+    front = await startGrpcFront({ proxy, runtime, port: grpcPort.port, host: o.host, logger, ...(token !== undefined ? { authenticate: (md: Metadata) => sameSecret(bearerTokenOf(md), token) } : {}) }).catch((err: Error) => {
       throw /EADDRINUSE|address already in use/i.test(err.message) ? new CliError(`port ${grpcPort.port} on ${o.host} is in use (choose another with --grpc-port, or 0 for any free port)`) : err;
     });
 
@@ -121,6 +130,28 @@ async function run(o: ProxyCliOptions): Promise<void> {
   }
   ready = true;
   if (requested !== null) shutdown(requested);
+}
+
+/** Resolves once a gRPC connection to the user function is up; a one-line CliError after `timeoutMs`. */
+async function reachable(address: string, timeoutMs: number): Promise<void> {
+  const client = new Client(address, credentials.createInsecure());
+  try {
+    await new Promise<void>((resolve, reject) =>
+      client.waitForReady(Date.now() + timeoutMs, (err) =>
+        err ? reject(new CliError(`cannot proxy the user function at ${address}: USER_FUNCTION_UNAVAILABLE: it did not accept a connection within ${timeoutMs} ms`)) : resolve(),
+      ),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** Compares a presented token with the secret in time that does not depend on where they differ. */
+function sameSecret(presented: string | undefined, secret: string): boolean {
+  if (presented === undefined) return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(secret).digest();
+  return timingSafeEqual(a, b);
 }
 
 function describeStore(choice: StoreChoice): string {

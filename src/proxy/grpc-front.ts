@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
 import type { EntityRuntime } from '../entities/runtime.js';
+import { BeamstateError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { type MethodModel, serviceModel } from './descriptors.js';
 import { ComponentType } from './discovery.js';
@@ -24,6 +25,12 @@ export interface GrpcFrontOptions {
   readonly maxReceiveMessageBytes?: number;
   /** Longest a call without a deadline waits for its entity. Default the actor system's ask timeout (5000 ms). */
   readonly callTimeoutMs?: number;
+  /**
+   * Decides each call from its metadata before anything else is done (see {@link bearerTokenOf}):
+   * `false` is `UNAUTHENTICATED`; a throw or rejection is `UNAUTHENTICATED` too, and logged.
+   * Default: every call is let in (the front listens on 127.0.0.1 unless told otherwise).
+   */
+  readonly authenticate?: (metadata: grpc.Metadata) => boolean | Promise<boolean>;
   readonly logger?: Logger;
 }
 
@@ -154,6 +161,27 @@ export async function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFro
 
 const identity = (b: Buffer): Buffer => b;
 
+/** The token of an `authorization: Bearer <token>` entry, if the call has one. */
+export function bearerTokenOf(metadata: grpc.Metadata): string | undefined {
+  for (const value of metadata.get('authorization')) {
+    const m = typeof value === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(value) : null;
+    if (m !== null) return m[1];
+  }
+  return undefined;
+}
+
+/** Whether the call may go on; answers it UNAUTHENTICATED when not. */
+async function admitted(authenticate: GrpcFrontOptions['authenticate'], metadata: grpc.Metadata, log: Logger): Promise<boolean> {
+  if (authenticate === undefined) return true;
+  try {
+    if ((await authenticate(metadata)) === true) return true;
+  } catch (err) {
+    log.error({ err }, 'gRPC authenticate hook failed');
+    throw new BeamstateError('AUTHENTICATION_FAILED', 'authentication could not be checked');
+  }
+  throw new BeamstateError('UNAUTHENTICATED', 'authentication required');
+}
+
 function streamsOf(root: protobuf.Root, service: string, method: string): { requestStream: boolean; responseStream: boolean } {
   const m = root.lookupService(service).methods[method];
   return { requestStream: Boolean(m?.requestStream), responseStream: Boolean(m?.responseStream) };
@@ -175,7 +203,19 @@ function refusal(error: Error, responseStream: boolean): grpc.UntypedHandleCall 
   return ((call: grpc.ServerWritableStream<Buffer, Buffer>) => call.emit('error', failure(error))) as grpc.handleServerStreamingCall<Buffer, Buffer>;
 }
 
+/** A served unary method: authenticated first when the front has a hook. */
 function unaryHandler(route: Extract<Route, { kind: 'entity' }>, options: GrpcFrontOptions, log: Logger): grpc.handleUnaryCall<Buffer, Buffer> {
+  const handle = serve(route, options, log);
+  if (options.authenticate === undefined) return handle;
+  return (call, callback) => {
+    admitted(options.authenticate, call.metadata, log).then(
+      () => handle(call, callback),
+      (err: unknown) => callback(failure(err) as grpc.ServerErrorResponse),
+    );
+  };
+}
+
+function serve(route: Extract<Route, { kind: 'entity' }>, options: GrpcFrontOptions, log: Logger): grpc.handleUnaryCall<Buffer, Buffer> {
   const { method, entityType } = route;
   const output = method.output;
   return (call, callback) => {

@@ -49,6 +49,9 @@ export const GRPC_STATUS_OF_CODE: Readonly<Record<string, Status>> = {
   ASK_TIMEOUT: Status.DEADLINE_EXCEEDED,
   VALIDATION_TIMEOUT: Status.DEADLINE_EXCEEDED,
   ASK_ABORTED: Status.CANCELLED,
+  // The front's authenticate hook said no, or failed.
+  UNAUTHENTICATED: Status.UNAUTHENTICATED,
+  AUTHENTICATION_FAILED: Status.UNAUTHENTICATED,
   // The reply could not be encoded as the method's output message.
   ENCODE_FAILED: Status.INTERNAL,
 };

@@ -19,7 +19,7 @@ export {
   MessageTooLargeError,
 } from './errors.js';
 // The gRPC front: the user function's own services served over gRPC.
-export { startGrpcFront, GrpcFront, grpcFrontDefaults } from './grpc-front.js';
+export { startGrpcFront, GrpcFront, grpcFrontDefaults, bearerTokenOf } from './grpc-front.js';
 export type { GrpcFrontOptions } from './grpc-front.js';
 export { grpcStatusOf, grpcFailureOf, GRPC_STATUS_OF_CODE } from './grpc-status.js';
 export type { GrpcFailure } from './grpc-status.js';

@@ -29,6 +29,7 @@ describe('beamstate proxy options', () => {
         host: '127.0.0.1',
         store: { kind: 'pglite', dataDir: '.beamstate/pglite' },
         connectTimeoutMs: 10_000,
+        token: undefined,
         allowUnsupported: false,
         verbose: false,
       },
@@ -51,6 +52,13 @@ describe('beamstate proxy options', () => {
     expect(refusal([], { USER_FUNCTION_HOST: 'shop', USER_FUNCTION_PORT: 'http' })).toBe('USER_FUNCTION_HOST:USER_FUNCTION_PORT must be host:port (e.g. 127.0.0.1:8080), got "shop:http"');
   });
 
+  it('the token from --token, else BEAMSTATE_TOKEN (an empty one is none)', () => {
+    const token = (args: string[], env: NodeJS.ProcessEnv) => (parseProxyArgs([...UF, ...args], env) as { options: { token: unknown } }).options.token;
+    expect(token(['--token', 's1'], { BEAMSTATE_TOKEN: 's2' })).toBe('s1');
+    expect(token([], { BEAMSTATE_TOKEN: 's2' })).toBe('s2');
+    expect(token([], { BEAMSTATE_TOKEN: '' })).toBeUndefined();
+  });
+
   it('each bad option is refused in one line that names it', () => {
     const cases: [string[], string][] = [
       [[], 'proxy needs the user function: beamstate proxy --user-function <host:port> (beamstate proxy --help lists the options)'],
@@ -68,6 +76,7 @@ describe('beamstate proxy options', () => {
       [[...UF, '--host', ''], '--host needs an address (beamstate proxy --help lists the options)'],
       [[...UF, '--connect-timeout', '0'], '--connect-timeout must be a whole number of milliseconds of at least 1, got "0"'],
       [[...UF, '--connect-timeout', 'soon'], '--connect-timeout must be a whole number of milliseconds of at least 1, got "soon"'],
+      [[...UF, '--token', ''], '--token needs a secret (beamstate proxy --help lists the options)'],
       [[...UF, '--colour'], 'unknown option --colour (beamstate proxy --help lists the options)'],
       [['--user-function'], '--user-function needs a value (beamstate proxy --help lists the options)'],
       [[...UF, 'extra'], 'proxy takes no arguments, only options (beamstate proxy --help lists the options)'],

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/index.js';
 import { counterRoot, fileDescriptorSet, startFake, withEntityKey } from './fake-user-function.js';
@@ -145,7 +146,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     expect(help.stdout).toContain('usage: beamstate proxy --user-function <host:port> [options]');
   });
 
-  it('a user function that cannot be reached, a port in use: one line each, exit 1, no store left open', async () => {
+  it('a user function that cannot be reached, a port in use: one line each, exit 1, told before any store is opened', async () => {
     const data = join(await tempDir(), 'pglite');
     const nobody = await freePort();
     const held = createServer();
@@ -158,9 +159,8 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     ]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at 127\\.0\\.0\\.1:${nobody}: USER_FUNCTION_UNAVAILABLE: [^\\n]*within 300 ms\\n$`));
-    // The store it opened was closed again: its folder's lock is gone.
-    expect(existsSync(data)).toBe(true);
-    expect(existsSync(`${data}.lock`)).toBe(false);
+    // It waited for the user function before opening any store.
+    expect(existsSync(data)).toBe(false);
     expect(taken).toEqual({ code: 1, stdout: '', stderr: `beamstate: port ${heldPort} on 127.0.0.1 is in use (choose another with --grpc-port, or 0 for any free port)\n` });
     // The port was refused before any store was opened.
     expect(existsSync(join(data, 'never'))).toBe(false);
@@ -168,13 +168,14 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
 });
 
 describe('beamstate proxy and what discovery finds (the scripted fake user function)', () => {
-  it('another protocol major version, an unsupported component: one line, exit 1; --allow-unsupported serves the rest and names what it does not', async () => {
-    const components = [
-      { componentType: 'kalix.component.eventsourcedentity.EventSourcedEntities', serviceName: 'test.counter.CounterService', entity: { entityType: 'counter' } },
-      { componentType: 'kalix.component.view.Views', serviceName: 'test.counter.CounterService' },
-    ];
-    const descriptorSet = withEntityKey(withEntityKey(fileDescriptorSet(counterRoot), 'Add', 'id'), 'Get', 'id');
-    const [v2, withView] = await Promise.all([startFake({ protocolMajorVersion: 2 }), startFake({ components, descriptorSet })]);
+  const components = [
+    { componentType: 'kalix.component.eventsourcedentity.EventSourcedEntities', serviceName: 'test.counter.CounterService', entity: { entityType: 'counter' } },
+    { componentType: 'kalix.component.view.Views', serviceName: 'test.counter.CounterService' },
+  ];
+  const descriptorSet = (): Uint8Array => withEntityKey(withEntityKey(fileDescriptorSet(counterRoot), 'Add', 'id'), 'Get', 'id');
+
+  it('another protocol major version, an unsupported component: one line, exit 1', async () => {
+    const [v2, withView] = await Promise.all([startFake({ protocolMajorVersion: 2 }), startFake({ components, descriptorSet: descriptorSet() })]);
     const [mismatch, unsupported] = await Promise.all([
       runCli(['--user-function', v2.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
       runCli(['--user-function', withView.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
@@ -183,12 +184,22 @@ describe('beamstate proxy and what discovery finds (the scripted fake user funct
     expect(mismatch.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at ${v2.address}: PROTOCOL_VERSION_MISMATCH: the user function speaks Kalix protocol 2\\.1; [^\\n]*\\n$`));
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at ${withView.address}: UNSUPPORTED_COMPONENT: test\\.counter\\.CounterService: component type kalix\\.component\\.view\\.Views is not supported[^\\n]*\\n$`));
+  });
 
-    const allowed = await start(['--user-function', withView.address, '--allow-unsupported', '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]);
+  it('--allow-unsupported serves the rest and names what it does not; BEAMSTATE_TOKEN guards both ports', async () => {
+    const withView = await startFake({ components, descriptorSet: descriptorSet() });
+    const allowed = await start(['--user-function', withView.address, '--allow-unsupported', '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')], { BEAMSTATE_TOKEN: 's3cret' });
     expect(allowed.stderr()).toContain('beamstate: not served (--allow-unsupported): test.counter.CounterService: component type kalix.component.view.Views is not supported');
-    const grpc = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc);
+    const grpc = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc, { token: 's3cret' });
+    const anonymous = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc);
     onCleanup(() => grpc.close());
+    onCleanup(() => anonymous.close());
+    expect(await anonymous.call('Add', { id: 'c', n: 3 }).catch((e: unknown) => e)).toMatchObject({ code: status.UNAUTHENTICATED });
     expect(await grpc.call('Add', { id: 'c', n: 3 })).toEqual({ value: 3 });
+    await expect(connect(allowed.url, { reconnect: false })).rejects.toMatchObject({ code: 'CONNECT_FAILED', status: 401 });
+    const client = await connect(allowed.url, { reconnect: false, token: 's3cret' });
+    onCleanup(() => client.close());
+    expect(await client.ref('counter', 'c').ask('Get', { id: 'c' })).toEqual({ value: 3 });
     allowed.child.kill('SIGTERM');
     expect(await allowed.exited).toEqual({ code: 0, signal: null });
     expect(withView.terminated).toBe(1); // told ProxyTerminated on the way out

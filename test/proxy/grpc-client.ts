@@ -45,8 +45,14 @@ function asCallError(err: grpc.ServiceError): CallError {
 
 const identity = (b: Buffer): Buffer => b;
 
-export function serviceClient(root: protobuf.Root, serviceName: string, address: string): ServiceClient {
+/** `token`: sent as `authorization: Bearer <token>` on every call. */
+export function serviceClient(root: protobuf.Root, serviceName: string, address: string, auth: { token?: string } = {}): ServiceClient {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const metadata = (): grpc.Metadata => {
+    const m = new grpc.Metadata();
+    if (auth.token !== undefined) m.set('authorization', `Bearer ${auth.token}`);
+    return m;
+  };
   const types = (method: string): { req: protobuf.Type; res: protobuf.Type; path: string } => {
     const m = root.lookupService(serviceName).methods[method];
     if (m === undefined) throw new Error(`${serviceName} has no method ${method}`);
@@ -58,20 +64,20 @@ export function serviceClient(root: protobuf.Root, serviceName: string, address:
     call: (method, request, options = {}) => {
       const { req, res, path } = types(method);
       return new Promise((resolve, reject) =>
-        client.makeUnaryRequest(path, (o: object) => Buffer.from(req.encode(req.fromObject(o)).finish()), toObject(res), request, new grpc.Metadata(), options, (err, value) =>
+        client.makeUnaryRequest(path, (o: object) => Buffer.from(req.encode(req.fromObject(o)).finish()), toObject(res), request, metadata(), options, (err, value) =>
           err ? reject(asCallError(err)) : resolve(value as Record<string, unknown>),
         ),
       );
     },
     callRaw: (method, bytes) =>
       new Promise((resolve, reject) =>
-        client.makeUnaryRequest(`/${serviceName}/${method}`, identity, identity, Buffer.from(bytes), (err, value) => (err ? reject(asCallError(err)) : resolve(value as Buffer))),
+        client.makeUnaryRequest(`/${serviceName}/${method}`, identity, identity, Buffer.from(bytes), metadata(), (err, value) => (err ? reject(asCallError(err)) : resolve(value as Buffer))),
       ),
     stream: (method, request) => {
       const { req, res, path } = types(method);
       return new Promise((resolve, reject) => {
         const out: unknown[] = [];
-        const call = client.makeServerStreamRequest(path, (o: object) => Buffer.from(req.encode(req.fromObject(o)).finish()), toObject(res), request);
+        const call = client.makeServerStreamRequest(path, (o: object) => Buffer.from(req.encode(req.fromObject(o)).finish()), toObject(res), request, metadata());
         call.on('data', (d: unknown) => out.push(d));
         call.on('error', (err: grpc.ServiceError) => reject(asCallError(err)));
         call.on('end', () => resolve(out));

@@ -3,7 +3,7 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { createActorSystem, EntityRuntime, ManualClock, silentLogger } from '../../src/index.js';
-import { type GrpcFrontOptions, startGrpcFront } from '../../src/proxy/grpc-front.js';
+import { bearerTokenOf, type GrpcFrontOptions, startGrpcFront } from '../../src/proxy/grpc-front.js';
 import type { Store } from '../../src/persistence/index.js';
 import { type CallError, fixtureRoot, type ServiceClient, serviceClient } from './grpc-client.js';
 import { onCleanup, type ProxyHarness, sdkUnavailable, startHarness, startUserFunction, testStore, uniqueId } from './support.js';
@@ -135,6 +135,31 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await actions.call('Greet', { name: 'Ada' })).toEqual({ message: 'Hello, Ada!' });
     expect(await failed(actions.call('Greet', { name: '' }))).toEqual({ code: status.UNKNOWN, details: 'a name is required', beamstateCode: 'COMMAND_FAILED' });
     expect(await failed(actions.stream('Countdown', { from: 3 }))).toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+
+  it('an authenticate hook decides each call from its metadata: UNAUTHENTICATED before anything reaches the entity', async () => {
+    const seen: (string | undefined)[] = [];
+    const { store, address } = await serve('shopping-cart', CART, {
+      front: {
+        authenticate: (metadata) => {
+          const token = bearerTokenOf(metadata);
+          seen.push(token);
+          if (token === 'boom') throw new Error('the hook failed');
+          return token === 's3cret';
+        },
+      },
+    });
+    const id = uniqueId('cart');
+    const add = { cartId: id, productId: 'a', name: 'A', quantity: 1 };
+    const clients = ['s3cret', 'wrong', undefined, 'boom'].map((token) => serviceClient(fixtureRoot('shopping-cart'), CART, address, token === undefined ? {} : { token }));
+    for (const c of clients) onCleanup(() => c.close());
+    const [right, wrong, none, boom] = clients as [ServiceClient, ServiceClient, ServiceClient, ServiceClient];
+    expect(await failed(wrong.call('AddItem', add))).toEqual({ code: status.UNAUTHENTICATED, details: 'authentication required', beamstateCode: 'UNAUTHENTICATED' });
+    expect(await failed(none.call('AddItem', add))).toMatchObject({ code: status.UNAUTHENTICATED, beamstateCode: 'UNAUTHENTICATED' });
+    expect(await failed(boom.call('AddItem', add))).toEqual({ code: status.UNAUTHENTICATED, details: 'authentication could not be checked', beamstateCode: 'AUTHENTICATION_FAILED' });
+    expect(await store.journal.read(`shopping-cart|${id}`)).toEqual([]);
+    expect(await right.call('AddItem', add)).toEqual({});
+    expect(seen).toEqual(['wrong', undefined, 'boom', 's3cret']);
   });
 
   /** The counter fixture behind a proxy and a front on a ManualClock (the system's: ask timeouts, the proxy's command timeout). */
