@@ -41,6 +41,12 @@ export interface EntityRouter {
     listener: AskListener | null,
     token: unknown,
   ): Promise<unknown> | undefined;
+  subscribe(
+    region: Region,
+    id: string,
+    options: { readonly events: boolean; readonly state: boolean; readonly fromSequenceNr: number | undefined },
+    listener: (update: EntityUpdate) => void,
+  ): Promise<Subscription>;
 }
 
 export interface EntityRuntimeOptions {
@@ -245,13 +251,29 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     if (!events && !state) throw new InvalidOptionError('options', 'subscribe to events, state, or both');
     const from = options.fromSequenceNr;
     if (from !== undefined && !(Number.isInteger(from) && from >= 1)) throw new InvalidOptionError('fromSequenceNr', `must be an integer >= 1, got ${String(from)}`);
+    const router = this.router;
+    if (router !== null) return router.subscribe(region, ref.id, { events, state, fromSequenceNr: from }, listener);
+    return this.subscribeLocal(region, ref.id, { events, state, fromSequenceNr: from }, listener, null);
+  }
+
+  /**
+   * @internal `subscribe`, on this node whatever a router would say; `onEnd` is told if the
+   * subscription is ended from here (the entity's shard left this node, the runtime stops).
+   */
+  async subscribeLocal(
+    region: Region,
+    entityId: string,
+    options: { readonly events: boolean; readonly state: boolean; readonly fromSequenceNr: number | undefined },
+    listener: (update: EntityUpdate) => void,
+    onEnd: ((reason: Error) => void) | null,
+  ): Promise<Subscription> {
+    const { events, state, fromSequenceNr: from } = options;
     const entityType = region.type.name;
-    const entityId = ref.id;
     const subscriber: Subscriber = {
       active: true,
       onEvent: events ? (event, sequenceNr) => listener({ kind: 'event', entityType, entityId, sequenceNr, event }) : null,
       onState: state ? (value, version) => listener({ kind: 'state', entityType, entityId, version, state: value }) : null,
-      onEnd: null,
+      onEnd,
     };
     if (this.stopping) throw new EntityStoppedError(entityType);
     const slot = this.entitySlot(region, entityId);
@@ -678,6 +700,12 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
         if (which(region.type.name, slot.entityId)) gone.push(region.evict(slot, error));
       }
     }
+    // Their subscriptions too (they survive a passivation, not a move): each is told, so that the
+    // cluster's subscription follows the entity to its next owner.
+    this.subscriptions.endWhere((pid) => {
+      const bar = pid.indexOf('|');
+      return which(pid.slice(0, bar), pid.slice(bar + 1));
+    }, error);
     return Promise.all(gone).then(() => undefined);
   }
 

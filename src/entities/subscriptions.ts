@@ -116,6 +116,18 @@ export class Subscriptions {
     if (set.size === 0) this.byPid.delete(persistenceId);
   }
 
+  /** @internal Ends the subscriptions of the persistence ids `which` picks, telling each (onEnd) first. */
+  endWhere(which: (persistenceId: string) => boolean, reason: Error): void {
+    for (const [pid, set] of [...this.byPid]) {
+      if (!which(pid)) continue;
+      this.byPid.delete(pid);
+      for (const sub of set) {
+        if (sub.onEnd !== null) this.call(sub, () => sub.onEnd?.(reason));
+        sub.active = false;
+      }
+    }
+  }
+
   /** Ends every subscription (the runtime stops). */
   endAll(reason: Error): void {
     for (const set of this.byPid.values()) {
