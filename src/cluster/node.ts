@@ -133,7 +133,10 @@ export class ClusterNode implements AsyncDisposable {
     this.#pool.on('error', (err) => this.#log.warn({ err }, 'cluster database connection lost'));
     this.#tables = new ClusterTables(this.#pool, o.schema, o.tablePrefix);
     this.#leases = new ShardLeases(o.leaseMs, o.guardMs);
-    this.#server = new PeerServer((type, id, command, input, timeoutMs, wantReply, done) => this.#serveForwarded(type, id, command, input, timeoutMs, wantReply, done));
+    this.#server = new PeerServer(
+      (type, id, command, input, timeoutMs, wantReply, done) => this.#serveForwarded(type, id, command, input, timeoutMs, wantReply, done),
+      (type, id, what, onUpdate, onEnd) => this.#serveSubscription(type, id, what, onUpdate, onEnd),
+    );
     const tables = this.#tables;
     const nodeId = this.nodeId;
     this.writeFence = {
@@ -191,6 +194,7 @@ export class ClusterNode implements AsyncDisposable {
       route: (shard) => this.#route(shard),
       refresh: () => this.#refresh(),
       forward: (address, type, id, command, input, timeoutMs, wantReply) => this.#peer(address).request(type, id, command, input, timeoutMs, wantReply),
+      subscribeRemote: (address, type, id, what, timeoutMs, onUpdate, onEnd) => this.#peer(address).subscribe(type, id, what, timeoutMs, onUpdate, onEnd),
       now: () => performance.now(),
       get log() {
         return node.#log;
@@ -424,6 +428,36 @@ export class ClusterNode implements AsyncDisposable {
       this.#peers.set(address, p);
     }
     return p;
+  }
+
+  /** A subscription another node forwarded: held here while this node owns the entity. */
+  async #serveSubscription(
+    type: string,
+    id: string,
+    what: { readonly events: boolean; readonly state: boolean; readonly fromSequenceNr: number | undefined },
+    onUpdate: (kind: 'event' | 'state', n: number, value: unknown) => void,
+    onEnd: (err: { code: string; message: string }) => void,
+  ): Promise<() => void> {
+    const runtime = this.#runtime;
+    const region = runtime?.regionNamed(type);
+    const shard = shardOf(`${type}|${id}`, this.shards);
+    const row = this.#map[shard];
+    const notOwner = { code: 'NOT_SHARD_OWNER', message: `not the owner of shard ${shard}`, owner: row?.owner ?? null, epoch: row?.epoch ?? 0 };
+    if (runtime === null) throw notOwner;
+    if (region === undefined) throw { code: 'UNKNOWN_ENTITY_TYPE', message: `unknown entity type ${JSON.stringify(type)} on node ${this.nodeId}` };
+    if (this.#leases.writable(shard, performance.now()) === null) throw notOwner;
+    try {
+      const sub = await runtime.subscribeLocal(
+        region,
+        id,
+        what,
+        (u) => (u.kind === 'event' ? onUpdate('event', u.sequenceNr, u.event) : onUpdate('state', u.version, u.state)),
+        (err) => onEnd({ code: (err as { code?: string }).code ?? 'ENTITY_STOPPED', message: err.message }),
+      );
+      return () => sub.unsubscribe();
+    } catch (err) {
+      throw { code: (err as { code?: string })?.code ?? 'INTERNAL_ERROR', message: (err as Error)?.message ?? String(err) };
+    }
   }
 
   /** A command another node forwarded: run it if this node holds the shard, else say who does. */

@@ -1,10 +1,15 @@
 import WebSocket from 'ws';
 import { BeamstateError } from '../errors.js';
 import { ClusterUnavailableError, NotShardOwnerError } from './errors.js';
-import { COMMAND, decodeMessage, FAILURE, FrameQueue, type PeerFrame } from './peer-frames.js';
+import { COMMAND, decodeMessage, END, FAILURE, FrameQueue, type PeerFrame, REPLY, SUBSCRIBE, UNSUBSCRIBE, UPDATE } from './peer-frames.js';
 
 /** The request never reached the peer (no connection): safe to send again elsewhere. */
 export class PeerUnreachableError extends ClusterUnavailableError {}
+
+interface RemoteSubscriber {
+  onUpdate(kind: 'event' | 'state', n: number, value: unknown): void;
+  onEnd(err: Error): void;
+}
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -23,6 +28,8 @@ export class PeerConnection {
   #open: Promise<WebSocket> | null = null;
   #nextId = 1;
   readonly #waiting = new Map<number, Waiter>();
+  /** Established remote subscriptions, by id: their updates and their end. */
+  readonly #subs = new Map<number, RemoteSubscriber>();
   #closed = false;
 
   constructor(readonly address: string) {}
@@ -44,6 +51,52 @@ export class PeerConnection {
           return;
         }
         out.push([COMMAND, id, type, entityId, command, input, Math.max(1, Math.floor(timeoutMs)), wantReply]);
+      });
+    });
+  }
+
+  /**
+   * Subscribes at the peer; resolves once established, with the function that ends it. Its
+   * updates go to `onUpdate`; `onEnd` is told once if the peer ends it or the connection is lost.
+   */
+  subscribe(
+    type: string,
+    entityId: string,
+    options: { readonly events: boolean; readonly state: boolean; readonly fromSequenceNr: number | undefined },
+    timeoutMs: number,
+    onUpdate: (kind: 'event' | 'state', n: number, value: unknown) => void,
+    onEnd: (err: Error) => void,
+  ): Promise<() => void> {
+    return this.#connect().then((ws) => {
+      const id = this.#nextId++;
+      const out = this.#out as FrameQueue;
+      this.#subs.set(id, { onUpdate, onEnd });
+      return new Promise<() => void>((resolve, reject) => {
+        const fail = (err: Error): void => {
+          this.#subs.delete(id);
+          reject(err);
+        };
+        const timer = setTimeout(() => {
+          this.#waiting.delete(id);
+          this.#subs.delete(id);
+          out.push([UNSUBSCRIBE, id]);
+          reject(new ClusterUnavailableError(`no answer from ${this.address} within ${timeoutMs} ms to a subscription to ${type}/${entityId}`));
+        }, timeoutMs);
+        this.#waiting.set(id, {
+          resolve: () =>
+            resolve(() => {
+              if (this.#subs.delete(id)) out.push([UNSUBSCRIBE, id]);
+            }),
+          reject: fail,
+          timer,
+        });
+        if (ws.readyState !== WebSocket.OPEN) {
+          this.#waiting.delete(id);
+          clearTimeout(timer);
+          fail(new PeerUnreachableError(`the connection to peer ${this.address} is not open`));
+          return;
+        }
+        out.push([SUBSCRIBE, id, type, entityId, options.events, options.state, options.fromSequenceNr ?? 0]);
       });
     });
   }
@@ -85,12 +138,31 @@ export class PeerConnection {
   }
 
   #onFrame(frame: PeerFrame | undefined): void {
-    if (frame === undefined || frame[0] === COMMAND) return;
+    if (frame === undefined || frame[0] === COMMAND || frame[0] === SUBSCRIBE || frame[0] === UNSUBSCRIBE) return;
+    if (frame[0] === UPDATE) {
+      this.#subs.get(frame[1])?.onUpdate(frame[2], frame[3], frame[4]);
+      return;
+    }
+    if (frame[0] === END) {
+      const sub = this.#subs.get(frame[1]);
+      this.#subs.delete(frame[1]);
+      const err = new BeamstateError(frame[2], frame[3]);
+      const w = this.#waiting.get(frame[1]);
+      if (w !== undefined) {
+        // Ended before it was established: the subscribe fails instead.
+        this.#waiting.delete(frame[1]);
+        clearTimeout(w.timer);
+        w.reject(err);
+        return;
+      }
+      sub?.onEnd(err);
+      return;
+    }
     const w = this.#waiting.get(frame[1]);
     if (w === undefined) return;
     this.#waiting.delete(frame[1]);
     clearTimeout(w.timer);
-    if (frame[0] !== FAILURE) {
+    if (frame[0] === REPLY) {
       w.resolve(frame[2]);
       return;
     }
@@ -100,6 +172,11 @@ export class PeerConnection {
   }
 
   #failAll(err: Error): void {
+    for (const [id, sub] of this.#subs) {
+      if (this.#waiting.has(id)) continue; // not established: its waiter is failed below
+      this.#subs.delete(id);
+      sub.onEnd(err);
+    }
     for (const [id, w] of this.#waiting) {
       this.#waiting.delete(id);
       clearTimeout(w.timer);

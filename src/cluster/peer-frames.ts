@@ -14,13 +14,25 @@ import { msgpackOptions } from '../gateway/codec.js';
 export const COMMAND = 0;
 export const REPLY = 1;
 export const FAILURE = 2;
+/** Subscriptions: subscribe `[4, id, type, entityId, events, state, fromSequenceNr (0: none)]`, answered by a reply (established) or a failure. */
+export const SUBSCRIBE = 4;
+/** An update of subscription `id`: `[5, id, 'event' | 'state', sequenceNr or version, value]`. */
+export const UPDATE = 5;
+/** The owner ended subscription `id` (the entity left it, or it stops): `[6, id, code, message]`. */
+export const END = 6;
+/** The subscriber ends subscription `id`: `[7, id]`. */
+export const UNSUBSCRIBE = 7;
 /** Several frames sent in one turn, in one message: `[3, [frame, frame, …]]` (each as encoded alone). */
 export const BATCH = 3;
 
 export type PeerCommand = [typeof COMMAND, number, string, string, string, unknown, number, boolean];
 export type PeerReply = [typeof REPLY, number, unknown];
 export type PeerFailure = [typeof FAILURE, number, string, string, string | null, number];
-export type PeerFrame = PeerCommand | PeerReply | PeerFailure;
+export type PeerSubscribe = [typeof SUBSCRIBE, number, string, string, boolean, boolean, number];
+export type PeerUpdate = [typeof UPDATE, number, 'event' | 'state', number, unknown];
+export type PeerEnd = [typeof END, number, string, string];
+export type PeerUnsubscribe = [typeof UNSUBSCRIBE, number];
+export type PeerFrame = PeerCommand | PeerReply | PeerFailure | PeerSubscribe | PeerUpdate | PeerEnd | PeerUnsubscribe;
 
 const packr = new Packr(msgpackOptions());
 const unpackr = new Unpackr(msgpackOptions());
@@ -128,5 +140,9 @@ function check(v: unknown): PeerFrame | undefined {
   }
   if (v[0] === REPLY && v.length === 3) return v as PeerReply;
   if (v[0] === FAILURE && v.length === 6 && typeof v[2] === 'string') return v as PeerFailure;
+  if (v[0] === SUBSCRIBE && v.length === 7 && typeof v[2] === 'string' && typeof v[3] === 'string' && typeof v[6] === 'number') return v as PeerSubscribe;
+  if (v[0] === UPDATE && v.length === 5 && (v[2] === 'event' || v[2] === 'state') && typeof v[3] === 'number') return v as PeerUpdate;
+  if (v[0] === END && v.length === 4 && typeof v[2] === 'string') return v as PeerEnd;
+  if (v[0] === UNSUBSCRIBE && v.length === 2) return v as PeerUnsubscribe;
   return undefined;
 }

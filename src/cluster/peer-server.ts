@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { COMMAND, decodeMessage, FAILURE, FrameQueue, REPLY } from './peer-frames.js';
+import { COMMAND, decodeMessage, END, FAILURE, FrameQueue, REPLY, SUBSCRIBE, UNSUBSCRIBE, UPDATE } from './peer-frames.js';
 
 /** What the server needs to run a forwarded command; `done` answers it exactly once. */
 export type PeerHandler = (
@@ -14,13 +14,36 @@ export type PeerHandler = (
   done: (err: { code: string; message: string; owner?: string | null; epoch?: number } | null, value?: unknown) => void,
 ) => void;
 
+/** A failure as the peer protocol carries it. */
+export interface PeerFailureInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly owner?: string | null;
+  readonly epoch?: number;
+}
+
+/**
+ * What the server needs to serve a forwarded subscription: resolves with the function that ends
+ * it once established, or rejects with a `PeerFailureInfo`-shaped error.
+ */
+export type PeerSubscribeHandler = (
+  type: string,
+  entityId: string,
+  options: { readonly events: boolean; readonly state: boolean; readonly fromSequenceNr: number | undefined },
+  onUpdate: (kind: 'event' | 'state', n: number, value: unknown) => void,
+  onEnd: (err: PeerFailureInfo) => void,
+) => Promise<() => void>;
+
 /** The node's internal endpoint: a WebSocket server other nodes forward commands to. */
 export class PeerServer {
   readonly #http: Server;
   readonly #wss: WebSocketServer;
   address = '';
 
-  constructor(private readonly handler: PeerHandler) {
+  constructor(
+    private readonly handler: PeerHandler,
+    private readonly subscribeHandler: PeerSubscribeHandler,
+  ) {
     this.#http = createServer((_req, res) => {
       res.statusCode = 426;
       res.end();
@@ -46,8 +69,44 @@ export class PeerServer {
       },
       (frame, err) => [FAILURE, frame[1], 'ENCODE_FAILED', err.message, null, 0],
     );
+    // This connection's subscriptions, by id: ended when the subscriber asks or the connection goes.
+    const subs = new Map<number, (() => void) | null>();
+    ws.on('close', () => {
+      for (const end of subs.values()) end?.();
+      subs.clear();
+    });
     ws.on('message', (data: Buffer) => {
       for (const f of decodeMessage(data)) {
+        if (f[0] === SUBSCRIBE) {
+          const id = f[1];
+          subs.set(id, null);
+          this.subscribeHandler(
+            f[2],
+            f[3],
+            { events: f[4], state: f[5], fromSequenceNr: f[6] === 0 ? undefined : f[6] },
+            (kind, n, value) => out.push([UPDATE, id, kind, n, value]),
+            (err) => {
+              if (subs.delete(id)) out.push([END, id, err.code, err.message]);
+            },
+          ).then(
+            (end) => {
+              if (!subs.has(id)) return end(); // unsubscribed (or the connection went) meanwhile
+              subs.set(id, end);
+              out.push([REPLY, id, null]);
+            },
+            (err: PeerFailureInfo) => {
+              subs.delete(id);
+              out.push([FAILURE, id, err.code ?? 'INTERNAL_ERROR', err.message ?? String(err), err.owner ?? null, err.epoch ?? 0]);
+            },
+          );
+          continue;
+        }
+        if (f[0] === UNSUBSCRIBE) {
+          const end = subs.get(f[1]);
+          subs.delete(f[1]);
+          end?.();
+          continue;
+        }
         if (f[0] !== COMMAND) continue;
         const id = f[1];
         this.handler(f[2], f[3], f[4], f[5], f[6], f[7], (err, value) => {
