@@ -9,7 +9,6 @@ import { checkProjectionName } from '../persistence/global-order-offsets.js';
 import type { BackoffOptions } from '../supervisor/backoff.js';
 import type { DynamicSupervisorRef } from '../supervisor/refs.js';
 import { spawnDynamicSupervisor } from '../supervisor/start.js';
-import { systemTimeOf } from '../actors/clock.js';
 import { EntityType } from './definition.js';
 import { InvalidDefinitionError } from './errors.js';
 
@@ -290,7 +289,8 @@ export function startProjection(system: ActorSystem, store: Store, logger: Logge
     }),
     async lag() {
       const b = await journal.backlog({ ...query, afterOffset: shared.offset });
-      const now = systemTimeOf(system.clock);
+      // The journal stamps events with Date.now(), so lag is measured on the same clock.
+      const now = Date.now();
       return { events: b.events, seconds: b.oldestTimestamp === undefined ? 0 : Math.max(0, (now - b.oldestTimestamp) / 1000) };
     },
     stop() {

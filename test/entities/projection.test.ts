@@ -87,7 +87,7 @@ describe('projection options', () => {
       ['empty types', () => h.runtime.projection('p2', { source: { entityTypes: [] }, handler, delivery: 'at-least-once' }), 'INVALID_DEFINITION'],
       ['bad tag', () => h.runtime.projection('p3', { source: { tag: '' }, handler, delivery: 'at-least-once' }), 'INVALID_DEFINITION'],
       ['exactly once on memory', () => h.runtime.projection('p4', { source: { tag: 'x' }, handler, delivery: 'exactly-once' }), 'INVALID_DEFINITION'],
-      ['no handler', () => h.runtime.projection('p5', { source: { tag: 'x' }, delivery: 'at-least-once' } as never), 'INVALID_DEFINITION'],
+      ['no handler', () => h.runtime.projection('p5', { source: { tag: 'x' }, delivery: 'at-least-once' }), 'INVALID_DEFINITION'],
       ['bad name', () => h.runtime.projection('a b', { source: { tag: 'x' }, handler, delivery: 'at-least-once' }), 'PERSISTENCE_INVALID_ARGUMENT'],
     ];
     for (const [what, start, code] of cases) {
@@ -129,6 +129,36 @@ describe('an at-least-once projection (memory store)', () => {
     await caughtUp(h, p);
     expect(seen).toContain('account|a9#1');
     expect(seen.length).toBe(6);
+  });
+});
+
+describe('handleBatch', () => {
+  it('gets the events in batches of at most batchSize, in global order, each once', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    h.runtime.register(account);
+    const batches: string[][] = [];
+    const p = h.runtime.projection('batches', {
+      source: { tag: 'money' },
+      delivery: 'at-least-once',
+      batchSize: 3,
+      handleBatch: (events) => void batches.push(events.map((e) => `${e.persistenceId}#${e.sequenceNr}`)),
+    });
+    for (let i = 0; i < 7; i++) await h.runtime.ref(account, `b${i % 2}`).ask('add', { n: i });
+    await caughtUp(h, p);
+    expect(batches.every((b) => b.length >= 1 && b.length <= 3)).toBe(true);
+    const all = batches.flat();
+    expect(new Set(all).size).toBe(7);
+    expect(all.filter((k) => k.startsWith('account|b0'))).toEqual(['account|b0#1', 'account|b0#2', 'account|b0#3', 'account|b0#4']);
+    expect(p.stats().eventsProcessed).toBe(7);
+  });
+
+  it('is refused together with handler, and neither', async () => {
+    const { store } = await openStore('memory');
+    const h = await harness(store);
+    const fn = (): void => {};
+    expect(() => h.runtime.projection('both', { source: { tag: 'x' }, delivery: 'at-least-once', handler: fn, handleBatch: fn })).toThrow(/exactly one of handler and handleBatch/);
+    expect(() => h.runtime.projection('none', { source: { tag: 'x' }, delivery: 'at-least-once' })).toThrow(/exactly one of handler and handleBatch/);
   });
 });
 
