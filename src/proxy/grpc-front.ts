@@ -46,7 +46,7 @@ const STATELESS_ID = 'action';
 
 /** What was decided, per method, when the front started. */
 type Route =
-  | { readonly kind: 'entity'; readonly method: MethodModel; readonly entityType: string; readonly key: KeyExtractor | null; readonly stateless: boolean }
+  | { readonly kind: 'entity'; readonly method: MethodModel; readonly entityType: string; readonly key: KeyExtractor | null }
   | { readonly kind: 'refuse'; readonly method: MethodModel; readonly error: Error };
 
 /**
@@ -132,7 +132,7 @@ export async function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFro
           log.warn({ method: path }, error.message);
           route = { kind: 'refuse', method, error };
         } else {
-          route = { kind: 'entity', method, entityType, key: fields === undefined ? null : keyExtractor(method.input, fields), stateless };
+          route = { kind: 'entity', method, entityType, key: stateless || fields === undefined ? null : keyExtractor(method.input, fields) };
         }
       }
       const { requestStream, responseStream } = streamsOf(discovered.root, service.name, method.name);
@@ -146,7 +146,7 @@ export async function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFro
         responseDeserialize: identity,
         originalName: method.name,
       };
-      implementation[method.name] = route.kind === 'refuse' ? refusal(route.error, responseStream) : unaryHandler(route, options, log);
+      implementation[method.name] = route.kind === 'refuse' ? refusal(route.error, responseStream, options, log) : unaryHandler(route, options, log);
     }
     server.addService(definition, implementation);
     services.push(service.name);
@@ -195,12 +195,22 @@ function failure(err: unknown): Partial<grpc.StatusObject> {
   return { code: f.code, details: f.details, metadata };
 }
 
-/** A method the front cannot serve: every call is answered with `error`'s status at once (unary and client-streaming calls through their callback, the others on the stream). */
-function refusal(error: Error, responseStream: boolean): grpc.UntypedHandleCall {
+/**
+ * A method the front cannot serve: every call is answered with `error`'s status (after the
+ * authenticate hook, so that an unauthenticated caller learns nothing of the service): unary and
+ * client-streaming calls through their callback, the others on the stream.
+ */
+function refusal(error: Error, responseStream: boolean, options: GrpcFrontOptions, log: Logger): grpc.UntypedHandleCall {
+  const answer = (metadata: grpc.Metadata, send: (status: Partial<grpc.StatusObject>) => void): void => {
+    admitted(options.authenticate, metadata, log).then(
+      () => send(failure(error)),
+      (err: unknown) => send(failure(err)),
+    );
+  };
   if (!responseStream) {
-    return ((_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(failure(error) as grpc.ServerErrorResponse)) as grpc.handleUnaryCall<Buffer, Buffer>;
+    return ((call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => answer(call.metadata, (f) => callback(f as grpc.ServerErrorResponse))) as grpc.handleUnaryCall<Buffer, Buffer>;
   }
-  return ((call: grpc.ServerWritableStream<Buffer, Buffer>) => call.emit('error', failure(error))) as grpc.handleServerStreamingCall<Buffer, Buffer>;
+  return ((call: grpc.ServerWritableStream<Buffer, Buffer>) => answer(call.metadata, (f) => call.emit('error', f))) as grpc.handleServerStreamingCall<Buffer, Buffer>;
 }
 
 /** A served unary method: authenticated first when the front has a hook. */

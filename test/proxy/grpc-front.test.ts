@@ -128,6 +128,9 @@ describe.skipIf(sdkUnavailable !== null)('the gRPC front', () => {
     expect(await client.call('Increase', { counterId: a, value: 5 })).toEqual({});
     expect(await client.call('Increase', { counterId: b, value: 1 })).toEqual({});
     expect(await actions.call('IncreaseTwice', { counterId: a, value: 3 })).toEqual({}); // forwarded to counter a's Increase
+    // An action's input may carry key fields; they do not route the call (any worker takes it): an
+    // empty one reaches the action, whose side effect to counter "" is then what is refused.
+    expect(await failed(actions.call('IncreaseAndTell', { counterId: '', value: 1 }))).toMatchObject({ code: status.UNIMPLEMENTED, beamstateCode: 'COMMAND_FAILED' });
     expect(await client.call('GetCurrentCounter', { counterId: a })).toEqual({ value: 11 });
     expect(await client.call('GetCurrentCounter', { counterId: b })).toEqual({ value: 1 });
     expect(await h.runtime.refFor('counter', a).ask('GetCurrentCounter', {})).toEqual({ value: 11 });
