@@ -37,6 +37,8 @@ const ignore = (): void => {};
 export interface HttpMount {
   request?(req: IncomingMessage, res: ServerResponse): boolean;
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** The gateway is closing: end what was upgraded (the HTTP server waits for those sockets). */
+  close?(): Promise<void> | void;
 }
 /** Most bytes a client may send before its upgrade is answered (it should send none), the upgrade's `head` included; more refuses it (HTTP 413). */
 const MAX_EARLY_BYTES = 64 * 1024;
@@ -363,6 +365,14 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     for (const refuse of [...this.authenticating]) refuse(new ShuttingDownError());
     // Stop listening at once: new TCP connections are refused, upgrades on open ones get 503.
     const serverClosed = this.ownServer ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    // What mounts upgraded (observer pages) holds the server open: they close with it.
+    for (const m of [...this.mounts]) {
+      try {
+        await m.close?.();
+      } catch (err) {
+        this.logger.warn({ err }, 'a mount failed to close');
+      }
+    }
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(resolve, this.drainTimeoutMs);

@@ -33,6 +33,8 @@ const MAX_BUFFERED = 1 << 20;
 /** Look-ups in flight per page (an entity look-up reads the journal). */
 const MAX_INFLIGHT = 8;
 const RECENT_EVENTS = 10;
+/** How long `close()` waits for a page to answer the closing handshake before cutting it. */
+const CLOSE_GRACE_MS = 2000;
 
 interface Session<P> {
   readonly ws: WebSocket;
@@ -126,7 +128,11 @@ export class Observer<P = unknown> implements AsyncDisposable {
       handleProtocols: (offered: Set<string>) => (offered.has(OBSERVER_SUBPROTOCOL) ? OBSERVER_SUBPROTOCOL : false),
     });
     if (gw !== undefined) {
-      this.unmount = gw.mount({ request: (req, res) => this.handle(req, res), upgrade: (req, socket, head) => this.handleUpgrade(req, socket, head) } satisfies HttpMount);
+      this.unmount = gw.mount({
+        request: (req, res) => this.handle(req, res),
+        upgrade: (req, socket, head) => this.handleUpgrade(req, socket, head),
+        close: () => this.close(),
+      } satisfies HttpMount);
     }
   }
 
@@ -543,9 +549,19 @@ export class Observer<P = unknown> implements AsyncDisposable {
     this.unmount?.();
     this.unmount = null;
     this.counters.stop();
-    for (const s of this.sessions) s.ws.close(1001, 'observer closed');
+    const sockets = [...this.sessions].map((s) => s.ws);
     this.sessions.clear();
+    for (const ws of sockets) ws.close(1001, 'observer closed');
     this.wss.close();
+    // A page that does not answer the closing handshake would hold the HTTP server's close: cut it after a while.
+    if (sockets.length > 0) {
+      const t = setTimeout(() => {
+        for (const ws of sockets) if (ws.readyState !== 3) ws.terminate();
+      }, CLOSE_GRACE_MS);
+      t.unref();
+      await Promise.all(sockets.map((ws) => (ws.readyState === 3 ? undefined : new Promise((r) => ws.once('close', r)))));
+      clearTimeout(t);
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

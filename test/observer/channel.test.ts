@@ -236,3 +236,16 @@ describe('observer: free when unobserved', () => {
     expect(system.events.active).toBe(false);
   });
 });
+
+describe('observer: closing', () => {
+  it('the gateway closing closes the pages too (they would hold its HTTP server open)', async () => {
+    const { base, gateway, observer } = await setup();
+    const o = await RawObserver.open(base, 'viewer-token');
+    await o.next((f) => f.type === 'hello');
+    const closed = new Promise<number>((r) => o.ws.once('close', (code) => r(code)));
+    await gateway.close();
+    expect(await closed).toBe(1001);
+    expect(observer.connections).toBe(0);
+    expect(observer.ready).toBe(false);
+  });
+});
