@@ -3,6 +3,7 @@ import { systemTimeOf } from '../actors/clock.js';
 import type { Logger } from '../logger.js';
 import { JournalConflictError, DurableStateConflictError, WriteOutcomeUnknownError } from '../persistence/errors.js';
 import type { AppendResult, EventToAppend } from '../persistence/journal.js';
+import { appendsNow } from '../persistence/memory/memory-journal.js';
 import type { UpsertStateResult } from '../persistence/durable-state-store.js';
 import type { EntityRefs, EventSourcedEntity } from './definition.js';
 import { DELETE, EffectBuilder, failure, type Failure, isEffect, NO_WRITE, type Step, UPDATE } from './effect.js';
@@ -94,6 +95,10 @@ export class Batch {
   }
 }
 
+/** What `EntityCell.write` returns when the store wrote the batch (or refused it) before returning. */
+const WRITTEN_NOW = Symbol('written now');
+const FAILED_NOW = Symbol('failed now');
+
 /** What a write of timer changes alone resolves to (the entity's version does not move). */
 const TIMERS_ONLY = Symbol('timers only');
 
@@ -152,8 +157,14 @@ export abstract class EntityCell {
   /** Applies an effect's write to `state` in memory (not yet persisted); returns the new state. */
   protected abstract apply(state: unknown, effect: EffectBuilder<unknown, unknown>): unknown;
 
-  /** Persists the batch's writes; undefined when there is nothing to write. `versionAfter` reads the new version from what it resolves to. */
-  protected abstract write(batch: Batch): Promise<unknown> | undefined;
+  /**
+   * Persists the batch's writes; undefined when there is nothing to write. `versionAfter` reads
+   * the new version from what it resolves to. WRITTEN_NOW or FAILED_NOW: the store wrote (or
+   * refused) it synchronously, and `writeResult` holds what it returned (or threw).
+   */
+  protected abstract write(batch: Batch): Promise<unknown> | undefined | typeof WRITTEN_NOW | typeof FAILED_NOW;
+  /** What a synchronous write returned or threw (see `write`); cleared once read. */
+  protected writeResult: unknown = undefined;
 
   /** The persisted version after a write resolved with `result`. */
   protected abstract versionAfter(result: unknown): number;
@@ -281,6 +292,19 @@ export abstract class EntityCell {
     batch.fromVersion = this.version;
     const written = this.write(batch);
     if (written === undefined) {
+      this.succeeded(batch);
+      return this.complete(batch);
+    }
+    if (written === WRITTEN_NOW || written === FAILED_NOW) {
+      // Written (or refused) synchronously by the in-memory store: answered in this same turn,
+      // as `written` / `writeFailed` would be after the promise, without its hops.
+      const result = this.writeResult;
+      this.writeResult = undefined;
+      if (written === FAILED_NOW) {
+        this.failed(batch, writeFailure(this.region, this.slot, result));
+        return this.finishOrCrash(batch);
+      }
+      this.version = this.slot.version = this.versionAfter(result);
       this.succeeded(batch);
       return this.complete(batch);
     }
@@ -488,7 +512,7 @@ export class EventSourcedCell extends EntityCell {
     return result === TIMERS_ONLY ? this.version : (result as AppendResult).highestSequenceNr;
   }
 
-  protected write(batch: Batch): Promise<unknown> | undefined {
+  protected write(batch: Batch): Promise<unknown> | undefined | typeof WRITTEN_NOW | typeof FAILED_NOW {
     let toAppend: EventToAppend[] | null = null;
     for (let i = 0; i < batch.size; i++) {
       const effect = batch.effect(i);
@@ -504,7 +528,18 @@ export class EventSourcedCell extends EntityCell {
     const store = this.region.runtime.store;
     const timers = batch.timerWrites(this.region.type.name, this.slot.entityId);
     if (toAppend === null) return timers === undefined ? undefined : store.timers.write(this.slot.persistenceId, timers).then(timersOnly);
-    return timers === undefined ? store.journal.append(this.slot.persistenceId, this.version, toAppend) : store.journal.append(this.slot.persistenceId, this.version, toAppend, { timers });
+    const journal = store.journal;
+    const options = timers === undefined ? undefined : { timers };
+    if (appendsNow(journal)) {
+      try {
+        this.writeResult = journal.appendNow(this.slot.persistenceId, this.version, toAppend, options);
+        return WRITTEN_NOW;
+      } catch (err) {
+        this.writeResult = err;
+        return FAILED_NOW;
+      }
+    }
+    return options === undefined ? journal.append(this.slot.persistenceId, this.version, toAppend) : journal.append(this.slot.persistenceId, this.version, toAppend, options);
   }
 
   protected committed(batch: Batch): void {
