@@ -12,8 +12,25 @@ if (sdkUnavailable !== null) console.warn(`skipping the Kalix SDK action tests: 
 const ACTIONS = 'com.example.counter.CounterActions';
 type Failed = Error & { code: string; details?: { code?: string; grpcStatusCode?: number } };
 
+/** Resolves once the user function (another process) has printed `text`: woken by its output, never polled; fails if it exits first. */
 async function printed(uf: UserFunction, text: string): Promise<void> {
-  for (let i = 0; i < 1000 && !uf.output().includes(text); i++) await new Promise((r) => setTimeout(r, 5));
+  const streams = [uf.child.stdout, uf.child.stderr].filter((s) => s !== null);
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      for (const s of streams) s.off('data', check);
+      uf.child.off('exit', exited);
+      if (err) reject(err);
+      else resolve();
+    };
+    // support.ts's own 'data' listener was added first, so output() already holds this chunk.
+    const check = (): void => {
+      if (uf.output().includes(text)) done();
+    };
+    const exited = (): void => done(new Error(`the user function exited without printing ${JSON.stringify(text)}: ${uf.output()}`));
+    for (const s of streams) s.on('data', check);
+    uf.child.once('exit', exited);
+    check();
+  });
   expect(uf.output()).toContain(text);
 }
 

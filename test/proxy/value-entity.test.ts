@@ -13,9 +13,25 @@ if (sdkUnavailable !== null) console.warn(`skipping the Kalix SDK value entity t
 
 type Failed = Error & { code: string; cause?: { code: string; message: string } };
 
-/** Waits (bounded) for the user function to print `text`: it runs in another process. */
+/** Resolves once the user function (another process) has printed `text`: woken by its output, never polled; fails if it exits first. */
 async function printed(uf: UserFunction, text: string): Promise<void> {
-  for (let i = 0; i < 1000 && !uf.output().includes(text); i++) await new Promise((r) => setTimeout(r, 5));
+  const streams = [uf.child.stdout, uf.child.stderr].filter((s) => s !== null);
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      for (const s of streams) s.off('data', check);
+      uf.child.off('exit', exited);
+      if (err) reject(err);
+      else resolve();
+    };
+    // support.ts's own 'data' listener was added first, so output() already holds this chunk.
+    const check = (): void => {
+      if (uf.output().includes(text)) done();
+    };
+    const exited = (): void => done(new Error(`the user function exited without printing ${JSON.stringify(text)}: ${uf.output()}`));
+    for (const s of streams) s.on('data', check);
+    uf.child.once('exit', exited);
+    check();
+  });
   expect(uf.output()).toContain(text);
 }
 
@@ -60,12 +76,16 @@ describe.skipIf(sdkUnavailable !== null)('a Kalix SDK value entity behind the pr
     onCleanup(() => client.close());
     const id = uniqueId('watched');
     const seen: { version: number; state: unknown }[] = [];
+    let sawThree!: () => void;
+    const three = new Promise<void>((resolve) => (sawThree = resolve));
     await client.subscribe('counter', id, { state: true }, (u) => {
       if (u.kind === 'state') seen.push({ version: u.version, state: u.state });
+      if (seen.length === 3) sawThree();
     });
     await client.ref('counter', id).ask('Increase', { value: 1 });
     await client.ref('counter', id).ask('Increase', { value: 2 });
-    for (let i = 0; i < 1000 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 2));
+    // Woken by the third update itself (the initial state and one per write); a missing one fails on the test's timeout.
+    await three;
     expect(seen.map((u) => u.version)).toEqual([0, 1, 2]);
     expect(seen[0]?.state).toEqual({ value: null });
     const last = seen[2]?.state as { value: { typeUrl: string; value: unknown } };
