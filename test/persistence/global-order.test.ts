@@ -6,6 +6,8 @@ import pg from 'pg';
 import { compareOffsets, createStore, isBeamstateError, silentLogger, START_OFFSET, tailJournal } from '../../src/index.js';
 import type { GlobalEvent, Store } from '../../src/index.js';
 import { ManualClock } from '../../src/actors/clock.js';
+import { MIGRATIONS } from '../../src/persistence/sql/migrations.js';
+import { tables } from '../../src/persistence/sql/tables.js';
 import { DATABASE_URL, freshId, openTestDatabase } from './support.js';
 import type { TestDatabase } from './support.js';
 
@@ -160,6 +162,44 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('migration 3 on a journal that already holds events', () => {
+  it('gives the old events the migration\'s transaction id: they come first, in ordering order, then new ones', async () => {
+    const db = await openTestDatabase();
+    try {
+      const t = tables(db.schema, 'beamstate_');
+      // The schema as version 2 left it, with events written by then.
+      await db.admin(`CREATE SCHEMA "${db.schema}"`);
+      await db.admin(`CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
+        for (const statement of m.statements(t)) await db.admin(statement);
+        await db.admin(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      }
+      const old = await db.openStore({ migrate: false }).catch((e: unknown) => e);
+      expect(isBeamstateError(old, 'MIGRATION_FAILED')).toBe(true); // too old for this library
+      for (const [pid, seq] of [['old-b', 1], ['old-a', 1], ['old-b', 2]] as const) {
+        await db.admin(`INSERT INTO ${t.journalMeta} (persistence_id, highest_sequence_nr) VALUES ($1, $2) ON CONFLICT (persistence_id) DO UPDATE SET highest_sequence_nr = $2`, [pid, seq]);
+        await db.admin(
+          `INSERT INTO ${t.journal} (persistence_id, sequence_nr, event_type, payload, written_at, batch_id) VALUES ($1, $2, '', '\\xc0', 0, '00000000-0000-0000-0000-000000000000')`,
+          [pid, seq],
+        );
+      }
+      const store = await db.openStore(); // migrates
+      await store.journal.append('old-a', 1, [{ payload: 'new' }]);
+      await visible(store, START_OFFSET, 4);
+      const all = await store.journal.eventsAfter(START_OFFSET);
+      expect(all.map((e) => [e.persistenceId, e.sequenceNr])).toEqual([
+        ['old-b', 1],
+        ['old-a', 1],
+        ['old-b', 2],
+        ['old-a', 2],
+      ]);
+      expect(new Set(all.slice(0, 3).map((e) => e.offset.split(':')[0])).size).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+});
 
 describe('global order across transaction ids of different lengths (PGlite)', () => {
   it('sorts by the transaction id as a number, not as text (an id of 1000 comes after 999)', async () => {
