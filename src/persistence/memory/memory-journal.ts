@@ -56,12 +56,15 @@ export class MemoryJournal implements Journal {
   /** Arena offset and length of the payload. */
   readonly #payloadAt = new Float64Column();
   readonly #payloadLength = new Int32Column();
-  /** Arena offset of the metadata, -1 when there is none, and its length. */
+  /** Index into `#metadataAt`/`#metadataLength` of the event's metadata, -1 when it has none (most events). */
+  readonly #metadata = new Int32Column();
+  /** Arena offset and length of each metadata stored, in order. */
   readonly #metadataAt = new Float64Column();
   readonly #metadataLength = new Int32Column();
   readonly #bytes = new ByteArena();
-  /** Tags by ordering - 1; a plain array, most entries the shared empty one. */
-  readonly #tags: (readonly string[])[] = [];
+  /** Index into `#tagLists` of the event's tags, -1 when it has none (most events). */
+  readonly #tagged = new Int32Column();
+  readonly #tagLists: (readonly string[])[] = [];
   readonly #commitListeners = new Set<() => void>();
   #stats = { appends: 0, events: 0, conflicts: 0, batches: 0, largestBatch: 0 };
 
@@ -138,7 +141,11 @@ export class MemoryJournal implements Journal {
     timestamp: number,
   ): void {
     const bytes = this.#bytes;
-    this.#tags.push(tags === null ? NO_TAGS : Object.freeze([...tags]));
+    if (tags === null) this.#tagged.push(-1);
+    else {
+      this.#tagged.push(this.#tagLists.length);
+      this.#tagLists.push(Object.freeze([...tags]));
+    }
     log.orderings.push(this.#pids.length);
     this.#pids.push(this.#names.indexOf(persistenceId));
     this.#seqs.push(sequenceNr);
@@ -146,8 +153,18 @@ export class MemoryJournal implements Journal {
     this.#timestamps.push(timestamp);
     this.#payloadAt.push(bytes.add(payload));
     this.#payloadLength.push(payload.byteLength);
-    this.#metadataAt.push(metadata === null ? -1 : bytes.add(metadata));
-    this.#metadataLength.push(metadata === null ? 0 : metadata.byteLength);
+    if (metadata === null) this.#metadata.push(-1);
+    else {
+      this.#metadata.push(this.#metadataAt.length);
+      this.#metadataAt.push(bytes.add(metadata));
+      this.#metadataLength.push(metadata.byteLength);
+    }
+  }
+
+  /** Event `i`'s tags (ordering - 1). */
+  #tagsOf(i: number): readonly string[] {
+    const t = this.#tagged.get(i);
+    return t < 0 ? NO_TAGS : (this.#tagLists[t] as readonly string[]);
   }
 
   async replay(persistenceId: string, options: ReplayOptions, onEvent: (event: PersistentEvent) => void): Promise<ReplayResult> {
@@ -219,7 +236,7 @@ export class MemoryJournal implements Journal {
     for (let i = q.after.ordering; i < n && out.length < q.max; i++) {
       if (!this.#matches(q, i)) continue;
       const e = this.#decode(i);
-      out.push({ ...e, offset: formatOffset(i + 1, i + 1), tags: this.#tags[i] ?? NO_TAGS });
+      out.push({ ...e, offset: formatOffset(i + 1, i + 1), tags: this.#tagsOf(i) });
     }
     return out;
   }
@@ -260,7 +277,7 @@ export class MemoryJournal implements Journal {
     const pid = this.#names.at(this.#pids.get(i));
     const log = this.#ids.get(pid) as IdLog;
     if (this.#seqs.get(i) <= log.deletedTo) return false;
-    if (q.tag !== undefined && !(this.#tags[i] ?? NO_TAGS).includes(q.tag)) return false;
+    if (q.tag !== undefined && !this.#tagsOf(i).includes(q.tag)) return false;
     if (q.prefixes !== undefined && !q.prefixes.some((p) => pid.startsWith(p))) return false;
     return true;
   }
@@ -275,7 +292,7 @@ export class MemoryJournal implements Journal {
     const type = this.#names.at(this.#types.get(i));
     const bytes = this.#bytes;
     const payload = bytes.copy(this.#payloadAt.get(i), this.#payloadLength.get(i));
-    const metadataAt = this.#metadataAt.get(i);
+    const m = this.#metadata.get(i);
     return {
       persistenceId,
       sequenceNr,
@@ -283,9 +300,9 @@ export class MemoryJournal implements Journal {
       type,
       payload: decodeValue(this.#serializer, payload, type, `event ${persistenceId}#${sequenceNr}`),
       metadata:
-        metadataAt < 0
+        m < 0
           ? undefined
-          : (decodeValue(this.#serializer, bytes.copy(metadataAt, this.#metadataLength.get(i)), '', `metadata of event ${persistenceId}#${sequenceNr}`) as Record<string, unknown>),
+          : (decodeValue(this.#serializer, bytes.copy(this.#metadataAt.get(m), this.#metadataLength.get(m)), '', `metadata of event ${persistenceId}#${sequenceNr}`) as Record<string, unknown>),
       timestamp: this.#timestamps.get(i),
     };
   }
