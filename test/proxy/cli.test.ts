@@ -138,6 +138,19 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     expect(await started.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('only beamstate proxy loads gRPC: beamstate serve and the CLI itself never do', async () => {
+    const counter = join(root, 'test', 'proxy', 'fixtures', 'count-grpc.cjs');
+    const loaded = async (args: string[]): Promise<number> => {
+      const out = await run(process.execPath, ['--require', counter, '--import', 'tsx', cli, ...args], { cwd: root, env: cliEnv() }).catch((e: { stderr: string }) => e);
+      const m = /grpc modules loaded: (\d+)/.exec(out.stderr);
+      if (m === null) throw new Error(`no count in ${out.stderr}`);
+      return Number(m[1]);
+    };
+    const [version, serveHelp, proxyHelp] = await Promise.all([loaded(['--version']), loaded(['serve', '--help']), loaded(['proxy', '--help'])]);
+    expect({ version, serveHelp }).toEqual({ version: 0, serveHelp: 0 });
+    expect(proxyHelp).toBeGreaterThan(0);
+  });
+
   it('a usage error is one line on stderr and exit 1; --help is the usage on stdout (every option: cli-options.test.ts)', async () => {
     const [missing, unknown, help] = await Promise.all([runCli([]), runCli(['--user-function', '127.0.0.1:8080', '--colour']), runCli(['--help'])]);
     expect(missing).toEqual({ code: 1, stdout: '', stderr: 'beamstate: proxy needs the user function: beamstate proxy --user-function <host:port> (beamstate proxy --help lists the options)\n' });
