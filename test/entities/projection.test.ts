@@ -220,7 +220,7 @@ for (const backend of sqlBackends) {
             await admin(`DROP TABLE ${table}`);
           },
         ),
-        { numRuns: 12 },
+        { numRuns: backend === 'pglite' ? 8 : 12 },
       );
     });
 
