@@ -129,19 +129,28 @@ export class GatewayClient implements AsyncDisposable {
   private readonly heartbeatMs: number;
   private readonly reconnect: Required<ReconnectOptions> | null;
 
+  /** The gateways this client may use (several: the nodes of a cluster), tried in turn. */
+  readonly urls: readonly string[];
+  private urlIndex = 0;
+
   /** @internal Use {@link connect}. */
   constructor(
-    /** The gateway's URL (`ws://…` or `wss://…`). */
-    readonly url: string,
+    urls: string | readonly string[],
     private readonly codec: ClientCodec,
     private readonly options: ConnectOptions,
   ) {
+    this.urls = typeof urls === 'string' ? [urls] : [...urls];
     this.clock = options.clock ?? systemClock;
     this.timeout = checkTimeout('timeout', options.timeout ?? clientDefaults.timeout);
     this.connectTimeout = checkTimeout('connectTimeout', options.connectTimeout ?? clientDefaults.connectTimeout);
     const hb = options.heartbeatMs ?? clientDefaults.heartbeatMs;
     this.heartbeatMs = hb === false ? 0 : checkTimeout('heartbeatMs', hb);
     this.reconnect = options.reconnect === false ? null : { ...reconnectDefaults, ...options.reconnect };
+  }
+
+  /** The gateway's URL in use (or tried next): with several, the next one is tried after a failed attempt. */
+  get url(): string {
+    return this.urls[this.urlIndex] as string;
   }
 
   /** Where the client is. */
@@ -396,8 +405,20 @@ export class GatewayClient implements AsyncDisposable {
 
   // ------------------------------------------------------------ connection
 
-  /** @internal Opens a connection; resolves when open, rejects with `CONNECT_FAILED`. */
+  /**
+   * @internal Opens a connection; resolves when open, rejects with `CONNECT_FAILED`. A failed
+   * attempt moves on to the next URL (if there are several), for the next attempt.
+   */
   async open(): Promise<void> {
+    try {
+      await this.openOnce();
+    } catch (err) {
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+      throw err;
+    }
+  }
+
+  private async openOnce(): Promise<void> {
     const socket = await this.createSocket();
     await new Promise<void>((resolve, reject) => {
       let status: number | undefined;
@@ -640,20 +661,32 @@ export class GatewayClient implements AsyncDisposable {
 /**
  * Connects to a beamstate gateway. Resolves once the connection is open (the first attempt is
  * not retried: it rejects with `CONNECT_FAILED`, with the HTTP `status` in Node when the server
- * refused, e.g. 401); later losses reconnect with backoff.
+ * refused, e.g. 401); later losses reconnect with backoff. Give several URLs (the gateways of a
+ * cluster's nodes, docs/cluster.md) to fail over: the first that opens is used, and each
+ * reconnection attempt after a loss tries the next.
  */
-export async function connect(url: string, options: ConnectOptions = {}): Promise<GatewayClient> {
-  if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new InvalidOptionError('url', `must be a ws:// or wss:// URL, got ${String(url)}`);
+export async function connect(url: string | readonly string[], options: ConnectOptions = {}): Promise<GatewayClient> {
+  // Several URLs (the gateways of a cluster's nodes): the first that opens is used, and after a
+  // lost connection each reconnection attempt tries the next one.
+  const urls = typeof url === 'string' ? [url] : Array.isArray(url) ? url : [];
+  if (urls.length === 0) throw new InvalidOptionError('url', `must be a ws:// or wss:// URL or a non-empty array of them, got ${String(url)}`);
+  for (const u of urls) if (typeof u !== 'string' || !/^wss?:\/\//.test(u)) throw new InvalidOptionError('url', `must be a ws:// or wss:// URL, got ${String(u)}`);
   const format = options.format ?? clientDefaults.format;
   if (format !== 'json' && format !== 'msgpack') throw new InvalidOptionError('format', `must be 'json' or 'msgpack', got ${String(format)}`);
-  const client = new GatewayClient(url, await clientCodec(format), options);
-  try {
-    await client.open();
-  } catch (err) {
-    client.abandon(err as Error);
-    throw err;
+  const client = new GatewayClient(urls, await clientCodec(format), options);
+  let last: unknown;
+  for (let i = 0; i < urls.length; i++) {
+    try {
+      await client.open();
+      return client;
+    } catch (err) {
+      last = err;
+      // Refused for good (e.g. 401): another node would say the same.
+      if (err instanceof ConnectFailedError && err.status !== undefined && PERMANENT.has(err.status)) break;
+    }
   }
-  return client;
+  client.abandon(last as Error);
+  throw last;
 }
 
 function checkTimeout(field: string, value: unknown): number {
