@@ -5,7 +5,9 @@
 // - append_per_s_with_global_order vs append_per_s_baseline: closed-loop appends (many ids, one
 //   event each, group commit) on the journal as migrated, and on a copy of the schema without what
 //   the global order adds (the tx_id column and its (tx_id, ordering) index) — the journal as it
-//   was. Trials interleaved (base, global, base, global, …), medians reported.
+//   was. Trials interleaved (base, global, lock, base, …), medians reported. For comparison,
+//   append_per_s_commit_order_lock: the alternative design (a commit-order sequence taken under a
+//   lock held to the commit), simulated with triggers on a third schema.
 // - projection_events_per_s vs raw_replay_per_s_baseline: an exactly-once projection (each batch
 //   upserted into a PostgreSQL table in the transaction that saves its offset) over 200 000 events
 //   already in the journal, against a plain read of the same events in global order.
@@ -20,6 +22,7 @@ import { log, now, percentile, report, round } from './_report.js';
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_proj_${process.pid}`;
 const baseSchema = `bench_proj_base_${process.pid}`;
+const lockSchema = `bench_proj_lock_${process.pid}`;
 const TRIAL_MS = Number(process.env.TRIAL_MS ?? 3000);
 const WRITERS = 64;
 const REPLAY_EVENTS = Number(process.env.REPLAY_EVENTS ?? 200_000);
@@ -56,21 +59,38 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  for (const s of [schema, baseSchema]) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  for (const s of [schema, baseSchema, lockSchema]) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   const store = await open(schema);
   const base = await open(baseSchema);
   // The journal as it was before the global order: no tx_id, no (tx_id, ordering) index.
   await admin.query(`ALTER TABLE "${baseSchema}".beamstate_journal DROP COLUMN tx_id`);
+  // The alternative not taken, for comparison: a commit-order sequence assigned under a lock held
+  // to the commit. A statement trigger takes a transaction-level advisory lock before the events
+  // are inserted and numbers them from a sequence, so append transactions commit one at a time.
+  const locked = await open(lockSchema);
+  await admin.query(`ALTER TABLE "${lockSchema}".beamstate_journal DROP COLUMN tx_id`);
+  await admin.query(`ALTER TABLE "${lockSchema}".beamstate_journal ADD COLUMN commit_seq bigint`);
+  await admin.query(`CREATE SEQUENCE "${lockSchema}".commit_seq`);
+  await admin.query(`CREATE FUNCTION "${lockSchema}".take_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_advisory_xact_lock(7177); RETURN NULL; END $$`);
+  await admin.query(`CREATE FUNCTION "${lockSchema}".number() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.commit_seq := nextval('"${lockSchema}".commit_seq'); RETURN NEW; END $$`);
+  await admin.query(`CREATE TRIGGER a_lock BEFORE INSERT ON "${lockSchema}".beamstate_journal FOR EACH STATEMENT EXECUTE FUNCTION "${lockSchema}".take_lock()`);
+  await admin.query(`CREATE TRIGGER b_number BEFORE INSERT ON "${lockSchema}".beamstate_journal FOR EACH ROW EXECUTE FUNCTION "${lockSchema}".number()`);
 
   // 1. Append throughput, interleaved trials.
   const baseRates: number[] = [];
   const globalRates: number[] = [];
+  const lockRates: number[] = [];
   await appendTrial(base, 'warm');
   await appendTrial(store, 'warm');
   for (let i = 0; i < 5; i++) {
     baseRates.push(await appendTrial(base, `b${i}`));
     globalRates.push(await appendTrial(store, `g${i}`));
-    log(`append trial ${i}: baseline ${round(baseRates[i] as number)}/s, with global order ${round(globalRates[i] as number)}/s`);
+    lockRates.push(await appendTrial(locked, `l${i}`));
+    log(
+      `append trial ${i}: baseline ${round(baseRates[i] as number)}/s, with global order ${round(globalRates[i] as number)}/s, commit order under a lock ${round(lockRates[i] as number)}/s`,
+    );
   }
 
   // 2. Projection vs raw replay over the same events.
@@ -207,8 +227,10 @@ async function main(): Promise<void> {
   const metrics = {
     append_per_s_baseline: round(median(baseRates)),
     append_per_s_with_global_order: round(median(globalRates)),
+    append_per_s_commit_order_lock: round(median(lockRates)),
     // Ratios: the median of each interleaved pair's ratio (steadier than a ratio of medians on a busy machine).
     append_ratio: round(median(globalRates.map((g, i) => g / (baseRates[i] as number))), 3),
+    append_lock_ratio: round(median(lockRates.map((l, i) => l / (baseRates[i] as number))), 3),
     raw_replay_per_s_baseline: round(median(replayRates)),
     projection_events_per_s: round(median(projectionRates)),
     projection_ratio: round(median(projectionRates.map((p, i) => p / (replayRates[i] as number))), 3),
@@ -217,8 +239,8 @@ async function main(): Promise<void> {
     tail_lag_p99_ms: round(percentile(lags, 99), 1),
     tail_events_seen: lags.length,
   };
-  await Promise.all([store.close(), base.close(), replayStore.close()]);
-  for (const s of [schema, baseSchema, rs]) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await Promise.all([store.close(), base.close(), locked.close(), replayStore.close()]);
+  for (const s of [schema, baseSchema, lockSchema, rs]) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
   await admin.end();
   report('projections', metrics);
 }
