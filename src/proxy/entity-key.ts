@@ -17,8 +17,12 @@ export const ENTITY_KEY_SEPARATOR = '-';
 const LEN = 2;
 const VARINT = 0;
 
-/** One pass over a message's wire bytes: `visit(field, wireType, reader)` must consume the value or return false to have it skipped. */
-function walk(bytes: Uint8Array, visit: (field: number, wireType: number, r: protobuf.Reader) => boolean): void {
+/**
+ * One pass over a message's wire bytes: `visit(field, wireType, reader)` must consume the value
+ * or return false to have it skipped. Also used by grpc-reflection.ts.
+ * @internal
+ */
+export function walk(bytes: Uint8Array, visit: (field: number, wireType: number, r: protobuf.Reader) => boolean): void {
   const r = protobuf.Reader.create(bytes);
   while (r.pos < r.len) {
     const tag = r.uint32();

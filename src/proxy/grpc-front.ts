@@ -9,6 +9,7 @@ import { ComponentType } from './discovery.js';
 import { MalformedMessageError, NoEntityKeyError, ProxyProtocolError, UnsupportedComponentError } from './errors.js';
 import { entityKeyFields, type KeyExtractor, keyExtractor } from './entity-key.js';
 import { grpcFailureOf } from './grpc-status.js';
+import { addReflection } from './grpc-reflection.js';
 import { EncodedMessage } from './transcode.js';
 import type { KalixProxy } from './proxy.js';
 
@@ -31,6 +32,8 @@ export interface GrpcFrontOptions {
    * Default: every call is let in (the front listens on 127.0.0.1 unless told otherwise).
    */
   readonly authenticate?: (metadata: grpc.Metadata) => boolean | Promise<boolean>;
+  /** Serve gRPC server reflection (v1 and v1alpha) from the user function's descriptors, for `grpcurl` and the like. Default true, behind `authenticate`. */
+  readonly reflection?: boolean;
   readonly logger?: Logger;
 }
 
@@ -39,6 +42,7 @@ export const grpcFrontDefaults = {
   port: 0,
   host: '127.0.0.1',
   maxReceiveMessageBytes: 4 * 1024 * 1024,
+  reflection: true,
 } as const;
 
 /** The name a call to a stateless component (an action) uses as its id: the runtime routes it to any worker. */
@@ -151,6 +155,8 @@ export async function startGrpcFront(options: GrpcFrontOptions): Promise<GrpcFro
     server.addService(definition, implementation);
     services.push(service.name);
   }
+
+  if (options.reflection ?? grpcFrontDefaults.reflection) addReflection(server, discovered.descriptorSet, services, (md) => admitted(options.authenticate, md, log), failure);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${options.port ?? grpcFrontDefaults.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
