@@ -35,9 +35,9 @@ export interface SqlStoreOptions extends CommonStoreOptions {
   /** Events fetched per query during a replay. Default 5000. */
   readonly replayChunkSize?: number;
   /**
-   * @internal Set by the cluster (`ClusterNode.storeOptions()`): every journal append and
-   * durable-state write of a sharded entity checks its shard's owner and epoch in its own
-   * statement. PostgreSQL only: PGlite is single-node.
+   * A cluster node's `writeFence` (docs/cluster.md): every journal append and durable-state
+   * write of a sharded entity checks its shard's owner and epoch in its own statement.
+   * PostgreSQL only: PGlite is single-node.
    */
   readonly writeFence?: WriteFence;
 }
