@@ -9,7 +9,7 @@ import type { EntityRefs, EventSourcedEntity } from './definition.js';
 import { DELETE, EffectBuilder, failure, type Failure, isEffect, NO_WRITE, type Step, UPDATE } from './effect.js';
 import type { CommandSpecs, EntityRef } from './entity-ref.js';
 import { EntityConflictError, PersistFailedError, PoisonCommandError } from './errors.js';
-import { COMMAND, type Pending } from './pending.js';
+import { COMMAND, type CommandTrace, type Pending } from './pending.js';
 import type { Region } from './region.js';
 import type { Slot } from './slot.js';
 import type { TimerChange, TimerWrites } from '../persistence/timer-store.js';
@@ -46,6 +46,8 @@ export class Batch {
   timers: TimerChange[] | null = null;
   /** The earliest time a timer it schedules is due (epoch ms). */
   soonestTimer = Infinity;
+  /** A command of it has spans (src/tracing): its write is told to them. */
+  traced = false;
 
   constructor(capacity: number) {
     this.items = new Array<unknown>(capacity * 3);
@@ -219,6 +221,11 @@ export abstract class EntityCell {
       // commands it is not even called, since the state it would see may never commit.
       if (i > 0 && def.async) break;
       p.attempts++;
+      const trace = p.trace;
+      if (trace !== null) {
+        batch.traced = true;
+        trace.handling(this.version + ahead, p.attempts);
+      }
       // Each command has a ctx of its own: what it reads there (in the handler, after an await,
       // in its reply or side effects) is about this command, not about the batch's last one.
       const ctx = new HandlerCtx(this, def.name, this.version + ahead, batch, i);
@@ -228,8 +235,10 @@ export abstract class EntityCell {
         effect = def.handler(state, p.input, ctx as never);
       } catch (err) {
         batch.crash = p.lastCrash = err;
+        trace?.handled(err);
         break;
       }
+      if (trace !== null) traceHandled(trace, effect);
       if (effect instanceof Promise) {
         def.async = true; // a plain function that returns promises: from now on, as if async
         if (i > 0) {
@@ -269,6 +278,7 @@ export abstract class EntityCell {
   /** An async handler at the head of the queue: awaited alone, then written and answered. */
   private async runAsyncHead(p: Pending, ctx: HandlerCtx, effectPromise: Promise<unknown>): Promise<EntityCell> {
     const batch = new Batch(1);
+    batch.traced = p.trace !== null;
     try {
       const effect = await effectPromise;
       // Stopped while the handler ran (the runtime stopped and failed the command, or the actor
@@ -301,10 +311,13 @@ export abstract class EntityCell {
       const result = this.writeResult;
       this.writeResult = undefined;
       if (written === FAILED_NOW) {
-        this.failed(batch, writeFailure(this.region, this.slot, result));
+        const failure = writeFailure(this.region, this.slot, result);
+        if (batch.traced) traceCommit(batch, true, failure.error, this.version);
+        this.failed(batch, failure);
         return this.finishOrCrash(batch);
       }
       this.version = this.slot.version = this.versionAfter(result);
+      if (batch.traced) traceCommit(batch, true, undefined, this.version);
       this.succeeded(batch);
       return this.complete(batch);
     }
@@ -312,6 +325,7 @@ export abstract class EntityCell {
     // find the batch in `writing`, instead of two closures per write.
     this.writing = batch;
     this.slot.startWriting(batch.size);
+    if (batch.traced) traceCommit(batch, false, undefined, 0);
     return written.then((this.onWritten ??= (result) => this.written(result)), (this.onWriteFailed ??= (err) => this.writeFailed(err)));
   }
 
@@ -320,6 +334,7 @@ export abstract class EntityCell {
     this.writing = null;
     this.slot.writeSettled(); // waiters run later, once succeeded() has taken the batch off the queue
     this.version = this.slot.version = this.versionAfter(result);
+    if (batch.traced) traceCommitted(batch, undefined, this.version);
     this.succeeded(batch);
     return this.complete(batch);
   }
@@ -328,7 +343,9 @@ export abstract class EntityCell {
     const batch = this.writing as Batch;
     this.writing = null;
     this.slot.writeSettled();
-    this.failed(batch, writeFailure(this.region, this.slot, err));
+    const failure = writeFailure(this.region, this.slot, err);
+    if (batch.traced) traceCommitted(batch, failure.error, this.version);
+    this.failed(batch, failure);
     return this.finishOrCrash(batch);
   }
 
@@ -470,6 +487,22 @@ export abstract class EntityCell {
   private sideEffectFailed(err: unknown, p: Pending): void {
     logSafely(() => this.log.error({ err, command: p.def?.name }, 'side effect failed'));
   }
+}
+
+/** A traced handler returned: its span ends now, or when the promise it returned settles. */
+function traceHandled(trace: CommandTrace, effect: unknown): void {
+  if (effect instanceof Promise) effect.then(() => trace.handled(undefined), (err: unknown) => trace.handled(err));
+  else trace.handled(undefined);
+}
+
+/** The batch's write began (and, when `done`, settled with `error`): told to its traced commands. */
+function traceCommit(batch: Batch, done: boolean, error: unknown, sequenceNr: number): void {
+  for (let i = 0; i < batch.size; i++) batch.pending(i).trace?.committing(batch.size);
+  if (done) traceCommitted(batch, error, sequenceNr);
+}
+
+function traceCommitted(batch: Batch, error: unknown, sequenceNr: number): void {
+  for (let i = 0; i < batch.size; i++) batch.pending(i).trace?.committed(error, sequenceNr);
 }
 
 /**

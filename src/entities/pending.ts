@@ -14,6 +14,19 @@ export interface AskListener {
   failed(token: unknown, error: unknown): void;
 }
 
+/**
+ * @internal A command's OpenTelemetry spans (src/tracing), told by the entity as it handles the
+ * command and commits its batch. Null on every command unless a gateway traces: one check.
+ */
+export interface CommandTrace {
+  handling(sequenceNr: number, attempt: number): void;
+  /** The handler returned (error undefined) or threw. */
+  handled(error: unknown): void;
+  committing(batchSize: number): void;
+  /** The batch's write committed (error undefined) or failed. */
+  committed(error: unknown, sequenceNr: number): void;
+}
+
 /** @internal What a queued item asks the entity to do. */
 export const COMMAND = 0;
 export const SUBSCRIBE = 1;
@@ -64,6 +77,8 @@ export class Pending extends Ask {
   invalid: unknown = undefined;
   /** A durable timer's delivery: the handler's `ctx.timer`, and what its write completes. */
   timer: Delivery | null = null;
+  /** Its spans, when a tracing gateway sent it. */
+  trace: CommandTrace | null = null;
   private handled = false;
 
   constructor(

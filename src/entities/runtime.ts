@@ -1,4 +1,4 @@
-import type { AskListener } from './pending.js';
+import type { AskListener, CommandTrace } from './pending.js';
 import type { AskOptions } from '../actors/ref.js';
 import { InvalidOptionError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';
@@ -127,6 +127,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   readonly timers: TimerService;
   /** @internal The timer delivery the command being queued carries (set only around `deliverTimer`'s send). */
   private delivering: Delivery | null = null;
+  /** @internal The spans of the command being sent (set only around a tracing gateway's `askWith`, see src/tracing). */
+  tracing: CommandTrace | null = null;
   /** @internal */ readonly subscriptions: Subscriptions;
   /** @internal */ readonly supervision: { readonly intensity: number; readonly periodMs: number; readonly shutdownMs: number };
   /** @internal */ stopping = false;
@@ -659,6 +661,7 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
     const system = this.system;
     const p = new Pending(COMMAND, def, input, slot, wantReply, null, listener, token);
     p.timer = this.delivering;
+    p.trace = this.tracing;
     p.validation = validation; // before the signal is watched: an aborted one then drops it
     if (wantReply) {
       const timeout = options?.timeout ?? system.askTimeout;
