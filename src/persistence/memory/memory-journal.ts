@@ -30,6 +30,8 @@ interface IdLog {
   deletedTo: number;
   /** `orderings.get(seq - 1)`: where event `seq` of this id sits in the columns (its ordering - 1). */
   readonly orderings: Int32Column;
+  /** The id's index in the string table (looked up once, not per event). */
+  readonly name: number;
 }
 
 /**
@@ -87,31 +89,32 @@ export class MemoryJournal implements Journal {
    */
   appendNow(persistenceId: string, expectedSequenceNr: number, events: readonly EventToAppend[], options?: AppendOptions): AppendResult {
     this.#lifecycle.check();
-    checkPersistenceId(persistenceId);
+    let log = this.#ids.get(persistenceId);
+    // An id with a log was checked when its first event was appended.
+    if (log === undefined) checkPersistenceId(persistenceId);
     checkNonNegativeInt(expectedSequenceNr, 'expectedSequenceNr');
     // Encode everything first: a value the serializer rejects fails the append before anything
     // is stored. A lone event (the common case) skips the arrays of the general path.
     const single = Array.isArray(events) && events.length === 1 ? encodeEvent(this.#serializer, events[0], 0) : null;
     const encoded = single === null ? encodeEvents(this.#serializer, events) : null;
     const timers = options?.timers === undefined ? undefined : this.#timerStore().encode(options.timers);
-    let log = this.#ids.get(persistenceId);
     if ((log?.highest ?? 0) !== expectedSequenceNr) {
       this.#stats.conflicts++;
       throw new JournalConflictError(persistenceId, expectedSequenceNr);
     }
     if (log === undefined) {
-      log = { highest: 0, deletedTo: 0, orderings: new Int32Column(8) };
+      log = { highest: 0, deletedTo: 0, orderings: new Int32Column(8), name: this.#names.indexOf(persistenceId) };
       this.#ids.set(persistenceId, log);
     }
     const timestamp = Date.now();
     let count: number;
     if (single !== null) {
-      this.#store(log, persistenceId, expectedSequenceNr + 1, single.type, single.payload, single.metadata, single.tags, timestamp);
+      this.#store(log, expectedSequenceNr + 1, single.type, single.payload, single.metadata, single.tags, timestamp);
       count = 1;
     } else {
       const e = encoded as EncodedEvents;
       for (let i = 0; i < e.count; i++) {
-        this.#store(log, persistenceId, expectedSequenceNr + i + 1, e.types[i] as string, e.payloads[i] as Uint8Array, e.metadata[i] ?? null, e.tags[i] ?? null, timestamp);
+        this.#store(log, expectedSequenceNr + i + 1, e.types[i] as string, e.payloads[i] as Uint8Array, e.metadata[i] ?? null, e.tags[i] ?? null, timestamp);
       }
       count = e.count;
     }
@@ -132,7 +135,6 @@ export class MemoryJournal implements Journal {
 
   #store(
     log: IdLog,
-    persistenceId: string,
     sequenceNr: number,
     type: string,
     payload: Uint8Array,
@@ -147,7 +149,7 @@ export class MemoryJournal implements Journal {
       this.#tagLists.push(Object.freeze([...tags]));
     }
     log.orderings.push(this.#pids.length);
-    this.#pids.push(this.#names.indexOf(persistenceId));
+    this.#pids.push(log.name);
     this.#seqs.push(sequenceNr);
     this.#types.push(this.#names.indexOf(type));
     this.#timestamps.push(timestamp);
