@@ -31,8 +31,12 @@ export interface WriteFailure {
  * @internal
  */
 export class Batch {
-  /** Pending, effect, state after it; pending, effect, state; … (one array, not three). */
-  private readonly items: unknown[];
+  // The first command (most batches hold only one) in fields of its own; the others in `items`:
+  // pending, effect, state after it; pending, effect, state; … (one array, not three).
+  private p0: Pending | null = null;
+  private effect0: EffectBuilder<unknown, unknown> | null = null;
+  private state0: unknown = undefined;
+  private readonly items: unknown[] | null;
   size = 0;
   finalState: unknown = undefined;
   fromVersion = 0;
@@ -50,26 +54,34 @@ export class Batch {
   traced = false;
 
   constructor(capacity: number) {
-    this.items = new Array<unknown>(capacity * 3);
+    this.items = capacity > 1 ? new Array<unknown>((capacity - 1) * 3) : null;
   }
 
   add(p: Pending, effect: EffectBuilder<unknown, unknown>, state: unknown): void {
-    const i = 3 * this.size++;
-    this.items[i] = p;
-    this.items[i + 1] = effect;
-    this.items[i + 2] = state;
+    const n = this.size++;
+    if (n === 0) {
+      this.p0 = p;
+      this.effect0 = effect;
+      this.state0 = state;
+      return;
+    }
+    const items = this.items as unknown[];
+    const i = 3 * (n - 1);
+    items[i] = p;
+    items[i + 1] = effect;
+    items[i + 2] = state;
   }
 
   pending(i: number): Pending {
-    return this.items[3 * i] as Pending;
+    return (i === 0 ? this.p0 : (this.items as unknown[])[3 * (i - 1)]) as Pending;
   }
 
   effect(i: number): EffectBuilder<unknown, unknown> {
-    return this.items[3 * i + 1] as EffectBuilder<unknown, unknown>;
+    return (i === 0 ? this.effect0 : (this.items as unknown[])[3 * (i - 1) + 1]) as EffectBuilder<unknown, unknown>;
   }
 
   state(i: number): unknown {
-    return this.items[3 * i + 2];
+    return i === 0 ? this.state0 : (this.items as unknown[])[3 * (i - 1) + 2];
   }
 
   /**
