@@ -98,6 +98,17 @@ export interface ClaimQuery {
   readonly max: number;
   /** Only timers of these entity types (the ones this runtime serves). */
   readonly entityTypes: readonly string[];
+  /** In a cluster: only timers of entities in these shards (the ones this node owns). Absent: any. */
+  readonly shards?: ShardFilter;
+}
+
+/**
+ * The shards whose timers a cluster node may claim: those of the entities `type|id` with
+ * `keyHash(type|id) % count` in `owned` (the cluster's `shardOf`).
+ */
+export interface ShardFilter {
+  readonly count: number;
+  readonly owned: readonly number[];
 }
 
 /** A claimed timer handed back with its claim: what to do with it. */
@@ -126,8 +137,8 @@ export interface TimerStore {
   deadLetter(timer: ClaimedTimer, error: string, now: number, nextDueAt: number | null): Promise<void>;
   /** Gives claims back unfired (the runtime is stopping): due again at `fireAt`. */
   release(keys: readonly TimerKey[], fireAt: number): Promise<void>;
-  /** The earliest `fireAt` among these types' timers, or undefined if they have none. */
-  nextFireAt(entityTypes: readonly string[]): Promise<number | undefined>;
+  /** The earliest `fireAt` among these types' timers (in these shards, if given), or undefined if they have none. */
+  nextFireAt(entityTypes: readonly string[], shards?: ShardFilter): Promise<number | undefined>;
   /** The timers of one persistence id, or all, by name. */
   list(persistenceId?: string): Promise<TimerInfo[]>;
   /** The dead letters, oldest first. */

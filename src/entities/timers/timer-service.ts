@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, keepAlive, systemTimeOf, type TimerHandle } from '../../actors/clock.js';
 import { InvalidOptionError } from '../../actors/errors.js';
 import type { Logger } from '../../logger.js';
-import type { ClaimedTimer, DeadTimer, TimerInfo, TimerStore } from '../../persistence/timer-store.js';
+import type { ClaimedTimer, DeadTimer, ShardFilter, TimerInfo, TimerStore } from '../../persistence/timer-store.js';
+import { isBeamstateError } from '../../errors.js';
 import { EntityStoppedError } from '../errors.js';
 import { nextOccurrence, type TimerDelivery } from './schedule.js';
 
@@ -66,6 +67,23 @@ export interface TimerHost {
   readonly logger: Logger;
   readonly store: { readonly timers: TimerStore };
   deliverTimer(entityType: string, entityId: string, command: string, payload: unknown, delivery: Delivery, timeoutMs: number): Promise<unknown>;
+}
+
+/**
+ * @internal Set by a cluster node (`ClusterNode.attach`): which shards this node may fire the
+ * timers of. Null on a single node, where every due timer of the registered types is claimed.
+ */
+export interface TimerOwnership {
+  /** The cluster's shard count (`shardOf(pid) = keyHash(pid) % count`). */
+  readonly count: number;
+  /** The shards this node holds and may write now. */
+  owned(): readonly number[];
+}
+
+/** The entity's shard moved while its delivery ran: the delivery is not the command's failure. */
+function ownerMoved(err: unknown): boolean {
+  if (isBeamstateError(err, 'NOT_SHARD_OWNER') || isBeamstateError(err, 'SHARD_FENCED')) return true;
+  return isBeamstateError(err, 'PERSIST_FAILED') && isBeamstateError((err as Error).cause, 'SHARD_FENCED');
 }
 
 interface Resolved {
@@ -141,6 +159,7 @@ export class TimerService {
   #fired = 0;
   #failed = 0;
   #dead = 0;
+  #ownership: TimerOwnership | null = null;
 
   /** @internal The runtime makes it. */
   constructor(host: TimerHost, options: TimerServiceOptions | undefined) {
@@ -174,6 +193,23 @@ export class TimerService {
   /** The occurrences given up on. */
   deadLetters(): Promise<DeadTimer[]> {
     return this.#host.store.timers.deadLetters();
+  }
+
+  /**
+   * @internal A cluster node says which shards are this node's: from now on only their timers
+   * are claimed. `ownershipChanged` after it takes shards makes it look at once.
+   */
+  set ownership(o: TimerOwnership | null) {
+    this.#ownership = o;
+  }
+
+  get ownership(): TimerOwnership | null {
+    return this.#ownership;
+  }
+
+  /** @internal This node took shards: their due timers (a dead owner's expired claims among them) are looked for now. */
+  ownershipChanged(): void {
+    if (this.#o.enabled && !this.#stopped) void this.poll();
   }
 
   /** @internal An entity type was registered: its timers are this runtime's to fire from now on. */
@@ -262,7 +298,14 @@ export class TimerService {
       let previous: Promise<unknown> = Promise.resolve();
       for (;;) {
         const now = this.#now();
-        const claimed = await store.claimDue({ now, leaseMs: o.leaseMs, claim: `${this.#node}:${++this.#round}`, max: o.batchSize, entityTypes: this.#types });
+        const shards = this.#shards();
+        if (shards !== undefined && shards.owned.length === 0) {
+          // A cluster node holding no shard has no timer to fire; it looks again when it takes some.
+          await previous;
+          if (!this.#stopped) this.#arm(this.#now() + o.pollIntervalMs);
+          return;
+        }
+        const claimed = await store.claimDue({ now, leaseMs: o.leaseMs, claim: `${this.#node}:${++this.#round}`, max: o.batchSize, entityTypes: this.#types, ...(shards === undefined ? {} : { shards }) });
         const delivering = claimed.length > 0 ? Promise.all(claimed.map((t) => this.#deliver(t, now))) : Promise.resolve();
         if (claimed.length === o.batchSize && !this.#stopped) {
           // A full batch: more may be due at once (10 000 timers at the same time), claim again now.
@@ -274,7 +317,7 @@ export class TimerService {
         await delivering;
         if (this.#stopped) return;
         if (claimed.length === 0) empty++;
-        const next = await store.nextFireAt(this.#types);
+        const next = await store.nextFireAt(this.#types, shards);
         if (this.#stopped) return;
         // Due already (time went on while this round ran, or a retry is due): another round
         // now, rather than a timer of 0 ms.
@@ -287,6 +330,12 @@ export class TimerService {
       this.#host.logger.warn({ err }, 'timer poll failed; trying again after pollIntervalMs');
       this.#arm(this.#now() + o.pollIntervalMs);
     }
+  }
+
+  /** The claim's shard filter: undefined on a single node (the statement is the one it always was). */
+  #shards(): ShardFilter | undefined {
+    const own = this.#ownership;
+    return own === null ? undefined : { count: own.count, owned: own.owned() };
   }
 
   async #deliver(t: ClaimedTimer, now: number): Promise<void> {
@@ -317,6 +366,13 @@ export class TimerService {
         // Not the command's fault: the runtime is stopping. The claim goes back, due at once, so
         // the next runtime fires it without waiting for the lease (nor counting an attempt).
         await store.release([t], t.dueAt);
+        return;
+      }
+      if (this.#ownership !== null && ownerMoved(err)) {
+        // In a cluster, the shard moved under the delivery (handed off, lease lost, fenced):
+        // not an attempt either. The claim goes back due now, and this node no longer claims the
+        // shard's timers, so its new owner fires it, with the same delivery id.
+        await store.release([t], now);
         return;
       }
       this.#failed++;

@@ -1,4 +1,5 @@
-import type { ClaimedTimer, ClaimQuery, DeadTimer, TimerInfo, TimerKey, TimerStore, TimerWrites } from '../timer-store.js';
+import type { ClaimedTimer, ClaimQuery, DeadTimer, ShardFilter, TimerInfo, TimerKey, TimerStore, TimerWrites } from '../timer-store.js';
+import { keyHash } from '../key-hash.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
 import type { Lifecycle } from '../lifecycle.js';
@@ -9,6 +10,8 @@ interface Row {
   readonly name: string;
   readonly entityType: string;
   readonly entityId: string;
+  /** `keyHash(type|id)`: its shard in a cluster of any size. */
+  readonly hash: number;
   scheduleId: string;
   dueAt: number;
   everyMs: number;
@@ -25,6 +28,9 @@ interface DeadRow extends Omit<DeadTimer, 'payload'> {
 }
 
 const key = (persistenceId: string, name: string): string => `${persistenceId}\u0000${name}`;
+
+const ownedSet = (f: ShardFilter | undefined): Set<number> | null => (f === undefined ? null : new Set(f.owned));
+const inShards = (r: Row, f: ShardFilter | undefined, owned: Set<number> | null): boolean => f === undefined || owned === null || owned.has(r.hash % f.count);
 
 /**
  * @internal Timers in memory. Every call runs to completion synchronously, which makes it atomic;
@@ -49,12 +55,14 @@ export class MemoryTimerStore implements TimerStore {
 
   /** Applies encoded changes at once (inside the caller's write). */
   applyNow(persistenceId: string, w: EncodedTimerWrites): void {
+    const hash = w.puts.length > 0 ? keyHash(`${w.entityType}|${w.entityId}`) : 0;
     for (const p of w.puts) {
       this.#rows.set(key(persistenceId, p.name), {
         persistenceId,
         name: p.name,
         entityType: w.entityType,
         entityId: w.entityId,
+        hash,
         scheduleId: p.scheduleId,
         dueAt: p.dueAt,
         everyMs: p.everyMs,
@@ -79,7 +87,8 @@ export class MemoryTimerStore implements TimerStore {
     this.#lifecycle.check();
     const types = new Set(q.entityTypes);
     const due: Row[] = [];
-    for (const r of this.#rows.values()) if (r.fireAt <= q.now && types.has(r.entityType)) due.push(r);
+    const owned = ownedSet(q.shards);
+    for (const r of this.#rows.values()) if (r.fireAt <= q.now && types.has(r.entityType) && inShards(r, q.shards, owned)) due.push(r);
     due.sort((a, b) => a.fireAt - b.fireAt);
     const out: ClaimedTimer[] = [];
     for (const r of due.slice(0, q.max)) {
@@ -142,11 +151,12 @@ export class MemoryTimerStore implements TimerStore {
     }
   }
 
-  async nextFireAt(entityTypes: readonly string[]): Promise<number | undefined> {
+  async nextFireAt(entityTypes: readonly string[], shards?: ShardFilter): Promise<number | undefined> {
     this.#lifecycle.check();
     const types = new Set(entityTypes);
+    const owned = ownedSet(shards);
     let best: number | undefined;
-    for (const r of this.#rows.values()) if (types.has(r.entityType) && (best === undefined || r.fireAt < best)) best = r.fireAt;
+    for (const r of this.#rows.values()) if (types.has(r.entityType) && inShards(r, shards, owned) && (best === undefined || r.fireAt < best)) best = r.fireAt;
     return best;
   }
 

@@ -4,6 +4,7 @@ import type { SqlDriver, SqlQuery } from './driver.js';
 import type { Tables } from './tables.js';
 import { hash } from './tables.js';
 import { BeamstateError } from '../../errors.js';
+import { keyHashBackfill } from '../key-hash.js';
 
 /**
  * Versioned schema migrations, run by the library itself when a store is created. Each version
@@ -137,6 +138,18 @@ export const MIGRATIONS: readonly Migration[] = [
         last_error text NOT NULL,
         dead_at bigint NOT NULL
       )`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'durable timers: the shard hash of their entity',
+    statements: (t) => [
+      // keyHash(type|id): a cluster node claims only the timers of the shards it owns
+      // (`shard_hash % shards = ANY(owned)`), whatever the shard count. Rows written before this
+      // version are filled in here by the same hash in PL/pgSQL.
+      `ALTER TABLE ${t.timers} ADD COLUMN shard_hash bigint`,
+      keyHashBackfill(t.timers, 'shard_hash', `entity_type || '|' || entity_id`, ['persistence_id', 'name']),
+      `ALTER TABLE ${t.timers} ALTER COLUMN shard_hash SET NOT NULL`,
     ],
   },
 ];

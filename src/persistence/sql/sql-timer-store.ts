@@ -1,4 +1,4 @@
-import type { ClaimedTimer, ClaimQuery, DeadTimer, TimerInfo, TimerKey, TimerStore, TimerWrites } from '../timer-store.js';
+import type { ClaimedTimer, ClaimQuery, DeadTimer, ShardFilter, TimerInfo, TimerKey, TimerStore, TimerWrites } from '../timer-store.js';
 import type { Serializer } from '../serializer.js';
 import { decodeValue } from '../serializer.js';
 import type { Lifecycle } from '../lifecycle.js';
@@ -6,7 +6,7 @@ import { encodeTimerWrites } from '../encoded-timers.js';
 import { checkPersistenceId } from '../validation.js';
 import type { SqlDriver } from './driver.js';
 import type { Tables } from './tables.js';
-import { textArrayLiteral } from './array-literals.js';
+import { intArrayLiteral, textArrayLiteral } from './array-literals.js';
 import { timerWriteCtes, timerWriteParams } from './timer-writes.js';
 
 const TIMER_COLUMNS = 'persistence_id, name, entity_type, entity_id, schedule_id, due_at, every_ms, attempts, command, payload';
@@ -22,7 +22,16 @@ export class SqlTimerStore implements TimerStore {
   readonly #t: Tables;
   readonly #serializer: Serializer;
   readonly #lifecycle: Lifecycle;
-  readonly #sql: { readonly write: string; readonly claim: string; readonly retry: string; readonly dead: string; readonly release: string; readonly next: string };
+  readonly #sql: {
+    readonly write: string;
+    readonly claim: string;
+    readonly claimShards: string;
+    readonly retry: string;
+    readonly dead: string;
+    readonly release: string;
+    readonly next: string;
+    readonly nextShards: string;
+  };
   readonly #tag: string;
 
   constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle) {
@@ -33,15 +42,9 @@ export class SqlTimerStore implements TimerStore {
     this.#tag = t.tag;
     this.#sql = {
       write: `WITH won AS (SELECT 1::int8 AS idx, $1::text AS pid), ${timerWriteCtes(t, 'won', 2)} SELECT 1`,
-      // SKIP LOCKED: two runtimes claiming at once take different timers; the locked row's
-      // condition is checked again on its newest version, so a timer claimed and committed by
-      // another meanwhile (fire_at moved to its lease's end) is not taken.
-      claim: `UPDATE ${t.timers} tm SET claim = $1, fire_at = $2::int8 + $3::int8
-        FROM (SELECT persistence_id, name FROM ${t.timers}
-              WHERE fire_at <= $2 AND entity_type = ANY($4::text[])
-              ORDER BY fire_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
-        WHERE tm.persistence_id = c.persistence_id AND tm.name = c.name
-        RETURNING ${TIMER_COLUMNS.split(', ').map((c) => `tm.${c}`).join(', ')}`,
+      claim: claimSql(t, ''),
+      // In a cluster: only the shards this node owns ($6 the shard count, $7 the owned shards).
+      claimShards: claimSql(t, ' AND shard_hash % $6 = ANY($7::int8[])'),
       // The claim stays (see TimerStore.retry); the next claim replaces it.
       retry: `UPDATE ${t.timers} SET attempts = attempts + 1, fire_at = $4, last_error = $5
         WHERE persistence_id = $1 AND name = $2 AND claim = $3`,
@@ -57,6 +60,7 @@ export class SqlTimerStore implements TimerStore {
         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(pid, name, claim)
         WHERE tm.persistence_id = x.pid AND tm.name = x.name AND tm.claim = x.claim`,
       next: `SELECT min(fire_at) FROM ${t.timers} WHERE entity_type = ANY($1::text[])`,
+      nextShards: `SELECT min(fire_at) FROM ${t.timers} WHERE entity_type = ANY($1::text[]) AND shard_hash % $2 = ANY($3::int8[])`,
     };
   }
 
@@ -69,7 +73,12 @@ export class SqlTimerStore implements TimerStore {
 
   async claimDue(q: ClaimQuery): Promise<ClaimedTimer[]> {
     this.#lifecycle.check();
-    const r = await this.#driver.query(this.#sql.claim, [q.claim, q.now, q.leaseMs, textArrayLiteral(q.entityTypes), q.max], `bs_${this.#tag}_timer_claim`);
+    const params: unknown[] = [q.claim, q.now, q.leaseMs, textArrayLiteral(q.entityTypes), q.max];
+    const s = q.shards;
+    const r =
+      s === undefined
+        ? await this.#driver.query(this.#sql.claim, params, `bs_${this.#tag}_timer_claim`)
+        : await this.#driver.query(this.#sql.claimShards, [...params, s.count, intArrayLiteral(s.owned)], `bs_${this.#tag}_timer_claim_shards`);
     const out = r.rows.map((row) => ({
       persistenceId: row[0] as string,
       name: row[1] as string,
@@ -121,9 +130,13 @@ export class SqlTimerStore implements TimerStore {
     ]);
   }
 
-  async nextFireAt(entityTypes: readonly string[]): Promise<number | undefined> {
+  async nextFireAt(entityTypes: readonly string[], shards?: ShardFilter): Promise<number | undefined> {
     this.#lifecycle.check();
-    const r = await this.#driver.query(this.#sql.next, [textArrayLiteral(entityTypes)], `bs_${this.#tag}_timer_next`);
+    const types = textArrayLiteral(entityTypes);
+    const r =
+      shards === undefined
+        ? await this.#driver.query(this.#sql.next, [types], `bs_${this.#tag}_timer_next`)
+        : await this.#driver.query(this.#sql.nextShards, [types, shards.count, intArrayLiteral(shards.owned)], `bs_${this.#tag}_timer_next_shards`);
     const v = r.rows[0]?.[0];
     return v === null || v === undefined ? undefined : Number(v);
   }
@@ -172,4 +185,19 @@ export class SqlTimerStore implements TimerStore {
       deadAt: Number(row[10]),
     }));
   }
+}
+
+/**
+ * The claim. SKIP LOCKED: two runtimes claiming at once take different timers; the locked row's
+ * condition is checked again on its newest version, so a timer claimed and committed by another
+ * meanwhile (fire_at moved to its lease's end) is not taken. `filter` narrows it (a cluster
+ * node's shards); it is applied to the due rows the fire_at index yields.
+ */
+function claimSql(t: Tables, filter: string): string {
+  return `UPDATE ${t.timers} tm SET claim = $1, fire_at = $2::int8 + $3::int8
+        FROM (SELECT persistence_id, name FROM ${t.timers}
+              WHERE fire_at <= $2 AND entity_type = ANY($4::text[])${filter}
+              ORDER BY fire_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
+        WHERE tm.persistence_id = c.persistence_id AND tm.name = c.name
+        RETURNING ${TIMER_COLUMNS.split(', ').map((c) => `tm.${c}`).join(', ')}`;
 }

@@ -1,9 +1,10 @@
 import type { EncodedTimerWrites } from '../encoded-timers.js';
 import type { Tables } from './tables.js';
 import { intArrayLiteral, textArrayLiteral } from './array-literals.js';
+import { keyHash } from '../key-hash.js';
 
 /** How many parameters `timerWriteParams` makes. */
-export const TIMER_WRITE_PARAMS = 18;
+export const TIMER_WRITE_PARAMS = 19;
 
 /**
  * Timer changes as data-modifying CTEs, to be appended to the WITH list of the statement that
@@ -18,13 +19,13 @@ export const TIMER_WRITE_PARAMS = 18;
 export function timerWriteCtes(t: Tables, won: string, first: number): string {
   const p = (i: number): string => `$${first + i}`;
   return `tm_put AS (
-  INSERT INTO ${t.timers} (persistence_id, name, entity_type, entity_id, schedule_id, due_at, every_ms, fire_at, attempts, claim, command, payload, created_at, last_error)
-  SELECT w.pid, x.name, x.etype, x.eid, x.sid, x.due, x.every, x.due, 0, NULL, x.cmd, substring(${p(8)}::bytea FROM x.off FOR x.len), ${p(11)}::int8, NULL
-  FROM unnest(${p(0)}::int8[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::int8[], ${p(4)}::int8[], ${p(5)}::text[], ${p(6)}::int4[], ${p(7)}::int4[], ${p(9)}::text[], ${p(10)}::text[])
-    AS x(idx, name, sid, due, every, cmd, off, len, etype, eid)
+  INSERT INTO ${t.timers} (persistence_id, name, entity_type, entity_id, schedule_id, due_at, every_ms, fire_at, attempts, claim, command, payload, created_at, last_error, shard_hash)
+  SELECT w.pid, x.name, x.etype, x.eid, x.sid, x.due, x.every, x.due, 0, NULL, x.cmd, substring(${p(8)}::bytea FROM x.off FOR x.len), ${p(11)}::int8, NULL, x.hash
+  FROM unnest(${p(0)}::int8[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::int8[], ${p(4)}::int8[], ${p(5)}::text[], ${p(6)}::int4[], ${p(7)}::int4[], ${p(9)}::text[], ${p(10)}::text[], ${p(18)}::int8[])
+    AS x(idx, name, sid, due, every, cmd, off, len, etype, eid, hash)
   JOIN ${won} w ON w.idx = x.idx
   ON CONFLICT (persistence_id, name) DO UPDATE SET entity_type = EXCLUDED.entity_type, entity_id = EXCLUDED.entity_id,
-    schedule_id = EXCLUDED.schedule_id, due_at = EXCLUDED.due_at, every_ms = EXCLUDED.every_ms, fire_at = EXCLUDED.fire_at,
+    shard_hash = EXCLUDED.shard_hash, schedule_id = EXCLUDED.schedule_id, due_at = EXCLUDED.due_at, every_ms = EXCLUDED.every_ms, fire_at = EXCLUDED.fire_at,
     attempts = 0, claim = NULL, command = EXCLUDED.command, payload = EXCLUDED.payload, created_at = EXCLUDED.created_at, last_error = NULL
 ), tm_cancel AS (
   DELETE FROM ${t.timers} tm USING unnest(${p(12)}::int8[], ${p(13)}::text[]) AS x(idx, name) JOIN ${won} w ON w.idx = x.idx
@@ -59,6 +60,7 @@ export function timerWriteParams(items: readonly IndexedTimerWrites[], now: numb
   const putLen: number[] = [];
   const putType: string[] = [];
   const putEid: string[] = [];
+  const putHash: number[] = [];
   const delIdx: number[] = [];
   const delName: string[] = [];
   const doneIdx: number[] = [];
@@ -70,6 +72,8 @@ export function timerWriteParams(items: readonly IndexedTimerWrites[], now: numb
   const blob = Buffer.allocUnsafe(size);
   let pos = 0;
   for (const { idx, writes } of items) {
+    // The cluster's shard hash of the entity (see key-hash.ts), once per entity, not per timer.
+    const hash = writes.puts.length > 0 ? keyHash(`${writes.entityType}|${writes.entityId}`) : 0;
     for (const put of writes.puts) {
       putIdx.push(idx);
       putName.push(put.name);
@@ -83,6 +87,7 @@ export function timerWriteParams(items: readonly IndexedTimerWrites[], now: numb
       pos += put.payload.byteLength;
       putType.push(writes.entityType);
       putEid.push(writes.entityId);
+      putHash.push(hash);
     }
     for (const name of writes.cancels) {
       delIdx.push(idx);
@@ -114,6 +119,7 @@ export function timerWriteParams(items: readonly IndexedTimerWrites[], now: numb
     textArrayLiteral(doneName),
     textArrayLiteral(doneClaim),
     intArrayLiteral(doneNext),
+    intArrayLiteral(putHash),
   ];
 }
 
