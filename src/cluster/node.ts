@@ -200,6 +200,17 @@ export class ClusterNode implements AsyncDisposable {
         return node.#log;
       },
     });
+    // Durable timers: this node claims only the timers of the shards it may write now.
+    runtime.timers.ownership = {
+      count: this.shards,
+      owned: () => {
+        const now = performance.now();
+        return this.#leases
+          .held()
+          .filter((h) => this.#leases.writable(h.shard, now) !== null)
+          .map((h) => h.shard);
+      },
+    };
     this.#guard = setInterval(() => this.#checkGuard(), Math.max(10, Math.floor(this.#o.tickMs / 5)));
     this.#schedule(0);
     // Renewals on their own fixed-rate timer: a slow rebalancing round (many shards to take, a
@@ -331,6 +342,7 @@ export class ClusterNode implements AsyncDisposable {
     if (got.length > 0) {
       this.#log.info({ shards: got.length, held: this.#leases.size }, 'shards taken');
       await this.#readMap();
+      this.#runtime?.timers.ownershipChanged(); // their due timers now, not at the next poll
     }
   }
 
