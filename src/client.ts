@@ -2,7 +2,7 @@
 // gateway. It pulls in nothing of the server side (no pg, no PGlite, no ws server); in Node the
 // `ws` package is loaded only when no global WebSocket exists.
 export { connect, GatewayClient, clientDefaults } from './client/client.js';
-export type { ConnectOptions, ClientStatus, ClientEntityRef } from './client/client.js';
+export type { ConnectOptions, ClientStatus, ClientEntityRef, ClientAskOptions } from './client/client.js';
 export type { CommandsOf, EventOf, StateOf, NameOf } from './client/typed.js';
 export { ClientSubscription } from './client/subscription.js';
 export type { ClientSubscribeOptions } from './client/subscription.js';

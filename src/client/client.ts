@@ -67,6 +67,16 @@ export interface ClientEntityRef<C extends CommandSpecs = CommandSpecs, E = unkn
   subscribe(options: ClientSubscribeOptions, listener?: (update: EntityUpdate<E, S>) => void): Promise<ClientSubscription<E, S>>;
 }
 
+/**
+ * Options of one ask: `timeout` and `signal` as for an in-process ask, and the W3C trace context
+ * of the caller's span (`traceparent`, and `tracestate` with it), carried in the command frame so
+ * that a tracing gateway's spans join the caller's trace (docs/observer.md, "Traces").
+ */
+export interface ClientAskOptions extends AskOptions {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
 /** The standard WebSocket API as the client uses it (browsers' WebSocket and `ws` both have it). */
 interface SocketLike {
   readonly readyState: number;
@@ -169,11 +179,15 @@ export class GatewayClient implements AsyncDisposable {
    * or `REQUEST_TIMEOUT`, `REQUEST_ABORTED`, `CONNECTION_LOST` (the command may have run; it is
    * not retried), `CLIENT_CLOSED`.
    */
-  ask<R = unknown>(type: string, id: string, command: string, input?: unknown, options?: AskOptions): Promise<R> {
-    const frame =
+  ask<R = unknown>(type: string, id: string, command: string, input?: unknown, options?: ClientAskOptions): Promise<R> {
+    const frame: { kind: string; id: RequestId; entity: { type: string; id: string }; command: string; input?: unknown; traceparent?: string; tracestate?: string } =
       input === undefined
         ? { kind: 'command', id: 0 as RequestId, entity: { type, id }, command }
         : { kind: 'command', id: 0 as RequestId, entity: { type, id }, command, input };
+    if (options?.traceparent !== undefined) {
+      frame.traceparent = options.traceparent;
+      if (options.tracestate !== undefined) frame.tracestate = options.tracestate;
+    }
     return this.request(frame, options) as Promise<R>;
   }
 

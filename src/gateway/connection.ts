@@ -34,6 +34,7 @@ import { FrameWriter } from './frame-writer.js';
 import { GatewaySubscription, type UpdateSink } from './subscription.js';
 import { parseRequest } from './validate.js';
 import { toWireError } from './wire-error.js';
+import type { CommandTrace, Tracing } from '../tracing/tracing.js';
 
 /** What a connection needs from its gateway. @internal */
 export interface ConnectionHost<P> {
@@ -41,6 +42,8 @@ export interface ConnectionHost<P> {
   readonly limits: ResolvedLimits;
   readonly authorize: Authorize<P> | undefined;
   readonly logger: Logger;
+  /** Spans of commands (src/tracing), or null: nothing traced, one check per command. */
+  readonly tracing: Tracing | null;
   /** True once `close()` began: new requests are refused with `SHUTTING_DOWN`. */
   readonly closing: boolean;
   /** The kind of a registered entity type, or undefined. */
@@ -72,6 +75,8 @@ export class Connection<P> implements UpdateSink, AskListener {
   private subs: Map<RequestId, GatewaySubscription> | null = null;
   /** Commands in flight sent with `tell: true`, by id: nobody reads their answer, so a failure is logged. Made on first use. */
   private tells: Map<RequestId, CommandFrame> | null = null;
+  /** Traced commands in flight, by id (only with tracing). Made on first use. */
+  private traces: Map<RequestId, CommandTrace> | null = null;
   /** Established and pending subscriptions. */
   private subCount = 0;
   /** Data frames gathered this turn, written as one buffer at its end (see FrameWriter). */
@@ -179,6 +184,7 @@ export class Connection<P> implements UpdateSink, AskListener {
     if (inflight === null) return;
     inflight.set(id, null);
     if (frame.tell === true) (this.tells ??= new Map()).set(id, frame);
+    if (this.host.tracing !== null) this.traceCommand(this.host.tracing, frame);
     this.host.started();
     const authorize = this.host.authorize;
     if (authorize === undefined) {
@@ -204,7 +210,33 @@ export class Connection<P> implements UpdateSink, AskListener {
     const ref = this.lookUp(id, frame.entity.type, frame.entity.id);
     if (ref === null) return;
     // The outcome comes back through answered/failed, with the request id as the token.
-    this.host.runtime.askWith(ref, frame.command, frame.input, this, id);
+    const trace = this.traces === null ? undefined : this.traces.get(id);
+    if (trace === undefined) {
+      this.host.runtime.askWith(ref, frame.command, frame.input, this, id);
+      return;
+    }
+    // The runtime hands the trace to the command it queues (as a timer delivery), synchronously.
+    const runtime = this.host.runtime;
+    runtime.tracing = trace;
+    try {
+      runtime.askWith(ref, frame.command, frame.input, this, id);
+    } finally {
+      runtime.tracing = null;
+    }
+  }
+
+  /** Starts a command's server span, child of the client's `traceparent` (docs/observer.md, "Traces"). */
+  private traceCommand(tracing: Tracing, frame: CommandFrame): void {
+    const trace = tracing.command({
+      entityType: frame.entity.type,
+      entityId: frame.entity.id,
+      command: frame.command,
+      requestId: frame.id,
+      tell: frame.tell === true,
+      traceparent: frame.traceparent,
+      tracestate: frame.tracestate,
+    });
+    (this.traces ??= new Map()).set(frame.id, trace);
   }
 
   /** @internal AskListener: the command was answered. Called from inside the entity: never throws. */
@@ -226,6 +258,8 @@ export class Connection<P> implements UpdateSink, AskListener {
   }
 
   private replied(id: RequestId, result: unknown): void {
+    const trace = this.traces === null ? undefined : this.traces.get(id);
+    if (trace !== undefined) return this.repliedTraced(id, result, trace);
     if (!this.closed) {
       let data: string | Buffer;
       try {
@@ -238,12 +272,42 @@ export class Connection<P> implements UpdateSink, AskListener {
     this.settle(id);
   }
 
+  private repliedTraced(id: RequestId, result: unknown, trace: CommandTrace): void {
+    this.traces?.delete(id);
+    if (this.closed) {
+      trace.end(null, undefined);
+      this.settle(id);
+      return;
+    }
+    const span = trace.replying();
+    let data: string | Buffer;
+    let error: unknown = undefined;
+    try {
+      data = this.codec.reply(id, result);
+    } catch (err) {
+      error = err;
+      data = this.codec.error(id, toWireError(err, this.host.logger));
+    }
+    this.send(data);
+    trace.end(span, error);
+    this.settle(id);
+  }
+
   /** Answers a request in flight with an error, then lets it go. */
   private finishWithError(id: RequestId, err: unknown): void {
     const told = this.tells?.get(id);
     if (told !== undefined) {
       // A tell's client does not read this answer (and may be gone): as for an in-process tell, the log is where it is heard.
       this.host.logger.warn({ entity: `${told.entity.type}/${told.entity.id}`, command: told.command, requestId: id, err }, 'told command failed');
+    }
+    const trace = this.traces === null ? undefined : this.traces.get(id);
+    if (trace !== undefined) {
+      this.traces?.delete(id);
+      const span = this.closed ? null : trace.replying();
+      if (!this.closed) this.send(this.codec.error(id, toWireError(err, this.host.logger)));
+      trace.end(span, err);
+      this.settle(id);
+      return;
     }
     if (!this.closed) this.send(this.codec.error(id, toWireError(err, this.host.logger)));
     this.settle(id);
@@ -252,6 +316,14 @@ export class Connection<P> implements UpdateSink, AskListener {
   private settle(id: RequestId): void {
     this.inflight?.delete(id);
     this.tells?.delete(id);
+    if (this.traces !== null) {
+      // Settled with no answer (its connection went away): its spans end unanswered.
+      const trace = this.traces.get(id);
+      if (trace !== undefined) {
+        this.traces.delete(id);
+        trace.end(null, undefined);
+      }
+    }
     this.host.settled();
   }
 

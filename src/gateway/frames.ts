@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { MAX_COMMAND_LENGTH, MAX_ID_LENGTH, MAX_TYPE_LENGTH } from './protocol.js';
+import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH } from '../tracing/traceparent.js';
 
 const requestId = z.union([z.string().min(1).max(MAX_ID_LENGTH), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
 
@@ -26,6 +27,8 @@ const commandFrame = z.strictObject({
   command: z.string().min(1).max(MAX_COMMAND_LENGTH),
   input: z.unknown().optional(),
   tell: z.boolean().optional(),
+  traceparent: z.string().max(MAX_TRACEPARENT_LENGTH).optional(),
+  tracestate: z.string().max(MAX_TRACESTATE_LENGTH).optional(),
 });
 
 const subscribeFrame = z

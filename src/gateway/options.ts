@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { InvalidOptionError } from '../actors/errors.js';
 import type { EntityRuntime } from '../entities/runtime.js';
 import type { Logger } from '../logger.js';
+import type { TracingOption } from '../tracing/options.js';
 import type { Authenticate, Authorize } from './auth.js';
 
 /** Bounds on what one client can make the gateway do. Each has a documented error or close code. */
@@ -65,6 +66,13 @@ export interface GatewayOptions<P = unknown> {
   readonly closeTimeoutMs?: number;
   /** Default the runtime's logger (the system's: warnings and errors to stderr unless you gave one). */
   readonly logger?: Logger;
+  /**
+   * OpenTelemetry spans for each command (docs/observer.md, "Traces"): `true` for the globally
+   * registered tracer provider, `{ tracerProvider }` for one of yours. Needs the optional peer
+   * dependency `@opentelemetry/api`, loaded by `createGateway` only when this is set (without it,
+   * `INVALID_OPTION`). Default `false`: nothing loaded, nothing recorded.
+   */
+  readonly tracing?: TracingOption;
 }
 
 /** Every default of {@link GatewayOptions}, in one place. */

@@ -65,6 +65,14 @@ export interface CommandFrame {
    * at `warn`, as an in-process tell's. The command is answered as any other.
    */
   readonly tell?: boolean;
+  /**
+   * W3C Trace Context `traceparent` of the client's span (at most 256 characters): a tracing
+   * gateway makes its server span a child of it. A string that is not a valid traceparent is
+   * ignored (a new trace starts), as W3C Trace Context asks of a receiver.
+   */
+  readonly traceparent?: string;
+  /** W3C `tracestate` going with `traceparent` (at most 512 characters). */
+  readonly tracestate?: string;
 }
 
 /** Watches an entity; answered by `subscribed` (then `update` frames) or `error`. */

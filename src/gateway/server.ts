@@ -21,6 +21,7 @@ import {
   type UpgradeRejection,
 } from './errors.js';
 import { type GatewayOptions, type ResolvedLimits, resolveOptions } from './options.js';
+import { loadTracing, type Tracing } from '../tracing/tracing.js';
 import { CloseCode, type FrameFormat } from './protocol.js';
 import { EarlyReader, type Negotiated, negotiate, rejectUpgrade } from './upgrade.js';
 
@@ -84,6 +85,8 @@ export class Gateway<P = unknown> implements AsyncDisposable {
     /** The HTTP server upgrades arrive on. */
     readonly server: HttpServer | HttpsServer,
     private readonly ownServer: boolean,
+    /** Spans of commands (src/tracing), or null: not traced. */
+    tracing: Tracing | null = null,
   ) {
     const o = resolveOptions(options);
     this.runtime = o.runtime;
@@ -112,6 +115,7 @@ export class Gateway<P = unknown> implements AsyncDisposable {
       limits: o.limits,
       authorize: o.authorize,
       logger: o.logger,
+      tracing,
       get closing() {
         return gateway.closing;
       },
@@ -418,7 +422,9 @@ export class Gateway<P = unknown> implements AsyncDisposable {
  */
 export async function createGateway<P = unknown>(options: GatewayOptions<P>): Promise<Gateway<P>> {
   const o = resolveOptions(options);
-  if (o.server !== undefined) return new Gateway(options, o.server, false);
+  // Loaded only when asked for: without `tracing`, @opentelemetry/api is never imported.
+  const tracing = options.tracing === undefined || options.tracing === false ? null : await loadTracing(options.tracing);
+  if (o.server !== undefined) return new Gateway(options, o.server, false, tracing);
   let gateway: Gateway<P> | undefined = undefined;
   const server = createServer((req, res) => {
     const mounts = gateway?.mounts;
@@ -427,7 +433,7 @@ export async function createGateway<P = unknown>(options: GatewayOptions<P>): Pr
     res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close', Upgrade: 'websocket' });
     res.end('this is a beamstate WebSocket endpoint: connect with the beamstate.v1.json or beamstate.v1.msgpack subprotocol\n');
   });
-  gateway = new Gateway(options, server, true);
+  gateway = new Gateway(options, server, true, tracing);
   const made = gateway;
   try {
     await new Promise<void>((resolve, reject) => {

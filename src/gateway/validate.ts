@@ -6,6 +6,7 @@
  */
 import { InvalidFrameError } from './errors.js';
 import { MAX_COMMAND_LENGTH, MAX_ID_LENGTH, MAX_TYPE_LENGTH, type RequestFrame, type RequestId } from './protocol.js';
+import { MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH } from '../tracing/traceparent.js';
 
 /** A string of 1–128 characters, or an integer from 0 to 2^53 − 1. */
 export function isRequestId(id: unknown): id is RequestId {
@@ -39,11 +40,16 @@ export function parseRequest(frame: unknown): RequestFrame {
   switch (kind) {
     case 'command':
       for (const key in f) {
-        if (key !== 'kind' && key !== 'id' && key !== 'entity' && key !== 'command' && key !== 'input' && key !== 'tell') invalid(id, 'unknown field', [key]);
+        if (key !== 'kind' && key !== 'id' && key !== 'entity' && key !== 'command' && key !== 'input' && key !== 'tell' && key !== 'traceparent' && key !== 'tracestate') {
+          invalid(id, 'unknown field', [key]);
+        }
       }
       checkEntity(id, f.entity);
       checkName(id, f.command, MAX_COMMAND_LENGTH, 'command');
       if (f.tell !== undefined && typeof f.tell !== 'boolean') invalid(id, 'must be a boolean', ['tell']);
+      // Only the type and length: what the string says is the tracer's business (a malformed one is ignored).
+      if (f.traceparent !== undefined) checkString(id, f.traceparent, MAX_TRACEPARENT_LENGTH, 'traceparent');
+      if (f.tracestate !== undefined) checkString(id, f.tracestate, MAX_TRACESTATE_LENGTH, 'tracestate');
       return frame as RequestFrame;
     case 'subscribe': {
       for (const key in f) {
@@ -91,6 +97,10 @@ function checkEntity(id: RequestId | null, entity: unknown): void {
   }
   // Only the type is checked here: the entity layer owns the id rule (INVALID_ENTITY_ID).
   if (typeof e.id !== 'string') invalid(id, e.id === undefined ? 'required' : 'must be a string', ['entity', 'id']);
+}
+
+function checkString(id: RequestId | null, value: unknown, maxLength: number, field: string): void {
+  if (typeof value !== 'string' || value.length > maxLength) invalid(id, `must be a string of at most ${maxLength} characters`, [field]);
 }
 
 function checkName(id: RequestId | null, value: unknown, maxLength: number, field: string): void {
