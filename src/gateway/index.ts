@@ -6,9 +6,13 @@ export type { GatewayOptions, GatewayLimits, HeartbeatOptions } from './options.
 export { requestToken } from './auth.js';
 export type { Authenticate, Authorize, AuthorizeRequest } from './auth.js';
 export { requestFrameSchemas } from './frames.js';
+// OpenTelemetry spans (src/tracing): the option's types and the W3C traceparent helpers (no @opentelemetry/api needed).
+export type { TracingOption, TracerProviderLike } from '../tracing/options.js';
+export { parseTraceParent, formatTraceParent, MAX_TRACEPARENT_LENGTH, MAX_TRACESTATE_LENGTH } from '../tracing/traceparent.js';
+export type { TraceParent } from '../tracing/traceparent.js';
 // The client lives in src/client/ (browser-safe, also the `beamstate/client` entry); `beamstate` exports it too.
 export { connect, GatewayClient, clientDefaults } from '../client/client.js';
-export type { ConnectOptions, ClientStatus, ClientEntityRef } from '../client/client.js';
+export type { ConnectOptions, ClientStatus, ClientEntityRef, ClientAskOptions } from '../client/client.js';
 export type { CommandsOf, EventOf, StateOf, NameOf } from '../client/typed.js';
 export { ClientSubscription } from '../client/subscription.js';
 export type { ClientSubscribeOptions } from '../client/subscription.js';
