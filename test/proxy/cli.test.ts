@@ -103,7 +103,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     });
 
     first.child.kill('SIGTERM');
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect({ exit: await first.exited, stderr: first.stderr() }).toMatchObject({ exit: { code: 0, signal: null } }); // stderr shown if not
     expect(first.stderr()).toContain('beamstate: SIGTERM, shutting down');
     expect(first.stderr()).toContain('beamstate: stopped');
 
@@ -120,7 +120,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
       ],
     });
     second.child.kill('SIGINT');
-    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect({ exit: await second.exited, stderr: second.stderr() }).toMatchObject({ exit: { code: 0, signal: null } }); // stderr shown if not
     expect(second.stderr()).toContain('beamstate: stopped');
   });
 
@@ -135,7 +135,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     await grpc.call('AddItem', { cartId: id, productId: 'a', name: 'A', quantity: 1 });
     expect(await grpc.call('GetCart', { cartId: id })).toEqual({ items: [{ productId: 'a', name: 'A', quantity: 1 }] });
     started.child.kill('SIGTERM');
-    expect(await started.exited).toEqual({ code: 0, signal: null });
+    expect({ exit: await started.exited, stderr: started.stderr() }).toMatchObject({ exit: { code: 0, signal: null } }); // stderr shown if not
   });
 
   it('only beamstate proxy loads gRPC: beamstate serve and the CLI itself never do', async () => {
@@ -214,7 +214,7 @@ describe('beamstate proxy and what discovery finds (the scripted fake user funct
     onCleanup(() => client.close());
     expect(await client.ref('counter', 'c').ask('Get', { id: 'c' })).toEqual({ value: 3 });
     allowed.child.kill('SIGTERM');
-    expect(await allowed.exited).toEqual({ code: 0, signal: null });
+    expect({ exit: await allowed.exited, stderr: allowed.stderr() }).toMatchObject({ exit: { code: 0, signal: null } }); // stderr shown if not
     expect(withView.terminated).toBe(1); // told ProxyTerminated on the way out
   });
 });
