@@ -134,7 +134,7 @@ export class ClusterNode implements AsyncDisposable {
     this.#tables = new ClusterTables(this.#pool, o.schema, o.tablePrefix);
     this.#leases = new ShardLeases(o.leaseMs, o.guardMs);
     this.#server = new PeerServer(
-      (type, id, command, input, timeoutMs, wantReply, done) => this.#serveForwarded(type, id, command, input, timeoutMs, wantReply, done),
+      (type, id, command, input, timeoutMs, wantReply, traceparent, done) => this.#serveForwarded(type, id, command, input, timeoutMs, wantReply, traceparent, done),
       (type, id, what, onUpdate, onEnd) => this.#serveSubscription(type, id, what, onUpdate, onEnd),
     );
     const tables = this.#tables;
@@ -193,7 +193,7 @@ export class ClusterNode implements AsyncDisposable {
       shardOf: (pid) => shardOf(pid, this.shards),
       route: (shard) => this.#route(shard),
       refresh: () => this.#refresh(),
-      forward: (address, type, id, command, input, timeoutMs, wantReply) => this.#peer(address).request(type, id, command, input, timeoutMs, wantReply),
+      forward: (address, type, id, command, input, timeoutMs, wantReply, traceparent) => this.#peer(address).request(type, id, command, input, timeoutMs, wantReply, traceparent),
       subscribeRemote: (address, type, id, what, timeoutMs, onUpdate, onEnd) => this.#peer(address).subscribe(type, id, what, timeoutMs, onUpdate, onEnd),
       now: () => performance.now(),
       get log() {
@@ -480,6 +480,7 @@ export class ClusterNode implements AsyncDisposable {
     input: unknown,
     timeoutMs: number,
     wantReply: boolean,
+    traceparent: string | undefined,
     done: (err: { code: string; message: string; owner?: string | null; epoch?: number } | null, value?: unknown) => void,
   ): void {
     const runtime = this.#runtime;
@@ -498,7 +499,22 @@ export class ClusterNode implements AsyncDisposable {
       notOwner();
       return;
     }
-    const ask = runtime.sendLocal(region, id, command, input, { timeout: timeoutMs }, true) as Promise<unknown>;
+    // Traced on the forwarding node: this node's spans join its trace (src/tracing), if this node traces.
+    const trace = traceparent !== undefined && runtime.tracer !== null ? runtime.tracer.forwarded(type, id, command, traceparent) : null;
+    let ask: Promise<unknown>;
+    if (trace === null) ask = runtime.sendLocal(region, id, command, input, { timeout: timeoutMs }, true) as Promise<unknown>;
+    else {
+      runtime.tracing = trace;
+      try {
+        ask = runtime.sendLocal(region, id, command, input, { timeout: timeoutMs }, true) as Promise<unknown>;
+      } finally {
+        runtime.tracing = null;
+      }
+      ask.then(
+        () => trace.end(null, undefined),
+        (err: unknown) => trace.end(null, err),
+      );
+    }
     this.#serving++;
     ask.finally(() => this.#serving--).catch(() => {});
     ask.then(

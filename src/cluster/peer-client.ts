@@ -34,7 +34,7 @@ export class PeerConnection {
 
   constructor(readonly address: string) {}
 
-  request(type: string, entityId: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean): Promise<unknown> {
+  request(type: string, entityId: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean, traceparent?: string): Promise<unknown> {
     return this.#connect().then((ws) => {
       const id = this.#nextId++;
       const out = this.#out as FrameQueue;
@@ -50,7 +50,8 @@ export class PeerConnection {
           reject(new PeerUnreachableError(`the connection to peer ${this.address} is not open`));
           return;
         }
-        out.push([COMMAND, id, type, entityId, command, input, Math.max(1, Math.floor(timeoutMs)), wantReply]);
+        const t = Math.max(1, Math.floor(timeoutMs));
+        out.push(traceparent === undefined ? [COMMAND, id, type, entityId, command, input, t, wantReply] : [COMMAND, id, type, entityId, command, input, t, wantReply, traceparent]);
       });
     });
   }

@@ -7,7 +7,7 @@ import { msgpackOptions } from '../gateway/codec.js';
  *
  * - command: `[0, id, type, entityId, command, input, timeoutMs, wantReply]`, input wrapped as
  *   `[value]`, or `[]` for none (msgpack has no undefined: it would arrive as null, which a
- *   command without input refuses)
+ *   command without input refuses); a traced command has a 9th element, its W3C `traceparent`
  * - reply:   `[1, id, value]`
  * - failure: `[2, id, code, message, owner, epoch]` (owner/epoch: with `NOT_SHARD_OWNER`)
  */
@@ -25,7 +25,7 @@ export const UNSUBSCRIBE = 7;
 /** Several frames sent in one turn, in one message: `[3, [frame, frame, …]]` (each as encoded alone). */
 export const BATCH = 3;
 
-export type PeerCommand = [typeof COMMAND, number, string, string, string, unknown, number, boolean];
+export type PeerCommand = [typeof COMMAND, number, string, string, string, unknown, number, boolean] | [typeof COMMAND, number, string, string, string, unknown, number, boolean, string];
 export type PeerReply = [typeof REPLY, number, unknown];
 export type PeerFailure = [typeof FAILURE, number, string, string, string | null, number];
 export type PeerSubscribe = [typeof SUBSCRIBE, number, string, string, boolean, boolean, number];
@@ -49,7 +49,9 @@ export function encodeBatch(frames: readonly PeerFrame[]): Buffer {
 function wire(frame: PeerFrame): unknown[] {
   if (frame[0] === COMMAND) {
     const input = frame[5];
-    return [COMMAND, frame[1], frame[2], frame[3], frame[4], input === undefined ? [] : [input], frame[6], frame[7]];
+    const wired = [COMMAND, frame[1], frame[2], frame[3], frame[4], input === undefined ? [] : [input], frame[6], frame[7]];
+    if (frame.length === 9) wired.push(frame[8]);
+    return wired;
   }
   return frame;
 }
@@ -134,7 +136,7 @@ export function decodeFrame(data: Buffer): PeerFrame | undefined {
 
 function check(v: unknown): PeerFrame | undefined {
   if (!Array.isArray(v) || typeof v[1] !== 'number') return undefined;
-  if (v[0] === COMMAND && v.length === 8 && typeof v[2] === 'string' && typeof v[3] === 'string' && typeof v[4] === 'string' && Array.isArray(v[5])) {
+  if (v[0] === COMMAND && (v.length === 8 || (v.length === 9 && typeof v[8] === 'string')) && typeof v[2] === 'string' && typeof v[3] === 'string' && typeof v[4] === 'string' && Array.isArray(v[5])) {
     v[5] = v[5].length === 0 ? undefined : v[5][0];
     return v as PeerCommand;
   }

@@ -11,6 +11,8 @@ export type PeerHandler = (
   input: unknown,
   timeoutMs: number,
   wantReply: boolean,
+  /** The forwarding node's span (W3C traceparent) when the command is traced there. */
+  traceparent: string | undefined,
   done: (err: { code: string; message: string; owner?: string | null; epoch?: number } | null, value?: unknown) => void,
 ) => void;
 
@@ -109,7 +111,7 @@ export class PeerServer {
         }
         if (f[0] !== COMMAND) continue;
         const id = f[1];
-        this.handler(f[2], f[3], f[4], f[5], f[6], f[7], (err, value) => {
+        this.handler(f[2], f[3], f[4], f[5], f[6], f[7], f[8], (err, value) => {
           if (err !== null) {
             out.push([FAILURE, id, err.code, err.message, err.owner ?? null, err.epoch ?? 0]);
             return;

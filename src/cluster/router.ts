@@ -30,7 +30,7 @@ export interface RouterHost {
   route(shard: number): Route;
   /** Reads the shard map again (rate-limited); resolves when fresh. */
   refresh(): Promise<void>;
-  forward(address: string, type: string, id: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean): Promise<unknown>;
+  forward(address: string, type: string, id: string, command: string, input: unknown, timeoutMs: number, wantReply: boolean, traceparent: string | undefined): Promise<unknown>;
   subscribeRemote(
     address: string,
     type: string,
@@ -90,6 +90,8 @@ export class ClusterRouter implements EntityRouter {
     const deadline = host.now() + timeout;
     const type = region.type.name;
     const shard = host.shardOf(persistenceIdOf(type, id));
+    // A traced command's spans (src/tracing), set by the gateway only around this call: kept for the attempts.
+    const trace = host.runtime.tracing;
     const attempt = async (): Promise<unknown> => {
       let last: unknown;
       for (;;) {
@@ -103,9 +105,17 @@ export class ClusterRouter implements EntityRouter {
         if (route.kind === 'closed') throw new ClusterUnavailableError(`this node has left the cluster; ${type}/${id} ${command} was not sent`);
         try {
           if (route.kind === 'local') {
-            return await host.runtime.sendLocal(region, id, command, input, { ...options, timeout: left }, true);
+            if (trace === null) return await host.runtime.sendLocal(region, id, command, input, { ...options, timeout: left }, true);
+            host.runtime.tracing = trace;
+            let sent: Promise<unknown> | undefined;
+            try {
+              sent = host.runtime.sendLocal(region, id, command, input, { ...options, timeout: left }, true);
+            } finally {
+              host.runtime.tracing = null;
+            }
+            return await sent;
           }
-          if (route.kind === 'remote') return await host.forward(route.address, type, id, command, input, left, wantReply);
+          if (route.kind === 'remote') return await host.forward(route.address, type, id, command, input, left, wantReply, trace?.traceparent);
         } catch (err) {
           if (!retryable(err)) throw err;
           last = err;

@@ -25,6 +25,18 @@ export interface CommandTrace {
   committing(batchSize: number): void;
   /** The batch's write committed (error undefined) or failed. */
   committed(error: unknown, sequenceNr: number): void;
+  /** Its span's W3C traceparent, carried on when the command is forwarded to another node. */
+  readonly traceparent: string;
+}
+
+/** @internal The spans of a command another node forwarded (src/tracing): ended once it is answered. */
+export interface ForwardedTrace extends CommandTrace {
+  end(reply: null, error: unknown): void;
+}
+
+/** @internal Makes a forwarded command's spans; set on the runtime by a tracing gateway. */
+export interface CommandTracer {
+  forwarded(entityType: string, entityId: string, command: string, traceparent: string): ForwardedTrace;
 }
 
 /** @internal What a queued item asks the entity to do. */

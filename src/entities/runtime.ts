@@ -1,4 +1,4 @@
-import type { AskListener, CommandTrace } from './pending.js';
+import type { AskListener, CommandTrace, CommandTracer } from './pending.js';
 import type { AskOptions } from '../actors/ref.js';
 import { InvalidOptionError } from '../actors/errors.js';
 import type { ActorSystem } from '../actors/system.js';
@@ -129,6 +129,8 @@ export class EntityRuntime implements EntityRefs, AsyncDisposable {
   private delivering: Delivery | null = null;
   /** @internal The spans of the command being sent (set only around a tracing gateway's `askWith`, see src/tracing). */
   tracing: CommandTrace | null = null;
+  /** @internal Spans of commands forwarded by other nodes (src/cluster), set by a tracing gateway; null: none. */
+  tracer: CommandTracer | null = null;
   /** @internal */ readonly subscriptions: Subscriptions;
   /** @internal */ readonly supervision: { readonly intensity: number; readonly periodMs: number; readonly shutdownMs: number };
   /** @internal */ stopping = false;

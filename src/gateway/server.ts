@@ -90,6 +90,8 @@ export class Gateway<P = unknown> implements AsyncDisposable {
   ) {
     const o = resolveOptions(options);
     this.runtime = o.runtime;
+    // Commands other nodes forward to this one (src/cluster) are traced with the same tracer.
+    if (tracing !== null) o.runtime.tracer = tracing;
     this.limits = o.limits;
     this.authenticate = o.authenticate;
     this.logger = o.logger;

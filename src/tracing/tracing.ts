@@ -10,7 +10,7 @@
  */
 import type * as Api from '@opentelemetry/api';
 import { InvalidOptionError } from '../actors/errors.js';
-import type { CommandTrace as EntityTrace } from '../entities/pending.js';
+import type { CommandTracer, CommandTrace as EntityTrace } from '../entities/pending.js';
 import type { TracingOption } from './options.js';
 import { formatTraceParent, parseTraceParent } from './traceparent.js';
 
@@ -25,6 +25,7 @@ export const SpanName = {
   handle: 'beamstate.entity.handle',
   commit: 'beamstate.journal.commit',
   reply: 'beamstate.gateway.reply',
+  forwarded: 'beamstate.cluster.command',
 } as const;
 
 /** What a traced command is about. */
@@ -67,14 +68,19 @@ export async function loadTracing(option: TracingOption | undefined): Promise<Tr
 }
 
 /** A tracer and the API it came from. @internal */
-export class Tracing {
+export class Tracing implements CommandTracer {
   constructor(
     readonly api: OtelApi,
     readonly tracer: Api.Tracer,
   ) {}
 
+  /** The server span of a command another node forwarded, child of the forwarding node's span. */
+  forwarded(entityType: string, entityId: string, command: string, traceparent: string): CommandTrace {
+    return this.command({ entityType, entityId, command, requestId: '', tell: false, traceparent, tracestate: undefined }, SpanName.forwarded);
+  }
+
   /** The server span of a command from a client, child of its valid `traceparent` if any. */
-  command(c: TracedCommand): CommandTrace {
+  command(c: TracedCommand, name: string = SpanName.command): CommandTrace {
     const api = this.api;
     let parent: Api.Context = api.ROOT_CONTEXT;
     let invalid = false;
@@ -101,7 +107,8 @@ export class Tracing {
     };
     if (c.tell) attributes['beamstate.tell'] = true;
     if (invalid) attributes['beamstate.traceparent.invalid'] = true;
-    const span = this.tracer.startSpan(SpanName.command, { kind: api.SpanKind.SERVER, attributes }, parent);
+    if (name === SpanName.forwarded) delete attributes['beamstate.request.id'];
+    const span = this.tracer.startSpan(name, { kind: api.SpanKind.SERVER, attributes }, parent);
     return new CommandTrace(this, span, api.trace.setSpan(parent, span), c);
   }
 }
