@@ -3,6 +3,7 @@ import type { Serializer } from './serializer.js';
 import { encodeValue } from './serializer.js';
 import { PersistenceArgumentError } from './errors.js';
 import { checkMetadata, checkTypeName } from './validation.js';
+import { isStorableText } from './text.js';
 import { checkTags } from './global-order.js';
 
 /**
@@ -39,9 +40,11 @@ export function encodeEvent(serializer: Serializer, event: EventToAppend | undef
   if (typeof event !== 'object' || event === null) {
     throw new PersistenceArgumentError(`events[${i}]`, 'must be an object with a payload');
   }
+  // Names for errors (`events[0].type`) are built only on failure: this runs for every event.
+  const type = event.type;
   return {
-    type: event.type === undefined ? '' : checkTypeName(event.type, `events[${i}].type`),
-    payload: encodeValue(serializer, event.payload, `events[${i}].payload`),
+    type: type === undefined ? '' : typeof type === 'string' && isStorableText(type) ? type : checkTypeName(type, `events[${i}].type`),
+    payload: encodeValue(serializer, event.payload, 'payload', i),
     metadata:
       event.metadata === undefined ? null : encodeValue(serializer, checkMetadata(event.metadata, `events[${i}].metadata`), `events[${i}].metadata`),
     tags: event.tags === undefined ? null : checkTags(event.tags, `events[${i}].tags`),

@@ -40,18 +40,26 @@ export function msgpackSerializer(): Serializer {
   };
 }
 
-/** Calls `serializer.encode`, turning whatever it throws into a `SerializationError`. */
-export function encodeValue(serializer: Serializer, value: unknown, what: string): Uint8Array {
+/**
+ * Calls `serializer.encode`, turning whatever it throws into a `SerializationError` that names
+ * the value as `what`, or as `events[index].what` when `index` is given (so that an append's
+ * hot path builds that name only when it fails).
+ */
+export function encodeValue(serializer: Serializer, value: unknown, what: string, index?: number): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = serializer.encode(value);
   } catch (err) {
-    throw new SerializationError(`could not encode ${what}: ${messageOf(err)}`, { cause: err });
+    throw new SerializationError(`could not encode ${nameOf(what, index)}: ${messageOf(err)}`, { cause: err });
   }
   if (!(bytes instanceof Uint8Array)) {
-    throw new SerializationError(`could not encode ${what}: the serializer did not return a Uint8Array`);
+    throw new SerializationError(`could not encode ${nameOf(what, index)}: the serializer did not return a Uint8Array`);
   }
   return bytes;
+}
+
+function nameOf(what: string, index: number | undefined): string {
+  return index === undefined ? what : `events[${index}].${what}`;
 }
 
 /** Calls `serializer.decode`, turning whatever it throws into a `SerializationError`. */
