@@ -558,16 +558,25 @@ export class EventSourcedCell extends EntityCell {
   }
 
   protected write(batch: Batch): Promise<unknown> | undefined | typeof WRITTEN_NOW | typeof FAILED_NOW {
-    let toAppend: EventToAppend[] | null = null;
+    // Counted first, so that the array is made at its size (a push-grown one starts at 17 slots).
+    let count = 0;
     for (let i = 0; i < batch.size; i++) {
-      const effect = batch.effect(i);
-      const events = effect.events;
-      if (events === null) continue;
-      toAppend ??= [];
-      const tags = effect.tags;
-      for (let j = 0; j < events.length; j++) {
-        const event = events[j] as { type: string };
-        toAppend.push(tags === null ? { payload: event, type: event.type } : { payload: event, type: event.type, tags });
+      const events = batch.effect(i).events;
+      if (events !== null) count += events.length;
+    }
+    let toAppend: EventToAppend[] | null = null;
+    if (count > 0) {
+      toAppend = new Array<EventToAppend>(count);
+      let k = 0;
+      for (let i = 0; i < batch.size; i++) {
+        const effect = batch.effect(i);
+        const events = effect.events;
+        if (events === null) continue;
+        const tags = effect.tags;
+        for (let j = 0; j < events.length; j++) {
+          const event = events[j] as { type: string };
+          toAppend[k++] = tags === null ? { payload: event, type: event.type } : { payload: event, type: event.type, tags };
+        }
       }
     }
     const store = this.region.runtime.store;
