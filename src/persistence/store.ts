@@ -100,7 +100,7 @@ export async function createStore(options?: StoreOptions | string): Promise<Stor
         journal,
         new SqlSnapshotStore(driver, t, serializer, lifecycle),
         new SqlDurableStateStore(driver, t, serializer, lifecycle, fence),
-        new SqlTimerStore(driver, t, serializer, lifecycle),
+        new SqlTimerStore(driver, t, serializer, lifecycle, fence),
         new SqlRecoveryReader(driver, t, serializer, lifecycle, recoveryInFlight),
         async () => {
           await journal.drain();

@@ -182,6 +182,14 @@ describe.skipIf(process.env.DATABASE_URL === undefined)('timer changes under a w
     await expect(store.durableState.upsert(`g|${id}`, 1, 2, { timers: { entityType: 'g', entityId: id, changes: [schedule('s2', T)] } })).rejects.toThrow();
     expect((await store.timers.list(`f|${id}`)).map((t) => t.name)).toEqual(['j']);
     expect((await store.timers.list(`g|${id}`)).map((t) => t.name)).toEqual(['s']);
+    // A command that changed only its timers (ctx.reply with a schedule): fenced the same way.
+    allow = true;
+    await store.timers.write(`h|${id}`, { entityType: 'h', entityId: id, changes: [schedule('alone', T)] });
+    allow = false;
+    await expect(store.timers.write(`h|${id}`, { entityType: 'h', entityId: id, changes: [schedule('stale', T), { kind: 'cancel', name: 'alone' }] })).rejects.toMatchObject({
+      code: 'TEST_FENCED',
+    });
+    expect((await store.timers.list(`h|${id}`)).map((t) => t.name)).toEqual(['alone']);
   });
 });
 

@@ -7,7 +7,8 @@ import { checkPersistenceId } from '../validation.js';
 import type { SqlDriver } from './driver.js';
 import type { Tables } from './tables.js';
 import { intArrayLiteral, textArrayLiteral } from './array-literals.js';
-import { timerWriteCtes, timerWriteParams } from './timer-writes.js';
+import { TIMER_WRITE_PARAMS, timerWriteCtes, timerWriteParams } from './timer-writes.js';
+import type { WriteFence } from './write-fence.js';
 
 const TIMER_COLUMNS = 'persistence_id, name, entity_type, entity_id, schedule_id, due_at, every_ms, attempts, command, payload';
 
@@ -33,8 +34,11 @@ export class SqlTimerStore implements TimerStore {
     readonly nextShards: string;
   };
   readonly #tag: string;
+  readonly #fence: WriteFence | undefined;
+  #fencedWrite: string | undefined;
 
-  constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle) {
+  constructor(driver: SqlDriver, t: Tables, serializer: Serializer, lifecycle: Lifecycle, fence?: WriteFence) {
+    this.#fence = fence;
     this.#driver = driver;
     this.#t = t;
     this.#serializer = serializer;
@@ -68,7 +72,20 @@ export class SqlTimerStore implements TimerStore {
     this.#lifecycle.check();
     checkPersistenceId(persistenceId);
     const encoded = encodeTimerWrites(this.#serializer, writes);
-    await this.#driver.query(this.#sql.write, [persistenceId, ...timerWriteParams([{ idx: 1, writes: encoded }], Date.now())], `bs_${this.#tag}_timer_write`);
+    const params = [persistenceId, ...timerWriteParams([{ idx: 1, writes: encoded }], Date.now())];
+    const fence = this.#fence;
+    const token = fence === undefined ? null : fence.token(persistenceId);
+    if (fence === undefined || token === null) {
+      await this.#driver.query(this.#sql.write, params, `bs_${this.#tag}_timer_write`);
+      return;
+    }
+    // A command that changed only its timers, under the cluster's fence: written only if this
+    // node still holds the entity's shard at the token's epoch, checked in the same statement
+    // (as the journal's and durable state's writes are).
+    const k = 2 + TIMER_WRITE_PARAMS;
+    this.#fencedWrite ??= `WITH won AS (SELECT 1::int8 AS idx, $1::text AS pid WHERE ${fence.condition(`$${k}::int8`, `$${k + 1}::int8`)}), ${timerWriteCtes(this.#t, 'won', 2)} SELECT count(*) FROM won`;
+    const r = await this.#driver.query(this.#fencedWrite, [...params, token[0], token[1]], `bs_${this.#tag}_timer_write_fenced`);
+    if (Number(r.rows[0]?.[0]) !== 1) throw fence.refused(persistenceId, token[0], token[1]);
   }
 
   async claimDue(q: ClaimQuery): Promise<ClaimedTimer[]> {
