@@ -23,6 +23,8 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'src', 'gateway', 'cli.ts');
 const CART = 'com.example.shoppingcart.ShoppingCartService';
+/** The proxy process's first commands (activation, PGlite, the SDK) can exceed the 5 s default waits on a loaded machine. */
+const PATIENT = { deadlineMs: 30_000 };
 const LINE = /^beamstate proxy for .* at (\S+): gRPC on (\S+), gateway on (ws:\/\/\S+) \(components: ([^;]*); store: (.*)\)$/m;
 
 interface Started {
@@ -75,6 +77,12 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ co
   }
 }
 
+/** Where a test that is not about the store keeps it: PostgreSQL when DATABASE_URL is set (cheaper to open than PGlite), else a fresh PGlite folder. */
+async function storeArgs(): Promise<string[]> {
+  const url = process.env.DATABASE_URL;
+  return url ? ['--database', url] : ['--data-dir', join(await tempDir(), 'pglite')];
+}
+
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'beamstate-proxy-cli-'));
   onCleanup(() => rm(dir, { recursive: true, force: true }));
@@ -89,10 +97,10 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     const first = await start(args);
     expect(first.line).toMatch(/^beamstate proxy for .* on @kalix-io\/kalix-javascript-sdk \S+ at 127\.0\.0\.1:\d+: gRPC on 127\.0\.0\.1:\d+, gateway on ws:\/\/127\.0\.0\.1:\d+\/ \(components: shopping-cart; store: pglite .+\)$/);
     const id = uniqueId('cli');
-    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, first.grpc);
+    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, first.grpc, PATIENT);
     onCleanup(() => grpc.close());
     expect(await grpc.call('AddItem', { cartId: id, productId: 'tea', name: 'Tea', quantity: 2 })).toEqual({});
-    const client = await connect(first.url, { reconnect: false });
+    const client = await connect(first.url, { reconnect: false, timeout: PATIENT.deadlineMs });
     onCleanup(() => client.close());
     expect(await client.ref('shopping-cart', id).ask('AddItem', { productId: 'cake', name: 'Cake', quantity: 1 })).toEqual({});
     expect(await grpc.call('GetCart', { cartId: id })).toEqual({
@@ -111,7 +119,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     await uf.kill();
     const uf2 = await startUserFunction('shopping-cart');
     const second = await start(['--user-function', uf2.address, '--grpc-port', '0', '--port', '0', '--data-dir', data]);
-    const grpc2 = serviceClient(fixtureRoot('shopping-cart'), CART, second.grpc);
+    const grpc2 = serviceClient(fixtureRoot('shopping-cart'), CART, second.grpc, PATIENT);
     onCleanup(() => grpc2.close());
     expect(await grpc2.call('GetCart', { cartId: id })).toEqual({
       items: [
@@ -129,7 +137,7 @@ describe.skipIf(sdkUnavailable !== null)('beamstate proxy', () => {
     const started = await start(['--grpc-port', '0', '--port', '0'], { DATABASE_URL: process.env.DATABASE_URL, USER_FUNCTION_HOST: '127.0.0.1', USER_FUNCTION_PORT: String(uf.port) });
     expect(started.store).toMatch(/^postgres \S+ \(DATABASE_URL\)$/);
     expect(started.line).not.toContain('@127.0.0.1'); // no credentials in the line
-    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, started.grpc);
+    const grpc = serviceClient(fixtureRoot('shopping-cart'), CART, started.grpc, PATIENT);
     onCleanup(() => grpc.close());
     const id = uniqueId('cli-pg');
     await grpc.call('AddItem', { cartId: id, productId: 'a', name: 'A', quantity: 1 });
@@ -190,8 +198,8 @@ describe('beamstate proxy and what discovery finds (the scripted fake user funct
   it('another protocol major version, an unsupported component: one line, exit 1', async () => {
     const [v2, withView] = await Promise.all([startFake({ protocolMajorVersion: 2 }), startFake({ components, descriptorSet: descriptorSet() })]);
     const [mismatch, unsupported] = await Promise.all([
-      runCli(['--user-function', v2.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
-      runCli(['--user-function', withView.address, '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')]),
+      runCli(['--user-function', v2.address, '--grpc-port', '0', '--port', '0', ...(await storeArgs())]),
+      runCli(['--user-function', withView.address, '--grpc-port', '0', '--port', '0', ...(await storeArgs())]),
     ]);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(new RegExp(`^beamstate: cannot proxy the user function at ${v2.address}: PROTOCOL_VERSION_MISMATCH: the user function speaks Kalix protocol 2\\.1; [^\\n]*\\n$`));
@@ -201,18 +209,19 @@ describe('beamstate proxy and what discovery finds (the scripted fake user funct
 
   it('--allow-unsupported serves the rest and names what it does not; BEAMSTATE_TOKEN guards both ports', async () => {
     const withView = await startFake({ components, descriptorSet: descriptorSet() });
-    const allowed = await start(['--user-function', withView.address, '--allow-unsupported', '--grpc-port', '0', '--port', '0', '--data-dir', join(await tempDir(), 'pglite')], { BEAMSTATE_TOKEN: 's3cret' });
+    const allowed = await start(['--user-function', withView.address, '--allow-unsupported', '--grpc-port', '0', '--port', '0', ...(await storeArgs())], { BEAMSTATE_TOKEN: 's3cret' });
     expect(allowed.stderr()).toContain('beamstate: not served (--allow-unsupported): test.counter.CounterService: component type kalix.component.view.Views is not supported');
-    const grpc = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc, { token: 's3cret' });
+    const grpc = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc, { ...PATIENT, token: 's3cret' });
     const anonymous = serviceClient(counterRoot, 'test.counter.CounterService', allowed.grpc);
     onCleanup(() => grpc.close());
     onCleanup(() => anonymous.close());
-    expect(await anonymous.call('Add', { id: 'c', n: 3 }).catch((e: unknown) => e)).toMatchObject({ code: status.UNAUTHENTICATED });
-    expect(await grpc.call('Add', { id: 'c', n: 3 })).toEqual({ value: 3 });
+    const id = uniqueId('c'); // unique: the PostgreSQL tables are shared between runs
+    expect(await anonymous.call('Add', { id, n: 3 }).catch((e: unknown) => e)).toMatchObject({ code: status.UNAUTHENTICATED });
+    expect(await grpc.call('Add', { id, n: 3 })).toEqual({ value: 3 });
     await expect(connect(allowed.url, { reconnect: false })).rejects.toMatchObject({ code: 'CONNECT_FAILED', status: 401 });
-    const client = await connect(allowed.url, { reconnect: false, token: 's3cret' });
+    const client = await connect(allowed.url, { reconnect: false, token: 's3cret', timeout: PATIENT.deadlineMs });
     onCleanup(() => client.close());
-    expect(await client.ref('counter', 'c').ask('Get', { id: 'c' })).toEqual({ value: 3 });
+    expect(await client.ref('counter', id).ask('Get', { id })).toEqual({ value: 3 });
     allowed.child.kill('SIGTERM');
     expect({ exit: await allowed.exited, stderr: allowed.stderr() }).toMatchObject({ exit: { code: 0, signal: null } }); // stderr shown if not
     expect(withView.terminated).toBe(1); // told ProxyTerminated on the way out

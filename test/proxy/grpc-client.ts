@@ -45,8 +45,8 @@ function asCallError(err: grpc.ServiceError): CallError {
 
 const identity = (b: Buffer): Buffer => b;
 
-/** `token`: sent as `authorization: Bearer <token>` on every call. */
-export function serviceClient(root: protobuf.Root, serviceName: string, address: string, auth: { token?: string } = {}): ServiceClient {
+/** `token`: sent as `authorization: Bearer <token>` on every call; `deadlineMs`: each call's deadline unless it gives its own (for busy machines). */
+export function serviceClient(root: protobuf.Root, serviceName: string, address: string, auth: { token?: string; deadlineMs?: number } = {}): ServiceClient {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const metadata = (): grpc.Metadata => {
     const m = new grpc.Metadata();
@@ -61,7 +61,7 @@ export function serviceClient(root: protobuf.Root, serviceName: string, address:
   };
   const toObject = (type: protobuf.Type) => (b: Buffer) => type.toObject(type.decode(b), { defaults: true, arrays: true });
   return {
-    call: (method, request, options = {}) => {
+    call: (method, request, options = auth.deadlineMs === undefined ? {} : { deadline: Date.now() + auth.deadlineMs }) => {
       const { req, res, path } = types(method);
       return new Promise((resolve, reject) =>
         client.makeUnaryRequest(path, (o: object) => Buffer.from(req.encode(req.fromObject(o)).finish()), toObject(res), request, metadata(), options, (err, value) =>
