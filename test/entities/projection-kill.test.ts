@@ -115,5 +115,6 @@ describe.skipIf(DATABASE_URL === undefined)('an exactly-once projection through 
       ),
       { numRuns: 3 },
     );
-  });
+    // Up to 12 starts of a tsx child process (3 runs, up to 3 kills each): seconds each on a loaded 2-core machine.
+  }, 180_000);
 });
