@@ -203,6 +203,7 @@ export class TimerService {
     this.#ownership = o;
   }
 
+  /** @internal */
   get ownership(): TimerOwnership | null {
     return this.#ownership;
   }
