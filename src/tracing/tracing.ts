@@ -122,6 +122,8 @@ export class CommandTrace implements EntityTrace {
   private handleSpan: Api.Span | null = null;
   private commitSpan: Api.Span | null = null;
   private ended = false;
+  /** False when the server span is not sampled: its children would not be either, so none is made. */
+  private readonly recording: boolean;
 
   constructor(
     private readonly tracing: Tracing,
@@ -129,7 +131,9 @@ export class CommandTrace implements EntityTrace {
     /** The context with the server span active: the parent of the child spans. */
     readonly context: Api.Context,
     private readonly c: TracedCommand,
-  ) {}
+  ) {
+    this.recording = span.isRecording();
+  }
 
   /** The server span's W3C `traceparent`, for a frame that carries the command on. */
   get traceparent(): string {
@@ -142,6 +146,7 @@ export class CommandTrace implements EntityTrace {
   }
 
   handling(sequenceNr: number, attempt: number): void {
+    if (!this.recording) return;
     this.handleSpan?.end();
     this.handleSpan = this.child(SpanName.handle, {
       'beamstate.entity.type': this.c.entityType,
@@ -161,6 +166,7 @@ export class CommandTrace implements EntityTrace {
   }
 
   committing(batchSize: number): void {
+    if (!this.recording) return;
     this.commitSpan?.end();
     this.commitSpan = this.child(SpanName.commit, {
       'beamstate.entity.type': this.c.entityType,
@@ -178,9 +184,9 @@ export class CommandTrace implements EntityTrace {
     span.end();
   }
 
-  /** The reply span, open while the answer is encoded and queued; `replied` ends it and the command. */
-  replying(): Api.Span {
-    return this.child(SpanName.reply, {});
+  /** The reply span (null when not sampled), open while the answer is encoded and queued; `end` ends it and the command. */
+  replying(): Api.Span | null {
+    return this.recording ? this.child(SpanName.reply, {}) : null;
   }
 
   /** Ends the command's spans: `error` if it failed (undefined: it was answered). */

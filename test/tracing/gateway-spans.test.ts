@@ -131,6 +131,19 @@ describe('gateway command spans', () => {
     }
   });
 
+  it('a client span that is not sampled (flags 00): the default parent-based sampler records nothing, and the command is answered', async () => {
+    const { exporter, provider } = tracer();
+    const { url } = await serve({ tracing: { tracerProvider: provider } });
+    const c = await rawClient(url);
+    const unsampled = `00-${TRACE_ID}-${CLIENT_SPAN}-00`;
+    expect(await c.request({ kind: 'command', id: 1, entity: { type: 'counter', id: 'u' }, command: 'add', input: { n: 1 }, traceparent: unsampled })).toMatchObject({ kind: 'reply', result: 1 });
+    expect(await c.request({ kind: 'command', id: 2, entity: { type: 'counter', id: 'u' }, command: 'fail', traceparent: unsampled })).toMatchObject({ kind: 'error' });
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    // A sampled one on the same gateway is recorded: the empty list above is the sampler's doing.
+    await c.request({ kind: 'command', id: 3, entity: { type: 'counter', id: 'u' }, command: 'get', traceparent: TRACEPARENT });
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual([SpanName.handle, SpanName.reply, SpanName.command]);
+  });
+
   it('the client sends a traceparent per ask when given one', async () => {
     const { exporter, provider } = tracer();
     const { url } = await serve({ tracing: { tracerProvider: provider } });
