@@ -43,6 +43,9 @@ options:
   --node-id <id>      this node's id in the cluster (with --cluster)  default a random id
   --observer          serve the observer's page at /observer/, /metrics, /alive and /ready
                       (docs/observer.md); read-only, behind --token when given
+  --tracing           OpenTelemetry spans of each command, to the globally registered
+                      tracer provider (set one up with node --import; needs
+                      @opentelemetry/api; docs/observer.md, Traces)
   --verbose           log at debug level, not only warnings and errors (stderr,
                       one JSON line per record)
   -h, --help          this text
@@ -90,6 +93,7 @@ async function serve(argv: string[]): Promise<void> {
       'node-address': { type: 'string' },
       'node-id': { type: 'string' },
       observer: { type: 'boolean' },
+      tracing: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
@@ -178,6 +182,7 @@ async function serve(argv: string[]): Promise<void> {
       ...(values.path !== undefined ? { path: values.path } : {}),
       ...(authenticate !== undefined ? { authenticate } : {}),
       ...(served.authorize !== undefined ? { authorize: served.authorize } : {}),
+      ...(values.tracing === true ? { tracing: true } : {}),
     }).catch((err: NodeJS.ErrnoException) => {
       // Taken by another process between the release and this listen: rare, told the same way.
       throw listenError(err, port, host);
