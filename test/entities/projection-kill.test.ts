@@ -42,6 +42,10 @@ describe.skipIf(DATABASE_URL === undefined)('an exactly-once projection through 
           let current: ChildProcess | undefined;
           let kills = 0;
           let failed: (err: Error) => void = () => {};
+          // Woken by each line a projection process prints (every few ms) and by each restart:
+          // the wait below goes at the pace of the processes, not of this loop.
+          let wake: () => void = () => {};
+          const output = (): Promise<void> => new Promise((resolve) => (wake = resolve));
           const crashed = new Promise<never>((_, reject) => (failed = reject));
           crashed.catch(() => {});
           const start = (): void => {
@@ -49,6 +53,7 @@ describe.skipIf(DATABASE_URL === undefined)('an exactly-once projection through 
             current = c;
             let buffered = '';
             c.stdout?.on('data', (chunk: Buffer) => {
+              wake();
               buffered += chunk.toString();
               const lines = buffered.split('\n');
               buffered = lines.pop() ?? '';
@@ -78,9 +83,9 @@ describe.skipIf(DATABASE_URL === undefined)('an exactly-once projection through 
             const applied = async (): Promise<number> =>
               Number((await admin.query(`SELECT count(*) AS n FROM "${schema}".applied WHERE pid LIKE $1`, [`${type}|%`])).rows[0].n);
             let n = 0;
-            for (let i = 0; i < 8_000 && n < total; i++) {
+            for (let i = 0; i < 20_000 && n < total; i++) {
               n = await Promise.race([applied(), crashed]);
-              if (n < total) await new Promise((r) => setImmediate(r));
+              if (n < total) await Promise.race([output(), crashed]);
             }
             expect(n, 'events applied (fewer: some lost; more: applied twice)').toBe(total);
           } finally {
