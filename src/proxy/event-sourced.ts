@@ -11,6 +11,7 @@ import { EntityStream } from './entity-stream.js';
 import { MessageTooLargeError } from './errors.js';
 import { emptyState, journalEventsOf, type KalixJournalEvent, type KalixState, kalixEventHandlers } from './journal-state.js';
 import type { AnyMessage } from './protocol.js';
+import { EntityStreams } from './entity-streams.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 
 export interface EventSourcedComponentOptions {
@@ -77,26 +78,22 @@ const durationMs = (d: { readonly seconds?: number; readonly nanos?: number }): 
  * have applied events the journal does not have.
  */
 export function eventSourcedComponent(o: EventSourcedComponentOptions): EventSourcedComponent {
-  const streams = new Map<string, EntityStream>();
-  let opened = 0;
-
-  const acquire = (entityId: string, state: KalixState): EntityStream => {
-    const current = streams.get(entityId);
-    if (current !== undefined && current.open && current.syncedTo === state) return current;
-    current?.close();
-    const fresh = new EntityStream({
-      client: o.client,
-      serviceName: o.service.name,
+  const streams = new EntityStreams<KalixState, EntityStream>(o.system, o.entityType);
+  const acquire = (entityId: string, state: KalixState): EntityStream =>
+    streams.acquire(
       entityId,
       state,
-      clock: o.system.clock,
-      timeoutMs: o.commandTimeoutMs,
-      maxMessageBytes: o.maxMessageBytes,
-    });
-    opened++;
-    streams.set(entityId, fresh);
-    return fresh;
-  };
+      () =>
+        new EntityStream({
+          client: o.client,
+          serviceName: o.service.name,
+          entityId,
+          state,
+          clock: o.system.clock,
+          timeoutMs: o.commandTimeoutMs,
+          maxMessageBytes: o.maxMessageBytes,
+        }),
+    );
 
   const handlerFor =
     (method: MethodModel) =>
@@ -169,24 +166,10 @@ export function eventSourcedComponent(o: EventSourcedComponentOptions): EventSou
   }
   definition = definition.withSettings(o.settings);
 
-  // A passivated entity's stream is closed; its next incarnation opens a new one.
-  const unsubscribe = o.system.events.subscribe(
-    (event) => {
-      if (event.type !== 'entity.passivated' || event.entityType !== o.entityType) return;
-      streams.get(event.entityId)?.close();
-      streams.delete(event.entityId);
-    },
-    ['entity.passivated'],
-  );
-
   return {
     definition,
-    openStreams: () => [...streams.values()].filter((s) => s.open).length,
-    streamsOpened: () => opened,
-    close: () => {
-      unsubscribe();
-      for (const s of streams.values()) s.close();
-      streams.clear();
-    },
+    openStreams: () => streams.openCount(),
+    streamsOpened: () => streams.opened,
+    close: () => streams.close(),
   };
 }

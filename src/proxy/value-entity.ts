@@ -9,6 +9,7 @@ import { type EffectRouter, withEffects } from './action-effects.js';
 import type { MethodModel, ServiceModel } from './descriptors.js';
 import { MessageTooLargeError, ProxyProtocolError } from './errors.js';
 import { normalizeAny } from './protocol.js';
+import { EntityStreams } from './entity-streams.js';
 import { anyToJson, messageSchema, toAny } from './transcode.js';
 import { emptyValueState, type KalixValueState } from './value-entity-state.js';
 import { ValueEntityStream } from './value-entity-stream.js';
@@ -62,18 +63,8 @@ const FAILS_AT_ONCE = new Set(['PROXY_PROTOCOL_ERROR', 'USER_FUNCTION_TIMEOUT', 
  * carries no state action), so the next command re-inits from the store instead.
  */
 export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntityComponent {
-  const streams = new Map<string, ValueEntityStream>();
-  let opened = 0;
-
-  const acquire = (entityId: string, state: KalixValueState): ValueEntityStream => {
-    const current = streams.get(entityId);
-    if (current !== undefined && current.open && current.syncedTo === state) return current;
-    current?.close();
-    const fresh = new ValueEntityStream(o.client, o.service.name, entityId, state, o.system.clock, o.commandTimeoutMs, o.maxMessageBytes);
-    opened++;
-    streams.set(entityId, fresh);
-    return fresh;
-  };
+  const streams = new EntityStreams<KalixValueState, ValueEntityStream>(o.system, o.entityType);
+  const acquire = (entityId: string, state: KalixValueState): ValueEntityStream => streams.acquire(entityId, state, () => new ValueEntityStream(o.client, o.service.name, entityId, state, o.system.clock, o.commandTimeoutMs, o.maxMessageBytes));
 
   const handlerFor =
     (method: MethodModel) =>
@@ -133,24 +124,10 @@ export function valueEntityComponent(o: ValueEntityComponentOptions): ValueEntit
   }
   definition = definition.withSettings(o.settings);
 
-  // A passivated entity's stream is closed; its next incarnation opens a new one.
-  const unsubscribe = o.system.events.subscribe(
-    (event) => {
-      if (event.type !== 'entity.passivated' || event.entityType !== o.entityType) return;
-      streams.get(event.entityId)?.close();
-      streams.delete(event.entityId);
-    },
-    ['entity.passivated'],
-  );
-
   return {
     definition,
-    openStreams: () => [...streams.values()].filter((s) => s.open).length,
-    streamsOpened: () => opened,
-    close: () => {
-      unsubscribe();
-      for (const s of streams.values()) s.close();
-      streams.clear();
-    },
+    openStreams: () => streams.openCount(),
+    streamsOpened: () => streams.opened,
+    close: () => streams.close(),
   };
 }
