@@ -74,3 +74,18 @@ export function onStopRequest(onStop: (reason: StopReason) => void): void {
   }, PARENT_CHECK_MS);
   timer.unref(); // the gateway's socket keeps the process alive, not this check
 }
+
+/** Says why the CLI stops, runs `stopAll`, and exits: 0 once it has stopped, 1 if stopping failed. */
+export function stopAndExit(reason: StopReason, stopAll: () => Promise<void>): void {
+  process.stderr.write(`beamstate: ${reason === 'parent-exited' ? 'the npm process that started it is gone' : reason}, shutting down\n`);
+  stopAll().then(
+    () => {
+      process.stderr.write('beamstate: stopped\n');
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -12,12 +12,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createActorSystem } from '../actors/system.js';
 import { EntityRuntime } from '../entities/runtime.js';
-import { isBeamstateError } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger } from '../logger.js';
 import type { Store } from '../persistence/store.js';
-import { createStore } from '../persistence/store.js';
 import { requestToken } from './auth.js';
-import { listenError, onStopRequest, reservePort, type StopReason } from './cli-process.js';
+import { listenError, onStopRequest, reservePort, stopAndExit, type StopReason } from './cli-process.js';
+import { openStore, type StoreChoice } from './cli-store.js';
 import { CliError, loadServedModule } from './load-module.js';
 import { gatewayDefaults } from './options.js';
 import { createGateway, type Gateway } from './server.js';
@@ -66,8 +65,6 @@ function version(): string {
 }
 
 /** Which store: `--database`, else `--data-dir` (PGlite), else `DATABASE_URL`, else PGlite in the default folder. */
-type StoreChoice = { readonly kind: 'postgres'; readonly url: string; readonly from: '--database' | 'DATABASE_URL' } | { readonly kind: 'pglite'; readonly dataDir: string };
-
 function chooseStore(database: string | undefined, dataDir: string | undefined): StoreChoice {
   if (database !== undefined && dataDir !== undefined) throw new CliError(`give --database or --data-dir, not both ${HELP}`);
   const env = process.env.DATABASE_URL;
@@ -142,19 +139,7 @@ async function serve(argv: string[]): Promise<void> {
     await system.stop();
     await store?.close();
   };
-  const shutdown = (reason: StopReason): void => {
-    process.stderr.write(`beamstate: ${reason === 'parent-exited' ? 'the npm process that started it is gone' : reason}, shutting down\n`);
-    stopAll().then(
-      () => {
-        process.stderr.write('beamstate: stopped\n');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
+  const shutdown = (reason: StopReason): void => stopAndExit(reason, stopAll);
   try {
     const served = await loadServedModule(file);
     if (cluster !== undefined) {
@@ -221,16 +206,6 @@ function clusterChoice(store: StoreChoice, address: string | undefined, nodeId: 
   return { url: store.url, host: m[1] as string, port, nodeId };
 }
 
-async function openStore(choice: StoreChoice, logger: Logger, writeFence?: import('../persistence/sql/write-fence.js').WriteFence): Promise<Store> {
-  try {
-    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger, ...(writeFence === undefined ? {} : { writeFence }) }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
-  } catch (err) {
-    // A store that cannot open (server unreachable, folder locked or unreadable) has a code and a
-    // message that say why: one line, no stack.
-    if (isBeamstateError(err)) throw new CliError(`cannot open the store: ${err.code}: ${err.message}`);
-    throw err;
-  }
-}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

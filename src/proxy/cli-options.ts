@@ -46,7 +46,8 @@ export const proxyCliDefaults = {
   connectTimeoutMs: proxyDefaults.connectTimeoutMs,
 } as const;
 
-export type StoreChoice = { readonly kind: 'postgres'; readonly url: string; readonly from: '--database' | 'DATABASE_URL' } | { readonly kind: 'pglite'; readonly dataDir: string };
+import type { StoreChoice } from '../gateway/cli-store.js';
+export type { StoreChoice };
 
 export interface ProxyCliOptions {
   readonly userFunction: string;

@@ -18,11 +18,12 @@ import { createActorSystem } from '../actors/system.js';
 import { EntityRuntime } from '../entities/runtime.js';
 import { isBeamstateError } from '../errors.js';
 import { requestToken } from '../gateway/auth.js';
-import { listenError, onStopRequest, reservePort, type ReservedPort, type StopReason } from '../gateway/cli-process.js';
+import { listenError, onStopRequest, reservePort, type ReservedPort, stopAndExit, type StopReason } from '../gateway/cli-process.js';
+import { openStore } from '../gateway/cli-store.js';
 import { CliError } from '../gateway/load-module.js';
 import { createGateway, type Gateway } from '../gateway/server.js';
-import { createLogger, type Logger } from '../logger.js';
-import { createStore, type Store } from '../persistence/store.js';
+import { createLogger } from '../logger.js';
+import type { Store } from '../persistence/store.js';
 import { parseProxyArgs, PROXY_USAGE, type ProxyCliOptions, type StoreChoice } from './cli-options.js';
 import { bearerTokenOf, type GrpcFront, startGrpcFront } from './grpc-front.js';
 import { type KalixProxy, startProxy } from './proxy.js';
@@ -70,19 +71,7 @@ async function run(o: ProxyCliOptions): Promise<void> {
     await proxy?.close();
     await store?.close();
   };
-  const shutdown = (reason: StopReason): void => {
-    process.stderr.write(`beamstate: ${reason === 'parent-exited' ? 'the npm process that started it is gone' : reason}, shutting down\n`);
-    stopAll().then(
-      () => {
-        process.stderr.write('beamstate: stopped\n');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`beamstate: error while stopping: ${(err as Error)?.stack ?? String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
+  const shutdown = (reason: StopReason): void => stopAndExit(reason, stopAll);
 
   try {
     const gatewayPort = await reservePort(o.port, o.host);
@@ -165,11 +154,3 @@ function describeStore(choice: StoreChoice): string {
   return `postgres ${host}${choice.from === 'DATABASE_URL' ? ' (DATABASE_URL)' : ''}`;
 }
 
-async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
-  try {
-    return choice.kind === 'postgres' ? await createStore({ kind: 'postgres', connectionString: choice.url, logger }) : await createStore({ kind: 'pglite', dataDir: choice.dataDir, logger });
-  } catch (err) {
-    if (isBeamstateError(err)) throw new CliError(`cannot open the store: ${err.code}: ${err.message}`);
-    throw err;
-  }
-}
